@@ -1,0 +1,106 @@
+"""Text <-> word tokens, exactly as the book cleans text, and back again.
+
+Cleaning (the book's, chapter 8): lower-case; newlines and '-' become spaces;
+each of ,.:;?!$()/_&%*@'` and '"' stands alone as a token; split on whitespace.
+
+`detokenize` undoes the padding well enough to read: punctuation is reattached,
+quotes hug the words they enclose, and re-tokenizing its output gives back the
+same tokens (it only ever removes a space next to a punctuation token).
+"""
+import codecs
+import os
+
+PUNCT = ",.:;?!$()/_&%*@'`\""
+
+# One pass of str.translate does what the book's chain of str.replace does:
+# every replacement yields only spaces and the character itself, so the order
+# of the replacements never mattered.
+_CLEAN = str.maketrans({"\n": " ", "\r": " ", "-": " ", **{c: f" {c} " for c in PUNCT}})
+
+MAX_CORPUS_BYTES = 200 * 1024 * 1024
+
+
+class UserError(ValueError):
+    """A problem the user caused and can fix; its message says what to do."""
+
+
+def tokenize(text: str) -> list[str]:
+    """Clean `text` the book's way and split it into word tokens."""
+    return text.lower().translate(_CLEAN).split()
+
+
+def read_text(path, max_bytes: int = MAX_CORPUS_BYTES) -> str:
+    """Read a UTF-8 text file (a BOM is allowed, CRLF is fine) or raise UserError."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise UserError(f"{path}: no such file; give the path of a .txt file")
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a folder; give the path of a .txt file")
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise UserError(f"{path} is {size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
+    with open(path, "rb") as f:
+        return decode_bytes(f.read(), name=path)
+
+
+def decode_bytes(data: bytes, name: str = "the corpus") -> str:
+    """UTF-8 (with or without BOM) only; anything else is a clear error, not mojibake."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise UserError(f"{name} is UTF-16; save it as UTF-8 and try again")
+    if b"\x00" in data:
+        raise UserError(f"{name} looks binary (it contains NUL bytes); give a plain text file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{name} is not valid UTF-8 (byte {e.start}); save it as UTF-8 and try again") from None
+    if not text.strip():
+        raise UserError(f"{name} is empty or only whitespace; give a text with some words")
+    return text
+
+
+# Detokenizing: whether to put a space between two tokens depends only on the
+# previous token, the current one, and whether a quote is open. That makes it
+# streamable: Detokenizer.add(token) returns the piece of text to append.
+_NO_SPACE_BEFORE = set(",.;:?!)%")
+_NO_SPACE_AFTER = set("($/")
+_SUFFIXES = {"s", "t", "ll", "re", "ve", "d", "m"}  # don ' t -> don't, anna ' s -> anna's
+_TOGGLES = {'"', "_", "`"}  # paired marks: the first opens, the next closes
+
+
+class Detokenizer:
+    """Turns a stream of tokens into readable text, one piece per token."""
+
+    def __init__(self):
+        self.prev = None
+        self.open = set()  # toggling marks currently open
+        self.glued_apostrophe = False  # the previous token was a ' stuck to its word
+
+    def add(self, token: str) -> str:
+        prev, space = self.prev, self.prev is not None
+        if token in _NO_SPACE_BEFORE or token == "/":
+            space = False
+        elif prev in _NO_SPACE_AFTER:
+            space = False
+        elif prev in _TOGGLES and prev in self.open:  # just after an opening mark
+            space = False
+        elif prev == "'" and not self.glued_apostrophe:  # after an opening '
+            space = False
+        elif prev == "'" and token in _SUFFIXES:
+            space = False
+        if token in _TOGGLES:
+            if token in self.open:  # closing: stick to the previous word
+                space = False
+                self.open.discard(token)
+            else:
+                self.open.add(token)
+        if token == "'":
+            self.glued_apostrophe = prev is not None and prev[-1].isalnum()
+            if self.glued_apostrophe:
+                space = False
+        self.prev = token
+        return (" " if space else "") + token
+
+
+def detokenize(tokens) -> str:
+    d = Detokenizer()
+    return "".join(d.add(t) for t in tokens)

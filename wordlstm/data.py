@@ -1,0 +1,94 @@
+"""From a text to training batches: the corpus, the train/validation split, windows.
+
+The whole token stream is one int32 tensor. A window is just a start offset
+into it: (x, y) = (ids[s : s+T], ids[s+1 : s+T+1]), gathered for a whole batch
+at once. The book builds one pair of tensors per window instead, which costs
+seconds and a gigabyte on a novel.
+"""
+import hashlib
+from dataclasses import dataclass
+
+import torch
+
+from .tokenizer import UserError, read_text
+from .vocab import Vocab
+
+
+@dataclass
+class Corpus:
+    vocab: Vocab
+    ids: torch.Tensor  # (N,) int32, the whole text
+    sha256: str
+    name: str = "corpus"
+
+    def stats(self, top: int = 20) -> dict:
+        return {"name": self.name, "tokens": len(self.ids), "vocab_size": len(self.vocab),
+                "sha256": self.sha256,
+                "top_words": [(w, c) for w, c in zip(self.vocab.itos[:top], self.vocab.counts[:top])]}
+
+
+def load_corpus(path, min_count: int = 1, max_vocab: int | None = None, name: str | None = None) -> Corpus:
+    return corpus_from_text(read_text(path), min_count, max_vocab, name=name or str(path))
+
+
+def corpus_from_text(text: str, min_count: int = 1, max_vocab: int | None = None, name: str = "corpus") -> Corpus:
+    vocab, ids = Vocab.build(text, min_count=min_count, max_vocab=max_vocab)
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Corpus(vocab, torch.from_numpy(ids), sha, name)
+
+
+def split(ids: torch.Tensor, seq_len: int, val_fraction: float = 0.1):
+    """A contiguous tail for validation, so no window ever crosses the cut."""
+    if not 0 < val_fraction < 1:
+        raise UserError(f"val_fraction must be between 0 and 1 (got {val_fraction})")
+    n = len(ids)
+    if n < seq_len + 2:
+        raise UserError(f"the corpus has {n} tokens, too few for one window of seq_len={seq_len} "
+                        f"(it needs at least {seq_len + 2}); give more text or lower seq_len")
+    cut = min(int(n * (1 - val_fraction)), n - 2)  # the baseline's cut; >= 1 (x, y) pair to validate on
+    if cut >= seq_len + 1:
+        return ids[:cut], ids[cut:]
+    # Too short for both: they share the boundary token, the last training target
+    # and the first validation input. Still no validation target is trained on.
+    return ids[: seq_len + 1], ids[seq_len:]
+
+
+class Windows:
+    """All windows of `seq_len` tokens starting every `stride` tokens, as index arithmetic."""
+
+    def __init__(self, ids: torch.Tensor, seq_len: int, stride: int | None = None):
+        self.ids, self.seq_len, self.stride = ids, seq_len, stride or seq_len
+        if self.seq_len < 1 or self.stride < 1:
+            raise UserError(f"seq_len and stride must be at least 1 (got {seq_len}, {stride})")
+        self.n = max(0, (len(ids) - seq_len - 1) // self.stride + 1)
+        self._offsets = torch.arange(seq_len + 1)
+
+    def __len__(self):
+        return self.n
+
+    def get(self, index: torch.Tensor):
+        """(x, y) for a batch of window indices: both (B, T), y is x shifted by one token."""
+        xy = self.ids[(index * self.stride)[:, None] + self._offsets].long()  # (B, T+1)
+        return xy[:, :-1], xy[:, 1:]
+
+    def batches(self, batch_size: int, contiguous: bool, generator: torch.Generator | None = None):
+        """Yield (x, y) batches covering the windows once.
+
+        contiguous=True lays the windows out as `batch_size` parallel streams, so
+        row b of one batch continues row b of the previous batch: the LSTM state
+        can be carried over (truncated BPTT). Otherwise the windows are shuffled.
+        """
+        if contiguous:
+            b = min(batch_size, self.n)
+            grid = torch.arange(b * (self.n // b)).view(b, -1)  # (B, steps)
+            for t in range(grid.shape[1]):
+                yield self.get(grid[:, t])
+        else:
+            order = torch.randperm(self.n, generator=generator)
+            for i in range(0, self.n, batch_size):
+                yield self.get(order[i:i + batch_size])
+
+    def num_batches(self, batch_size: int, contiguous: bool) -> int:
+        if contiguous:
+            return self.n // min(batch_size, self.n)
+        return -(-self.n // batch_size)

@@ -1,0 +1,14 @@
+"""wordlstm: train a word-level LSTM language model on your own text, the book's way, fast.
+
+The pipeline, one module per stage:
+    tokenizer -> vocab -> data (split, windows) -> model -> train -> sample, checkpoint
+"""
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .data import Corpus, Windows, corpus_from_text, load_corpus, split
+from .model import ModelConfig, WordLSTM
+from .sample import MAX_NEW_TOKENS, generate, sample_next, stream
+from .tokenizer import UserError, detokenize, tokenize
+from .train import Event, TrainConfig, TrainResult, evaluate, pick_device, train
+from .vocab import UNK, Vocab
+
+__version__ = "0.1.0"

@@ -1,0 +1,90 @@
+"""Generation: feed the prompt once, then one token per step with the state carried.
+
+That is O(1) work per new token; the book re-feeds the last 100 tokens at
+every step. `sample_next` is a pure function of the logits and a generator.
+"""
+import math
+from collections.abc import Iterator
+
+import torch
+
+from .model import WordLSTM
+from .tokenizer import Detokenizer, UserError
+from .vocab import Encoded, Vocab
+
+MAX_NEW_TOKENS = 2000
+
+
+def check_settings(max_new_tokens: int, temperature: float, top_k: int, top_p: float):
+    if not 0 <= max_new_tokens <= MAX_NEW_TOKENS:
+        raise UserError(f"max_new_tokens must be between 0 and {MAX_NEW_TOKENS} (got {max_new_tokens})")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise UserError(f"temperature must be 0 (greedy) or more (got {temperature})")
+    if top_k < 0:
+        raise UserError(f"top_k must be 0 (off) or more (got {top_k})")
+    if not 0 < top_p <= 1:
+        raise UserError(f"top_p must be in (0, 1], 1 meaning off (got {top_p})")
+
+
+def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+                generator: torch.Generator | None = None) -> int:
+    """Pick the next token id from logits (V,). temperature 0 = argmax."""
+    if temperature == 0:
+        return int(logits.argmax())
+    logits = logits.float() / temperature if temperature != 1 else logits.float()
+    if 0 < top_k < logits.numel():
+        kth = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    probs = torch.softmax(logits, dim=-1)
+    if top_p < 1:
+        # Keep the smallest set of most likely tokens whose mass reaches top_p.
+        sorted_p, order = probs.sort(descending=True)
+        outside = sorted_p.cumsum(0) - sorted_p >= top_p  # the mass before this token already suffices
+        probs = probs.scatter(0, order[outside], 0.0)
+    # Inverse-CDF sampling: one uniform draw and a binary search, about 20x
+    # cheaper than torch.multinomial for a single sample on the CPU. A token of
+    # zero probability can never be picked: the CDF does not rise at it.
+    cdf = probs.cumsum(0)
+    u = torch.rand(1, generator=generator, dtype=cdf.dtype) * cdf[-1]
+    index = int(torch.searchsorted(cdf, u, right=True))
+    return index if index < len(cdf) else int(probs.nonzero().max())  # u rounded up to the total
+
+
+def stream(model: WordLSTM, vocab: Vocab, prompt: Encoded, max_new_tokens: int = 100,
+           temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+           seed: int | None = None) -> Iterator[str]:
+    """Yield the prompt's text, then one piece of text per generated token.
+
+    Settings are checked here, before the first piece, not lazily."""
+    check_settings(max_new_tokens, temperature, top_k, top_p)
+    if len(model.embed.weight) != len(vocab):
+        raise UserError(f"the model has {len(model.embed.weight)} tokens but the vocabulary {len(vocab)}")
+    return _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed)
+
+
+@torch.inference_mode()
+def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed):
+    model.eval()
+    device = model.head.weight.device
+    generator = torch.Generator()
+    generator.manual_seed(seed if seed is not None else int(torch.seed()))
+    detok = Detokenizer()
+    yield "".join(detok.add(t) for t in prompt.tokens)
+    if max_new_tokens == 0:
+        return
+    logits, state = model.next_logits(torch.tensor([prompt.ids], device=device))  # the prompt, once
+    token = torch.zeros(1, dtype=torch.long, device=device)
+    for i in range(max_new_tokens):
+        if i:
+            logits, state = model.step(token, state)  # (1, V): one token in, not the whole window
+        logits = logits[0].float().cpu()
+        if vocab.unk_id is not None:  # never write "<unk>" into a user's text
+            logits[vocab.unk_id] = -math.inf
+        next_id = sample_next(logits, temperature, top_k, top_p, generator)
+        token.fill_(next_id)
+        yield detok.add(vocab.itos[next_id])
+
+
+def generate(model: WordLSTM, vocab: Vocab, prompt: str, **settings) -> str:
+    """The whole text, prompt included. Raises UserError on a prompt with no known word."""
+    return "".join(stream(model, vocab, vocab.encode_prompt(prompt), **settings))

@@ -1,0 +1,116 @@
+"""Benchmark our pipeline against the book's (../shared/baselines/book_ch8.py), side by side.
+
+    python scripts/bench.py --corpus ../shared/corpora/anna.txt --seconds 60
+
+Both run on the same corpus, one after the other, with the same training budget,
+at the book's model size, evaluated with the baseline's protocol (10% tail,
+non-overlapping windows from a zero state). Prints a table, then one JSON line:
+{"ours": {...}, "baseline": {...}, "ratios": {...}}, every ratio bigger-is-better.
+"""
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+from wordlstm import ModelConfig, TrainConfig, load_corpus, stream, train
+from wordlstm.cli import ArgumentParser, run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_BASELINE = os.path.join(HERE, "..", "..", "shared", "baselines", "book_ch8.py")
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_ours(path, seconds, gen_tokens, device):
+    # Prep is measured as the baseline measures it: wall time and growth of the
+    # peak RSS in this process, from the raw file to windows ready to train on.
+    rss0, t0 = peak_rss_mib(), time.perf_counter()
+    corpus = load_corpus(path)
+    report = {"system": "wordlstm", "tokens": len(corpus.ids), "vocab_size": len(corpus.vocab),
+              "prep_seconds": round(time.perf_counter() - t0, 3),
+              "prep_peak_rss_mib": round(max(peak_rss_mib() - rss0, 0.1), 1)}
+
+    cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device)
+    model, result = train(corpus.ids, ModelConfig(len(corpus.vocab)), cfg)
+    report.update(device=result.device, lr=cfg.lr, batch_size=cfg.batch_size, train_steps=result.steps,
+                  train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(result.val_loss, 4),
+                  val_ppl=round(result.val_ppl, 2))
+
+    # The baseline's prompt: the first four words of the text.
+    # Ours takes a tenth of a second, so one run is at the mercy of a noisy
+    # machine: take the median of five (the baseline's single run lasts a second).
+    prompt = corpus.vocab.encode(" ".join(corpus.vocab.itos[i] for i in corpus.ids[:4].tolist()))
+    model = model.cpu()
+    times = []
+    for seed in range(5):
+        t0 = time.perf_counter()
+        text = "".join(stream(model, corpus.vocab, prompt, max_new_tokens=gen_tokens, temperature=1.0, seed=seed))
+        times.append(time.perf_counter() - t0)
+    gen_s = statistics.median(times)
+    report.update(gen_tokens=gen_tokens, gen_seconds=round(gen_s, 3),
+                  gen_tokens_per_s=round(gen_tokens / gen_s, 1), sample=text[:300])
+    return report
+
+
+def bench_baseline(script, path, seconds, gen_tokens):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "baseline.json")
+        cmd = [sys.executable, script, path, "--train-seconds", str(seconds), "--gen-tokens", str(gen_tokens),
+               "--json", out, "--device", "cpu"]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            return json.load(f)
+
+
+def main():
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", default=os.path.join(HERE, "..", "data", "anna.txt"), help="text file to benchmark on")
+    p.add_argument("--seconds", type=float, default=60, help="training budget for each side, in seconds")
+    p.add_argument("--gen-tokens", type=int, default=200, help="tokens to generate for the speed test")
+    p.add_argument("--baseline", default=DEFAULT_BASELINE, help="the book's pipeline (book_ch8.py)")
+    p.add_argument("--no-baseline", action="store_true", help="measure ours only")
+    p.add_argument("--device", default="cpu", help="device for our side (the baseline runs on the CPU)")
+    args = p.parse_args()
+
+    baseline, ratios = None, {}
+    if not args.no_baseline:
+        if not os.path.isfile(args.baseline):
+            print(f"error: baseline {args.baseline} not found; pass --baseline PATH or --no-baseline", file=sys.stderr)
+            return 2
+        # The baseline goes first: a child process inherits its parent's peak RSS
+        # (ru_maxrss survives fork and exec), so it must start before ours grows.
+        print(f"running the book's pipeline for {args.seconds:g} s of training...", file=sys.stderr)
+        baseline = bench_baseline(args.baseline, args.corpus, args.seconds, args.gen_tokens)
+    print(f"running ours for {args.seconds:g} s of training...", file=sys.stderr)
+    ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device)
+    if baseline:
+        div = lambda a, b: round(a / b, 2) if b else None  # noqa: E731
+        ratios = {"prep_time": div(baseline["prep_seconds"], ours["prep_seconds"]),
+                  "prep_memory": div(baseline["prep_peak_rss_mib"], ours["prep_peak_rss_mib"]),
+                  "train_tokens_per_s": div(ours["train_tokens_per_s"], baseline["train_tokens_per_s"]),
+                  "val_ppl": div(baseline["val_ppl"], ours["val_ppl"]),
+                  "gen_tokens_per_s": div(ours["gen_tokens_per_s"], baseline["gen_tokens_per_s"])}
+
+    rows = [("prep seconds", "prep_seconds", "prep_time"), ("prep peak MiB", "prep_peak_rss_mib", "prep_memory"),
+            ("train tokens/s", "train_tokens_per_s", "train_tokens_per_s"), ("val perplexity", "val_ppl", "val_ppl"),
+            ("gen tokens/s", "gen_tokens_per_s", "gen_tokens_per_s")]
+    print(f"corpus {args.corpus}: {ours['tokens']:,} tokens, {ours['vocab_size']:,} words; "
+          f"{args.seconds:g} s of training each; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'':16}{'ours':>12}{'book':>12}{'ratio':>9}")
+    for label, key, rkey in rows:
+        b = baseline[key] if baseline else float("nan")
+        r = ratios.get(rkey)
+        print(f"{label:16}{ours[key]:>12,.1f}{b:>12,.1f}{(f'{r:.1f}x' if r else '-'):>9}")
+    print(json.dumps({"ours": ours, "baseline": baseline, "ratios": ratios}))
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

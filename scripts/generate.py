@@ -1,0 +1,38 @@
+"""Generate text from a checkpoint folder written by scripts/train.py.
+
+    python scripts/generate.py runs/anna --prompt "Anna, and the prince" --top-k 40
+
+The text, prompt included, goes to stdout as it is generated; warnings to stderr.
+"""
+import sys
+
+from wordlstm import load_checkpoint, stream
+from wordlstm.cli import ArgumentParser, run
+
+
+def main():
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint", help="checkpoint folder (model.safetensors, config.json, vocab.json)")
+    p.add_argument("--prompt", required=True, help="text to start from; unknown words are skipped or become <unk>")
+    p.add_argument("--max-new-tokens", type=int, default=100, help="tokens to generate (0 to 2000)")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy; below 1 safer, above 1 wilder")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0 = off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="sample among the most likely tokens holding this mass (1 = off)")
+    p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same text")
+    p.add_argument("--device", default="cpu", help="cpu (default; fastest for one token at a time), cuda, mps")
+    args = p.parse_args()
+
+    ckpt = load_checkpoint(args.checkpoint, device=args.device)
+    prompt = ckpt.vocab.encode_prompt(args.prompt)
+    if prompt.unknown:
+        fate = "mapped to <unk>" if ckpt.vocab.unk_id is not None else "skipped"
+        print(f"warning: not in the vocabulary, {fate}: {', '.join(prompt.unknown)}", file=sys.stderr)
+    pieces = stream(ckpt.model, ckpt.vocab, prompt, max_new_tokens=args.max_new_tokens,
+                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    for piece in pieces:
+        print(piece, end="", flush=True)
+    print()
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

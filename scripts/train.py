@@ -1,0 +1,88 @@
+"""Train a word-level LSTM on a text file and write a checkpoint folder.
+
+    python scripts/train.py data/anna.txt --out runs/anna --max-seconds 300
+
+Ctrl-C stops training cleanly: the best weights so far are still saved.
+"""
+import math
+import signal
+import sys
+from dataclasses import asdict
+
+from tqdm import tqdm
+
+from wordlstm import ModelConfig, TrainConfig, load_corpus, save_checkpoint, train
+from wordlstm.checkpoint import check_writable
+from wordlstm.cli import ArgumentParser, run
+
+
+def parse_args():
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("corpus", help="a UTF-8 .txt file to learn from")
+    p.add_argument("--out", required=True, help="checkpoint folder to write (created or replaced)")
+    p.add_argument("--epochs", type=int, default=None, help="passes over the text (default 10, or none with --max-seconds)")
+    p.add_argument("--max-seconds", type=float, default=None, help="wall-clock budget for training, in seconds")
+    p.add_argument("--seq-len", type=int, default=100, help="tokens per training window (book: 100)")
+    p.add_argument("--stride", type=int, default=None, help="tokens between window starts (default seq-len; book: 1)")
+    p.add_argument("--batch-size", type=int, default=32, help="windows per step (book: 32)")
+    p.add_argument("--lr", type=float, default=TrainConfig.lr, help=f"Adam learning rate (default {TrainConfig.lr}; book: 1e-4)")
+    p.add_argument("--embed-dim", type=int, default=128, help="word embedding size (book: 128)")
+    p.add_argument("--hidden-size", type=int, default=128, help="LSTM hidden size (book: 128)")
+    p.add_argument("--num-layers", type=int, default=3, help="LSTM layers (book: 3)")
+    p.add_argument("--dropout", type=float, default=0.2, help="dropout between LSTM layers (book: 0.2)")
+    p.add_argument("--tie-weights", action="store_true", help="share input and output embeddings (needs embed-dim == hidden-size)")
+    p.add_argument("--min-count", type=int, default=1, help="words seen fewer times become <unk> (default 1: keep all)")
+    p.add_argument("--max-vocab", type=int, default=None, help="keep at most this many words, the rest become <unk>")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="tail of the text held out for validation")
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same model")
+    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    epochs = args.epochs if args.epochs is not None else (None if args.max_seconds else 10)
+    cfg = TrainConfig(seq_len=args.seq_len, stride=args.stride, batch_size=args.batch_size, lr=args.lr,
+                      epochs=epochs, max_seconds=args.max_seconds, val_fraction=args.val_fraction,
+                      seed=args.seed, device=args.device)
+    check_writable(args.out)  # fail now, not after an hour of training
+    corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
+    model_cfg = ModelConfig(len(corpus.vocab), args.embed_dim, args.hidden_size, args.num_layers,
+                            args.dropout, args.tie_weights)
+    stop, bars = [], []
+    signal.signal(signal.SIGINT, lambda *_: stop.append(True))  # first Ctrl-C: stop and save
+
+    def on_event(e):
+        if e.kind == "start":  # the data checks passed: from here on, show progress
+            print(f"{corpus.name}: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} words; training on {e.device}",
+                  file=sys.stderr)
+            bars.append(tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]"))
+        bar = bars[0]
+        bar.n = round(100 * e.progress, 1)
+        post = {"epoch": e.epoch, "step": e.step, "tok/s": f"{e.tokens_per_s:,.0f}", "device": e.device}
+        if e.train_loss is not None:
+            post["loss"] = f"{e.train_loss:.3f}"
+        if e.val_loss is not None:
+            post["val_ppl"] = f"{e.val_ppl:.1f}"
+        bar.set_postfix(post, refresh=False)
+        bar.refresh()
+        if e.kind == "epoch":
+            bar.write(f"epoch {e.epoch}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
+
+    model, result = train(corpus.ids, model_cfg, cfg, on_event=on_event, should_stop=lambda: bool(stop))
+    bars[0].close()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    metrics = {"val_loss": result.val_loss, "val_ppl": result.val_ppl, "steps": result.steps,
+               "epochs": result.epochs, "tokens": result.tokens, "seconds": round(result.seconds, 1),
+               "device": result.device, "stopped": result.stopped}
+    corpus_info = {"name": corpus.name, "sha256": corpus.sha256, "tokens": len(corpus.ids),
+                   "vocab_size": len(corpus.vocab), "min_count": args.min_count, "max_vocab": args.max_vocab}
+    path = save_checkpoint(args.out, model.cpu(), corpus.vocab, train=asdict(cfg), metrics=metrics,
+                           corpus=corpus_info, command=" ".join(["python", "scripts/train.py", *sys.argv[1:]]))
+    print(f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  "
+          f"({result.steps} steps, {result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''})")
+    print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

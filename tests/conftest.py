@@ -1,0 +1,39 @@
+import os
+import sys
+
+import pytest
+import torch
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from wordlstm import ModelConfig, Vocab, WordLSTM, corpus_from_text  # noqa: E402
+
+ANNA = os.path.join(ROOT, "data", "anna.txt")
+
+# A tiny text with a small, repetitive vocabulary: quick to learn by heart.
+TINY = ("the cat sat on the mat . the dog ate the bone , and the bird sang a song ! "
+        "\"where is the cat ?\" asked the dog . the cat is on the mat . ") * 12
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(1)  # small models: threads cost more than they give, and results are repeatable
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus():
+    return corpus_from_text(TINY, name="tiny")
+
+
+@pytest.fixture
+def tiny_model(tiny_corpus):
+    torch.manual_seed(0)
+    return WordLSTM(ModelConfig(len(tiny_corpus.vocab), 16, 16, 2, 0.0))
+
+
+@pytest.fixture(scope="session")
+def tiny_vocab(tiny_corpus) -> Vocab:
+    return tiny_corpus.vocab

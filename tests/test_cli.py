@@ -1,0 +1,96 @@
+"""The scripts end to end, as a user runs them: exit codes, stdout, one-line errors."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, TINY
+
+
+def run(script, *args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", script), *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    corpus = tmp / "tiny.txt"
+    corpus.write_text(TINY)
+    out = tmp / "model"
+    r = run("train.py", corpus, "--out", out, "--max-seconds", 3, "--seq-len", 20, "--batch-size", 4,
+            "--embed-dim", 16, "--hidden-size", 16, "--num-layers", 1, "--seed", 1)
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_train_writes_a_checkpoint_and_prints_metrics(trained):
+    out, r = trained
+    assert sorted(os.listdir(out)) == ["config.json", "model.safetensors", "vocab.json"]
+    assert "val_loss" in r.stdout and "val_ppl" in r.stdout
+    assert "Traceback" not in r.stderr
+
+
+def test_generate_prints_prompt_and_text_and_warns_on_stderr(trained):
+    out, _ = trained
+    r = run("generate.py", out, "--prompt", "The cat zebra sat", "--max-new-tokens", 15, "--seed", 4)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("the cat zebra sat")
+    assert len(r.stdout.split()) > 4
+    assert "zebra" in r.stderr and "warning" in r.stderr
+    again = run("generate.py", out, "--prompt", "The cat zebra sat", "--max-new-tokens", 15, "--seed", 4)
+    assert again.stdout == r.stdout
+
+
+def one_line_error(r, *fragments):
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"), (b"   \n\n ", "empty"), (b"\x00\x01\x02binary", "binary"), ("d\xe9j\xe0".encode("latin-1"), "UTF-8"),
+    (b"too short for a window", "too few for one window"),
+])
+def test_train_bad_corpus(tmp_path, content, message):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    one_line_error(run("train.py", bad, "--out", tmp_path / "o", "--epochs", 1), message)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seq-len", 0], "seq_len"), (["--batch-size", -1], "batch_size"), (["--lr", 0], "lr"),
+    (["--epochs", 0], "epochs"), (["--epochs", "many"], "invalid int value"), (["--device", "nope"], "unknown device"),
+])
+def test_train_bad_settings(tmp_path, args, message):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TINY)
+    one_line_error(run("train.py", corpus, "--out", tmp_path / "o", *args), message)
+
+
+def test_train_bad_paths(tmp_path):
+    one_line_error(run("train.py", tmp_path / "missing.txt", "--out", tmp_path / "o"), "no such file")
+    one_line_error(run("train.py", tmp_path, "--out", tmp_path / "o"), "is a folder")
+    (tmp_path / "c.txt").write_text(TINY)
+    one_line_error(run("train.py", tmp_path / "c.txt", "--out", tmp_path), "not a wordlstm checkpoint")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--prompt", ""], "empty"), (["--prompt", "qwerty zxcv"], "'qwerty', 'zxcv'"),
+    (["--prompt", "the", "--temperature", -1], "temperature"), (["--prompt", "the", "--top-k", -1], "top_k"),
+    (["--prompt", "the", "--top-p", 0], "top_p"), (["--prompt", "the", "--top-p", 1.1], "top_p"),
+    (["--prompt", "the", "--max-new-tokens", -1], "max_new_tokens"),
+    (["--prompt", "the", "--max-new-tokens", 10**9], "max_new_tokens"),
+])
+def test_generate_bad_input(trained, args, message):
+    one_line_error(run("generate.py", trained[0], *args), message)
+
+
+def test_generate_bad_checkpoint(tmp_path):
+    one_line_error(run("generate.py", tmp_path / "none", "--prompt", "the"), "no such checkpoint folder")
+    one_line_error(run("generate.py", tmp_path, "--prompt", "the"), "not a complete checkpoint")

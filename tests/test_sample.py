@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from wordlstm import MAX_NEW_TOKENS, UNK, ModelConfig, UserError, Vocab, WordLSTM, generate, sample_next, stream
+
+
+def test_same_seed_same_text_and_other_seed_other_text(tiny_model, tiny_vocab):
+    a = generate(tiny_model, tiny_vocab, "the cat", max_new_tokens=30, seed=1)
+    b = generate(tiny_model, tiny_vocab, "the cat", max_new_tokens=30, seed=1)
+    c = generate(tiny_model, tiny_vocab, "the cat", max_new_tokens=30, seed=2)
+    assert a == b and a != c
+
+
+def test_greedy_is_deterministic_and_top_k_1_equals_greedy(tiny_model, tiny_vocab):
+    greedy = [generate(tiny_model, tiny_vocab, "the dog", max_new_tokens=25, temperature=0, seed=s) for s in (1, 2)]
+    top1 = generate(tiny_model, tiny_vocab, "the dog", max_new_tokens=25, top_k=1, seed=3)
+    assert greedy[0] == greedy[1] == top1
+
+
+def test_stream_yields_prompt_then_one_piece_per_token(tiny_model, tiny_vocab):
+    prompt = tiny_vocab.encode_prompt("The cat, ")
+    pieces = list(stream(tiny_model, tiny_vocab, prompt, max_new_tokens=12, seed=0))
+    assert pieces[0] == "the cat," and len(pieces) == 13
+    assert "".join(pieces) == generate(tiny_model, tiny_vocab, "The cat, ", max_new_tokens=12, seed=0)
+    assert len(list(stream(tiny_model, tiny_vocab, prompt, max_new_tokens=0))) == 1
+
+
+def test_top_k_and_top_p_restrict_the_support():
+    logits = torch.tensor([3.0, 2.5, 2.0, 0.0, -1.0, -5.0])
+    g = torch.Generator().manual_seed(0)
+    assert {sample_next(logits, 1.0, top_k=2, generator=g) for _ in range(300)} == {0, 1}
+    probs = torch.softmax(logits, 0)  # 0.51, 0.31, 0.19, ...: 0.6 needs the first two
+    assert probs[0] < 0.6 < probs[0] + probs[1]
+    assert {sample_next(logits, 1.0, top_p=0.6, generator=g) for _ in range(300)} == {0, 1}
+    assert {sample_next(logits, 1.0, top_p=0.3, generator=g) for _ in range(100)} == {0}
+    assert len({sample_next(logits, 1.0, generator=g) for _ in range(2000)}) >= 5  # off: wide support
+    assert sample_next(logits, 0.0) == 0
+
+
+def test_unk_is_never_generated():
+    vocab = Vocab([UNK, "a", "b"])
+    model = WordLSTM(ModelConfig(3, 4, 4, 1))
+    with torch.no_grad():
+        model.head.bias.copy_(torch.tensor([10.0, 0.0, 0.0]))  # <unk> is by far the likeliest
+    text = generate(model, vocab, "a", max_new_tokens=50, seed=0)
+    assert UNK not in text and len(text.split()) == 51
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"temperature": -0.1}, "temperature"), ({"temperature": float("nan")}, "temperature"),
+    ({"top_k": -1}, "top_k"), ({"top_p": 0.0}, "top_p"), ({"top_p": 1.5}, "top_p"),
+    ({"max_new_tokens": -1}, "max_new_tokens"), ({"max_new_tokens": MAX_NEW_TOKENS + 1}, "max_new_tokens"),
+])
+def test_bad_settings_fail_before_any_output(tiny_model, tiny_vocab, settings, message):
+    with pytest.raises(UserError, match=message):
+        stream(tiny_model, tiny_vocab, tiny_vocab.encode_prompt("the cat"), **settings)
+
+
+def test_generation_is_o1_per_token(tiny_model, tiny_vocab, monkeypatch):
+    """The prompt is fed once; then each step feeds exactly one token per sequence."""
+    fed = []
+    prompt_fn, step_fn = tiny_model.next_logits, tiny_model.step
+    monkeypatch.setattr(tiny_model, "next_logits", lambda x, s=None: fed.append(tuple(x.shape)) or prompt_fn(x, s))
+    monkeypatch.setattr(tiny_model, "step", lambda x, s: fed.append(tuple(x.shape)) or step_fn(x, s))
+    generate(tiny_model, tiny_vocab, "the cat sat on the mat", max_new_tokens=20, seed=0)
+    assert fed == [(1, 6)] + [(1,)] * 19

@@ -58,8 +58,10 @@ class Vocab:
         parts = []
         for chunk in _chunks(text):
             words = tokenize(chunk)
-            parts.append(np.fromiter((first_seen.setdefault(w, len(first_seen)) for w in words),
-                                     dtype=np.int32, count=len(words)))
+            for w in dict.fromkeys(words):  # the chunk's distinct words, in order: a short loop
+                if w not in first_seen:
+                    first_seen[w] = len(first_seen)
+            parts.append(np.fromiter(map(first_seen.__getitem__, words), dtype=np.int32, count=len(words)))
         ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
         if len(ids) == 0:
             raise UserError("the corpus has no words; give a text with some words")

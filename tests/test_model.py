@@ -68,4 +68,5 @@ def test_step_matches_forward(tie):
         logits, state = m.step(x[:, t], state)
         steps.append(logits)
     assert torch.allclose(torch.stack(steps, 1), full[:, 2:], atol=1e-5)
-    assert torch.allclose(state[0], h_full, atol=1e-5) and torch.allclose(state[1], c_full, atol=1e-5)
+    h, c = (torch.stack(s) for s in state)
+    assert torch.allclose(h, h_full, atol=1e-5) and torch.allclose(c, c_full, atol=1e-5)

@@ -56,13 +56,15 @@ class WordLSTM(nn.Module):
         out, state = self.lstm(self.embed(x), state)
         return self.head(out[:, -1]), state
 
-    def step(self, token: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+    def step(self, token: torch.Tensor, state) -> tuple[torch.Tensor, tuple[list, list]]:
         """One token per sequence, token: (B,) -> logits (B, V). For generation, in eval mode.
 
         The same maths as forward() without dropout, but through the fused
-        lstm_cell kernel layer by layer and functional calls: for a single time
-        step, nn.LSTM's sequence machinery and module calls cost more than the
-        arithmetic (about 2x here)."""
+        lstm_cell kernel layer by layer, with functional calls and the state
+        kept as per-layer lists: for a single time step, nn.LSTM's sequence
+        machinery, module calls and stacking cost more than the arithmetic.
+        `state` is a State or what step() returned; torch.stack(h) gives a State back.
+        """
         h, c = state
         x = F.embedding(token, self.embed.weight)  # (B, E)
         hs, cs = [], []
@@ -70,7 +72,7 @@ class WordLSTM(nn.Module):
             x, c_new = torch.lstm_cell(x, (h[layer], c[layer]), *weights)
             hs.append(x)
             cs.append(c_new)
-        return F.linear(x, self.head.weight, self.head.bias), (torch.stack(hs), torch.stack(cs))
+        return F.linear(x, self.head.weight, self.head.bias), (hs, cs)
 
     def init_state(self, batch_size: int) -> State:
         w = self.head.weight  # new_zeros keeps the model's device and dtype

@@ -52,8 +52,10 @@ def save_checkpoint(path, model: WordLSTM, vocab: Vocab, **info) -> str:
             json.dump(config, f, indent=2)
         vocab.save(os.path.join(tmp, VOCAB_FILE))
         for name in os.listdir(tmp):
+            os.chmod(os.path.join(tmp, name), 0o644)  # readable like any file the user writes
             with open(os.path.join(tmp, name), "rb") as f:
                 os.fsync(f.fileno())
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private
         if os.path.exists(path):  # swap: the old folder stays whole until the new one is in place
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=parent)
             os.replace(path, old)

@@ -4,6 +4,8 @@ It knows nothing about who watches: it reports plain `Event`s to a callback
 and asks `should_stop()` between steps, so a caller can stop it cleanly.
 """
 import math
+import queue
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -277,3 +279,44 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig,
                          seconds=time.perf_counter() - t0, train_seconds=train_time, device=dev_name, stopped=stopped, history=history)
     history.append(event("done", epoch, best_loss))
     return model, result
+
+
+class TrainingThread:
+    """Runs train() in a background thread, for front ends that poll.
+
+    The caller reads `poll()` for events, sets `stop` to end training cleanly,
+    and finds `model` and `result` (or `error`) once `done`.
+    """
+
+    def __init__(self, ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig):
+        self.stop = threading.Event()
+        self.model = self.result = self.error = None
+        self._events: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, args=(ids, model_config, cfg), daemon=True)
+        self._thread.start()
+
+    def _run(self, ids, model_config, cfg):
+        try:
+            self.model, self.result = train(ids, model_config, cfg, self._events.put, self.stop.is_set)
+        except Exception as e:  # handed to the caller, who owns the error reporting
+            self.error = e
+        finally:
+            self._events.put(None)
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def poll(self, timeout: float) -> list[Event]:
+        """The events so far; waits up to `timeout` for the first one."""
+        events = []
+        try:
+            events.append(self._events.get(timeout=timeout))
+            while True:
+                events.append(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        return [e for e in events if e is not None]
+
+    def join(self):
+        self._thread.join()

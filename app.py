@@ -1,0 +1,308 @@
+"""wordlstm in the browser: pick a text, train a word-level LSTM on it, generate, share.
+
+    python app.py          # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to change)
+
+UI code only: the work is done by the `wordlstm` package. Every browser tab (and
+every API client) gets its own `Session` through gr.State; nothing a user makes
+lives in a module-level global.
+"""
+import functools
+import inspect
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+
+import gradio as gr
+import pandas as pd
+
+from wordlstm import ModelConfig, TrainConfig, UserError, load_checkpoint, load_corpus, save_checkpoint, stream
+from wordlstm.archive import pack, unpack
+from wordlstm.sample import MAX_NEW_TOKENS
+from wordlstm.train import TrainingThread
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SAMPLE_CORPUS = os.path.join(HERE, "data", "anna.txt")
+DEFAULT_MODEL = os.path.join(HERE, "models", "anna")
+MAX_UPLOAD = os.environ.get("WORDLSTM_MAX_UPLOAD", "25mb")
+TRAIN_CONCURRENCY = int(os.environ.get("WORDLSTM_TRAIN_CONCURRENCY", "1"))  # trainings at once
+EXAMPLES = ["Anna, and the prince", "Happy families are", "Levin went out into the fields", "She said, \""]
+
+
+class Session:
+    """One user's corpus, model, curves and files."""
+
+    def __init__(self):
+        self.corpus = None
+        self.min_count = 1  # the corpus's vocabulary was built with it
+        self.ckpt = None  # the user's own model: trained here or uploaded
+        self.job = None
+        self.tmp = None
+
+    def __deepcopy__(self, memo):  # gr.State copies its initial value; a session is never shared
+        return self
+
+    def folder(self) -> str:
+        if self.tmp is None:
+            self.tmp = tempfile.mkdtemp(prefix="wordlstm-session-")
+        return self.tmp
+
+    def close(self):
+        if self.job is not None:
+            self.job.stop.set()
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def load_default():
+    try:
+        return load_checkpoint(DEFAULT_MODEL)
+    except UserError:
+        return None
+
+
+DEFAULT = load_default()  # read-only, shared by everyone for generation
+
+
+def user_error(fn):
+    """Turn the library's UserError into a gr.Error with the same message.
+
+    functools.wraps keeps the signature, which gives the API its parameter
+    names; generators stay generators, so their output still streams."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapped_generator(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except UserError as e:
+                raise gr.Error(str(e)) from None
+        return wrapped_generator
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            raise gr.Error(str(e)) from None
+    return wrapped
+
+
+def model_note(session: Session) -> str:
+    ckpt = session.ckpt or DEFAULT
+    if ckpt is None:
+        return "**Model:** none yet. Train one above, or load one in Share."
+    who = "your model" if session.ckpt else "the default model"
+    m = ckpt.config.get("metrics", {})
+    corpus = ckpt.config.get("corpus", {}).get("name", "?")
+    ppl = f", validation perplexity {m['val_ppl']:.0f}" if "val_ppl" in m else ""
+    return f"**Model:** {who}, trained on `{os.path.basename(corpus)}` ({len(ckpt.vocab):,} words{ppl})."
+
+
+# -- Data -----------------------------------------------------------------------
+def corpus_stats(corpus, seq_len: int) -> tuple[str, pd.DataFrame]:
+    n = len(corpus.ids)
+    n_val = n - int(n * 0.9)
+    train_windows = max(0, (n - n_val - seq_len - 1) // seq_len + 1)
+    val_windows = max(0, (n_val - seq_len - 1) // seq_len + 1)
+    md = (f"**{os.path.basename(corpus.name)}**: {n:,} tokens, {len(corpus.vocab):,} distinct words; "
+          f"{train_windows:,} training and {val_windows:,} validation windows of {seq_len} tokens.")
+    top = pd.DataFrame(corpus.stats(20)["top_words"], columns=["word", "count"])
+    return md, top
+
+
+@user_error
+def use_upload(file, seq_len, session: Session):
+    if file is None:
+        return "Upload a .txt file, or use the sample.", None, session
+    if not str(file).lower().endswith(".txt"):
+        raise gr.Error("upload a plain-text .txt file")
+    session.corpus, session.min_count = load_corpus(file), 1
+    return *corpus_stats(session.corpus, int(seq_len)), session
+
+
+@user_error
+def use_sample(seq_len, session: Session):
+    session.corpus, session.min_count = load_corpus(SAMPLE_CORPUS), 1
+    return *corpus_stats(session.corpus, int(seq_len)), None, session
+
+
+# -- Train ----------------------------------------------------------------------
+def curve(history: list[dict]) -> pd.DataFrame:
+    # The plot fixes its axis types and its series at the first value it draws:
+    # two NaN rows (never drawn) put both series there from the start.
+    seed = [{"step": 0, "loss": math.nan, "split": "train"}, {"step": 0, "loss": math.nan, "split": "validation"}]
+    return pd.DataFrame(seed + history, columns=["step", "loss", "split"])
+
+
+@user_error
+def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
+                dropout, lr, batch_size, min_count, session: Session, progress=gr.Progress()):
+    """Train on `corpus` (or the corpus picked in Data, or the sample); streams status and curves."""
+    progress(0, desc="Reading the corpus...")
+    path = corpus or (session.corpus.name if session.corpus is not None else SAMPLE_CORPUS)
+    if session.corpus is None or (session.corpus.name, session.min_count) != (path, int(min_count)):
+        session.corpus, session.min_count = load_corpus(path, min_count=int(min_count)), int(min_count)
+    cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
+                      epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed))
+    model_cfg = ModelConfig(len(session.corpus.vocab), int(embed_dim), int(hidden_size), int(num_layers),
+                            float(dropout))
+    if session.job is not None and not session.job.done:
+        raise gr.Error("a training is already running in this session; stop it first")
+    job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg)
+    history, status = [], "Starting..."
+    while True:
+        finished = job.done  # read first: once the thread has ended, every event is queued
+        for e in job.poll(timeout=0 if finished else 1.0):
+            if e.kind == "step":
+                history.append({"step": e.step, "loss": e.train_loss, "split": "train"})
+            elif e.kind == "epoch":
+                history.append({"step": e.step, "loss": e.val_loss, "split": "validation"})
+            eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
+            progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
+            status = (f"Training on **{e.device}**: epoch {e.epoch}, step {e.step}"
+                      + (f"/{e.total_steps}" if e.total_steps else "")
+                      + f", {e.tokens_per_s:,.0f} tokens/s"
+                      + (f", train loss {e.train_loss:.3f}" if e.train_loss is not None else "")
+                      + (f", validation perplexity {e.val_ppl:.1f}" if e.val_loss is not None else ""))
+        if finished:
+            break
+        yield status, curve(history), gr.skip(), gr.skip(), session
+    if job.error is not None:
+        if isinstance(job.error, UserError):
+            raise gr.Error(str(job.error))
+        raise job.error
+    r = job.result
+    folder = os.path.join(session.folder(), "model")
+    save_checkpoint(folder, job.model.cpu(), session.corpus.vocab, train=asdict(cfg),
+                    metrics={"val_loss": r.val_loss, "val_ppl": r.val_ppl, "steps": r.steps, "epochs": r.epochs,
+                             "seconds": round(r.seconds, 1), "device": r.device, "stopped": r.stopped},
+                    corpus={"name": session.corpus.name, "sha256": session.corpus.sha256,
+                            "tokens": len(session.corpus.ids), "vocab_size": len(session.corpus.vocab)})
+    session.ckpt = load_checkpoint(folder)
+    zip_path = pack(folder, os.path.join(session.folder(), "wordlstm-model.zip"))
+    how = "Stopped" if r.stopped else "Done"
+    status = (f"{how}: {r.steps} steps in {r.seconds:.0f} s on **{r.device}**, {r.tokens_per_s:,.0f} tokens/s; "
+              f"validation perplexity **{r.val_ppl:.1f}**. Generate below, or download it in Share.")
+    yield status, curve(history), model_note(session), zip_path, session
+
+
+def stop_training(session: Session):
+    if session.job is not None and not session.job.done:
+        session.job.stop.set()
+        return "Stopping after this step; the weights trained so far are kept..."
+    return "Nothing is training."
+
+
+# -- Generate -------------------------------------------------------------------
+@user_error
+def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, session: Session):
+    ckpt = session.ckpt or DEFAULT
+    if ckpt is None:
+        raise gr.Error("there is no model yet: train one first")
+    encoded = ckpt.vocab.encode_prompt(prompt or "")
+    note = ""
+    if encoded.unknown:
+        fate = "read as <unk>" if ckpt.vocab.unk_id is not None else "skipped"
+        note = f"Not in the model's vocabulary, {fate}: " + ", ".join(f"`{w}`" for w in encoded.unknown)
+    pieces = stream(ckpt.model, ckpt.vocab, encoded, max_new_tokens=int(max_new_tokens),
+                    temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed))
+    text = ""
+    for piece in pieces:
+        text += piece
+        yield text, note
+
+
+# -- Share ----------------------------------------------------------------------
+@user_error
+def upload_model(file, session: Session):
+    if file is None:
+        raise gr.Error("choose a model .zip first")
+    session.ckpt = unpack(file, parent=session.folder())
+    return model_note(session), session
+
+
+# -- The page -------------------------------------------------------------------
+with gr.Blocks(title="wordlstm") as demo:
+    session = gr.State(Session, time_to_live=6 * 3600, delete_callback=Session.close)
+    gr.Markdown("# wordlstm\nTrain a word-level LSTM language model on your own text, watch it learn, "
+                "then write with it. The method of *Learn Generative AI with PyTorch*, chapter 8, made fast.")
+
+    gr.Markdown("## 1. Data")
+    with gr.Row():
+        corpus_file = gr.File(label="Your corpus (.txt, UTF-8)", file_types=[".txt"], type="filepath")
+        with gr.Column():
+            sample_btn = gr.Button("Use the sample: Anna Karenina (Tolstoy)")
+            corpus_md = gr.Markdown("Upload a .txt file, or use the sample.")
+    top_words = gr.Dataframe(label="20 most frequent words", headers=["word", "count"], interactive=False,
+                             max_height=250)
+
+    gr.Markdown("## 2. Train")
+    with gr.Row():
+        epochs = gr.Number(10, label="Epochs", info="passes over the text, 1-1000 (0: until the time budget)",
+                           precision=0, minimum=0, maximum=1000)
+        max_seconds = gr.Number(60, label="Time budget (s)", info="stop after this many seconds, 0 = no limit",
+                                precision=0, minimum=0, maximum=24 * 3600)
+        seed = gr.Number(0, label="Seed", info="same seed, same model", precision=0)
+    with gr.Accordion("Model and optimiser settings (the book's values by default)", open=False):
+        with gr.Row():
+            seq_len = gr.Slider(5, 400, 100, step=1, label="Sequence length", info="tokens per window, 5-400")
+            stride = gr.Slider(0, 400, 0, step=1, label="Stride", info="0 = sequence length (state carried); 1 = the book")
+            batch_size = gr.Slider(1, 256, 32, step=1, label="Batch size", info="windows per step, 1-256")
+        with gr.Row():
+            embed_dim = gr.Slider(8, 512, 128, step=8, label="Embedding size", info="8-512")
+            hidden_size = gr.Slider(8, 1024, 128, step=8, label="Hidden size", info="8-1024")
+            num_layers = gr.Slider(1, 4, 3, step=1, label="LSTM layers", info="1-4")
+        with gr.Row():
+            dropout = gr.Slider(0, 0.8, 0.2, step=0.05, label="Dropout", info="between LSTM layers, 0-0.8")
+            lr = gr.Number(TrainConfig.lr, label="Learning rate", info="Adam, 1e-5 to 0.1")
+            min_count = gr.Slider(1, 20, 1, step=1, label="Min count", info="rarer words become <unk>, 1-20")
+    with gr.Row():
+        train_btn = gr.Button("Train", variant="primary")
+        stop_btn = gr.Button("Stop", variant="stop")
+    status_md = gr.Markdown("Not trained yet.")
+    plot = gr.LinePlot(curve([]), x="step", y="loss", color="split", title="Loss (cross-entropy)",
+                       color_map={"train": "#4c78a8", "validation": "#f58518"},
+                       label="Training curves", height=360)
+
+    gr.Markdown("## 3. Generate")
+    model_md = gr.Markdown(model_note(Session()))
+    prompt = gr.Textbox("Anna, and the prince", label="Prompt", lines=2)
+    gr.Examples(EXAMPLES, inputs=[prompt], label="Example prompts")
+    with gr.Row():
+        max_new_tokens = gr.Slider(0, MAX_NEW_TOKENS, 100, step=1, label="New tokens", info=f"0-{MAX_NEW_TOKENS}")
+        temperature = gr.Slider(0, 2, 0.8, step=0.05, label="Temperature", info="0 = greedy; higher = wilder")
+        top_k = gr.Slider(0, 200, 40, step=1, label="Top-k", info="0 = off")
+        top_p = gr.Slider(0.05, 1, 1.0, step=0.05, label="Top-p", info="1 = off")
+        gen_seed = gr.Number(0, label="Seed", info="same seed, same text", precision=0)
+    gen_btn = gr.Button("Generate", variant="primary")
+    output = gr.Textbox(label="Generated text", lines=8)
+    unknown_md = gr.Markdown()
+
+    gr.Markdown("## 4. Share")
+    with gr.Row():
+        download = gr.File(label="Download your model (.zip)", interactive=False)
+        with gr.Column():
+            model_zip = gr.File(label="Load a model (.zip from this app)", file_types=[".zip"], type="filepath")
+            load_btn = gr.Button("Load model")
+
+    corpus_file.upload(use_upload, [corpus_file, seq_len, session], [corpus_md, top_words, session],
+                       api_name="upload_corpus")
+    sample_btn.click(use_sample, [seq_len, session], [corpus_md, top_words, corpus_file, session],
+                     api_name="use_sample")
+    train_btn.click(train_model, [corpus_file, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
+                                  num_layers, dropout, lr, batch_size, min_count, session],
+                    [status_md, plot, model_md, download, session], api_name="train",
+                    concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
+    stop_btn.click(stop_training, [session], [status_md], api_name="stop", concurrency_limit=None, queue=False)
+    gen_btn.click(generate_text, [prompt, max_new_tokens, temperature, top_k, top_p, gen_seed, session],
+                  [output, unknown_md], api_name="generate", concurrency_id="generate", concurrency_limit=4)
+    load_btn.click(upload_model, [model_zip, session], [model_md, session], api_name="upload_model")
+
+
+def launch(**kwargs):
+    return demo.queue(default_concurrency_limit=4).launch(max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), **kwargs)
+
+
+if __name__ == "__main__":
+    launch()

@@ -1,0 +1,147 @@
+"""The app over its HTTP API, through gradio_client, as a script or a second user would use it."""
+import os
+import socket
+import time
+import zipfile
+
+import pytest
+
+pytest.importorskip("gradio")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+from conftest import TINY  # noqa: E402
+
+SMALL = dict(seq_len=10, embed_dim=16, hidden_size=32, num_layers=1, batch_size=8, dropout=0.0, lr=0.01)
+WORDS_A = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+WORDS_B = "red orange yellow green blue indigo violet black white grey".split()
+
+
+def text_of(words, n=400, seed=0):
+    import random
+
+    rng = random.Random(seed)
+    return " ".join(rng.choice(words) + ("." if i % 9 == 8 else "") for i in range(n))
+
+
+@pytest.fixture(scope="module")
+def url():
+    import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    def make(text, name="corpus.txt"):
+        path = tmp_path / name
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        return handle_file(str(path))
+    return make
+
+
+def client(url):
+    return Client(url, verbose=False)
+
+
+def test_default_model_answers_a_cold_client(url):
+    text, note = client(url).predict(prompt="Anna, and the prince", max_new_tokens=20, seed=1, api_name="/generate")
+    assert text.startswith("anna, and the prince")
+    assert len(text.split()) > 10
+
+
+def test_train_reports_progress_then_generates_reproducibly(url, corpus):
+    c = client(url)
+    job = c.submit(corpus=corpus(TINY), epochs=0, max_seconds=4, seed=1, **SMALL, api_name="/train")
+    progress = []
+    while not job.done():
+        status = job.status()
+        if status.progress_data:
+            progress.append(status.progress_data[0])
+        time.sleep(0.05)
+    outputs = job.outputs()
+    assert len(outputs) >= 3  # status and curve updates streamed while training
+    final_status = outputs[-1][0]
+    assert final_status.startswith("Done") and "perplexity" in final_status and "cpu" in final_status
+    assert any(p.desc and p.desc.startswith("epoch") for p in progress)
+    assert os.path.getsize(outputs[-1][3]) > 0  # the model zip
+    a = c.predict(prompt="the cat", max_new_tokens=30, temperature=1.0, top_k=0, seed=5, api_name="/generate")[0]
+    b = c.predict(prompt="the cat", max_new_tokens=30, temperature=1.0, top_k=0, seed=5, api_name="/generate")[0]
+    assert a == b
+    assert set(a.replace(",", " ").replace(".", " ").replace("!", " ").replace("?", " ").replace('"', " ").split()) \
+        <= set(TINY.replace('"', " ").split())  # its own model: only words of its corpus
+
+
+def test_two_clients_stay_isolated(url, corpus):
+    ca, cb = client(url), client(url)
+    ja = ca.submit(corpus=corpus(text_of(WORDS_A), "a.txt"), epochs=0, max_seconds=3, seed=1, **SMALL, api_name="/train")
+    jb = cb.submit(corpus=corpus(text_of(WORDS_B), "b.txt"), epochs=0, max_seconds=3, seed=1, **SMALL, api_name="/train")
+    ja.result(), jb.result()
+    for c, own, other in ((ca, WORDS_A, WORDS_B), (cb, WORDS_B, WORDS_A)):
+        text, _ = c.predict(prompt=own[0], max_new_tokens=60, seed=2, api_name="/generate")
+        words = set(text.replace(".", " ").split())
+        assert words <= set(own) and not words & set(other)
+
+
+def test_stop_keeps_a_usable_model(url, corpus):
+    c = client(url)
+    job = c.submit(corpus=corpus(text_of(WORDS_A, 3000)), epochs=1000, max_seconds=0, seed=1, **SMALL,
+                   api_name="/train")
+    while not any(o and "Training on" in o[0] for o in job.outputs()):
+        assert not job.done(), job.outputs()
+        time.sleep(0.1)
+    c.predict(api_name="/stop")
+    final = job.result()[0]
+    assert final.startswith("Stopped")
+    text, _ = c.predict(prompt="alpha", max_new_tokens=20, seed=0, api_name="/generate")
+    assert set(text.replace(".", " ").split()) <= set(WORDS_A)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"), (b"\x00\x01\x02\x03", "binary"), ("\xe9t\xe9".encode("latin-1"), "not valid UTF-8"),
+    (b"a few words", "too few for one window"),
+])
+def test_bad_corpus_uploads_get_clear_errors(url, corpus, content, message):
+    with pytest.raises(AppError, match=message):
+        client(url).predict(corpus=corpus(content), epochs=1, max_seconds=5, seed=0, **SMALL, api_name="/train")
+
+
+def test_unknown_prompt_words_are_listed_and_all_unknown_is_an_error(url):
+    c = client(url)
+    text, note = c.predict(prompt="Anna zzyzx", max_new_tokens=5, seed=0, api_name="/generate")
+    assert text.startswith("anna zzyzx") and "zzyzx" in note
+    with pytest.raises(AppError, match="'qqq', 'zzyzx'"):
+        c.predict(prompt="qqq zzyzx", seed=0, api_name="/generate")
+
+
+@pytest.mark.parametrize("entries, message", [
+    ({"../config.json": b"{}", "model.safetensors": b"", "vocab.json": b"{}"}, "unsafe entry"),
+    ({"evil.pkl": b"x"}, "holds 'evil.pkl'"),
+    ({"config.json": b"{}"}, "lacks model.safetensors"),
+])
+def test_bad_model_zips_are_refused(url, tmp_path, entries, message):
+    path = tmp_path / "m.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    with pytest.raises(AppError, match=message):
+        client(url).predict(handle_file(str(path)), api_name="/upload_model")
+
+
+def test_model_zip_round_trip(url, corpus):
+    c = client(url)
+    zip_path = c.predict(corpus=corpus(text_of(WORDS_B)), epochs=0, max_seconds=2, seed=3, **SMALL,
+                         api_name="/train")[3]
+    note = c.predict(handle_file(zip_path), api_name="/upload_model")
+    assert "your model" in note
+    other = client(url)
+    note = other.predict(handle_file(zip_path), api_name="/upload_model")
+    assert "your model" in note
+    a = c.predict(prompt="red", max_new_tokens=20, seed=1, api_name="/generate")[0]
+    b = other.predict(prompt="red", max_new_tokens=20, seed=1, api_name="/generate")[0]
+    assert a == b and set(a.replace(".", " ").split()) <= set(WORDS_B)

@@ -1,0 +1,68 @@
+"""A real browser on the real page: upload, train, watch progress and the curve, generate.
+
+Needs Debian's chromium (`apt-get install -y chromium`) and the playwright package;
+without them the test is skipped, unless WORDLSTM_REQUIRE_BROWSER=1 (as in CI).
+Set WORDLSTM_SCREENSHOT=path to keep the screenshot.
+"""
+import os
+import shutil
+import socket
+
+import pytest
+
+from conftest import TINY
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and os.environ.get("WORDLSTM_REQUIRE_BROWSER") != "1",
+    reason="chromium is not installed (apt-get install -y chromium)")
+
+
+@pytest.fixture(scope="module")
+def url():
+    import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()
+
+
+def test_upload_train_generate_in_a_browser(url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY)
+    shot = os.environ.get("WORDLSTM_SCREENSHOT") or str(tmp_path / "screenshot.png")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+        page.goto(url)
+        expect(page.get_by_text("wordlstm").first).to_be_visible(timeout=30_000)
+
+        page.locator("input[type=file]").first.set_input_files(str(corpus))
+        expect(page.get_by_text("distinct words")).to_be_visible(timeout=30_000)
+
+        budget = page.get_by_label("Time budget (s)")
+        budget.fill("6")
+        budget.press("Tab")
+        page.get_by_role("button", name="Train", exact=True).click()
+        expect(page.locator(".progress-text, .progress-level, .eta-bar").first).to_be_attached(timeout=10_000)
+        expect(page.get_by_text("Training on").first).to_be_visible(timeout=30_000)
+        expect(page.locator(".vega-embed, canvas").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("validation perplexity").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Done:")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Model: your model")).to_be_visible()
+
+        page.get_by_label("Prompt").fill("the cat")
+        page.get_by_role("button", name="Generate", exact=True).click()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('textarea')].some(t => t.value.startsWith('the cat ') && t.value.split(' ').length > 10)",
+            timeout=30_000)
+        page.screenshot(path=shot, full_page=True)
+        browser.close()
+    assert os.path.getsize(shot) > 10_000

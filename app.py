@@ -17,7 +17,8 @@ from dataclasses import asdict
 import gradio as gr
 import pandas as pd
 
-from wordlstm import ModelConfig, TrainConfig, UserError, load_checkpoint, load_corpus, save_checkpoint, stream
+from wordlstm import (ModelConfig, TrainConfig, UserError, Windows, load_checkpoint, load_corpus, save_checkpoint,
+                      split, stream)
 from wordlstm.archive import pack, unpack
 from wordlstm.sample import MAX_NEW_TOKENS
 from wordlstm.train import TrainingThread
@@ -101,12 +102,13 @@ def model_note(session: Session) -> str:
 
 # -- Data -----------------------------------------------------------------------
 def corpus_stats(corpus, seq_len: int) -> tuple[str, pd.DataFrame]:
-    n = len(corpus.ids)
-    n_val = n - int(n * 0.9)
-    train_windows = max(0, (n - n_val - seq_len - 1) // seq_len + 1)
-    val_windows = max(0, (n_val - seq_len - 1) // seq_len + 1)
-    md = (f"**{os.path.basename(corpus.name)}**: {n:,} tokens, {len(corpus.vocab):,} distinct words; "
-          f"{train_windows:,} training and {val_windows:,} validation windows of {seq_len} tokens.")
+    md = f"**{os.path.basename(corpus.name)}**: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} distinct words; "
+    try:
+        train_ids, val_ids = split(corpus.ids, seq_len)
+        md += (f"{len(Windows(train_ids, seq_len)):,} training and {len(Windows(val_ids, seq_len)):,} "
+               f"validation windows of {seq_len} tokens.")
+    except UserError as e:
+        md += f"**cannot train yet:** {e}."
     top = pd.DataFrame(corpus.stats(20)["top_words"], columns=["word", "count"])
     return md, top
 
@@ -135,11 +137,23 @@ def curve(history: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(seed + history, columns=["step", "loss", "split"])
 
 
+def describe(e) -> str:
+    parts = [f"Training on **{e.device}**: epoch {e.epoch}, step {e.step}"
+             + (f"/{e.total_steps}" if e.total_steps else ""), f"{e.tokens_per_s:,.0f} tokens/s"]
+    if e.train_loss is not None:
+        parts.append(f"train loss {e.train_loss:.3f}")
+    if e.val_loss is not None:
+        parts.append(f"validation perplexity {e.val_ppl:.1f}")
+    return ", ".join(parts)
+
+
 @user_error
 def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
                 dropout, lr, batch_size, min_count, session: Session, progress=gr.Progress()):
     """Train on `corpus` (or the corpus picked in Data, or the sample); streams status and curves."""
     progress(0, desc="Reading the corpus...")
+    if session.job is not None and not session.job.done:
+        raise gr.Error("a training is already running in this session; stop it first")
     path = corpus or (session.corpus.name if session.corpus is not None else SAMPLE_CORPUS)
     if session.corpus is None or (session.corpus.name, session.min_count) != (path, int(min_count)):
         session.corpus, session.min_count = load_corpus(path, min_count=int(min_count)), int(min_count)
@@ -147,8 +161,6 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
                       epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed))
     model_cfg = ModelConfig(len(session.corpus.vocab), int(embed_dim), int(hidden_size), int(num_layers),
                             float(dropout))
-    if session.job is not None and not session.job.done:
-        raise gr.Error("a training is already running in this session; stop it first")
     job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg)
     history, status = [], "Starting..."
     while True:
@@ -160,11 +172,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
                 history.append({"step": e.step, "loss": e.val_loss, "split": "validation"})
             eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
             progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
-            status = (f"Training on **{e.device}**: epoch {e.epoch}, step {e.step}"
-                      + (f"/{e.total_steps}" if e.total_steps else "")
-                      + f", {e.tokens_per_s:,.0f} tokens/s"
-                      + (f", train loss {e.train_loss:.3f}" if e.train_loss is not None else "")
-                      + (f", validation perplexity {e.val_ppl:.1f}" if e.val_loss is not None else ""))
+            status = describe(e)
         if finished:
             break
         yield status, curve(history), gr.skip(), gr.skip(), session

@@ -111,6 +111,11 @@ def test_bad_corpus_uploads_get_clear_errors(url, corpus, content, message):
         client(url).predict(corpus=corpus(content), epochs=1, max_seconds=5, seed=0, **SMALL, api_name="/train")
 
 
+def test_upload_over_the_cap_is_refused_with_the_limit(url, corpus):
+    with pytest.raises(ValueError, match="exceeds the maximum file size of 204800 bytes"):
+        client(url).predict(corpus=corpus("word " * 60_000), epochs=1, max_seconds=5, seed=0, api_name="/train")
+
+
 def test_unknown_prompt_words_are_listed_and_all_unknown_is_an_error(url):
     c = client(url)
     text, note = c.predict(prompt="Anna zzyzx", max_new_tokens=5, seed=0, api_name="/generate")

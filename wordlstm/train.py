@@ -233,7 +233,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig,
         return loss
 
     event("start", 1)
-    epoch, epoch_steps = 1, 0
+    epoch = 1
     while not (stopped or out_of_time):
         state = None
         epoch_steps = 0
@@ -266,6 +266,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig,
         train_time += time.perf_counter() - tick
         last_loss = loss.item()
         finished_epoch = epoch_steps == steps_per_epoch
+        epochs_done = epoch - 1 + epoch_steps / steps_per_epoch
         history.append(event("epoch", epoch, validate()))
         if cfg.epochs and epoch >= cfg.epochs and finished_epoch:
             break
@@ -275,7 +276,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig,
     if best_state is not None:
         model.load_state_dict(best_state)
     result = TrainResult(val_loss=best_loss, steps=step, tokens=tokens,
-                         epochs=epoch - 1 + epoch_steps / max(steps_per_epoch, 1),
+                         epochs=epochs_done,
                          seconds=time.perf_counter() - t0, train_seconds=train_time, device=dev_name, stopped=stopped, history=history)
     history.append(event("done", epoch, best_loss))
     return model, result

@@ -1,4 +1,5 @@
 import os
+import socket
 import sys
 
 import pytest
@@ -38,3 +39,16 @@ def tiny_model(tiny_corpus):
 @pytest.fixture(scope="session")
 def tiny_vocab(tiny_corpus) -> Vocab:
     return tiny_corpus.vocab
+
+
+@pytest.fixture(scope="module")
+def url():
+    """The app, launched in this process on a free port."""
+    import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()

@@ -1,6 +1,5 @@
 """The app over its HTTP API, through gradio_client, as a script or a second user would use it."""
 import os
-import socket
 import time
 import zipfile
 
@@ -22,18 +21,6 @@ def text_of(words, n=400, seed=0):
 
     rng = random.Random(seed)
     return " ".join(rng.choice(words) + ("." if i % 9 == 8 else "") for i in range(n))
-
-
-@pytest.fixture(scope="module")
-def url():
-    import app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.demo.close()
 
 
 @pytest.fixture

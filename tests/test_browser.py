@@ -6,7 +6,6 @@ Set WORDLSTM_SCREENSHOT=path to keep the screenshot.
 """
 import os
 import shutil
-import socket
 
 import pytest
 
@@ -16,18 +15,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM) and os.environ.get("WORDLSTM_REQUIRE_BROWSER") != "1",
     reason="chromium is not installed (apt-get install -y chromium)")
-
-
-@pytest.fixture(scope="module")
-def url():
-    import app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.demo.close()
 
 
 def test_upload_train_generate_in_a_browser(url, tmp_path):

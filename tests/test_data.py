@@ -24,6 +24,11 @@ def test_windows_cover_positions_as_the_stride_says(n, seq_len, stride):
     assert starts == list(range(0, n - seq_len, stride))
 
 
+def test_no_windows_no_batches():
+    w = Windows(torch.arange(5), seq_len=10)
+    assert len(w) == 0 and w.num_batches(4, True) == 0 and list(w.batches(4, contiguous=True)) == []
+
+
 def test_non_overlapping_by_default():
     w = Windows(torch.arange(31), seq_len=10)
     assert w.stride == 10 and len(w) == 3

@@ -78,6 +78,8 @@ class Windows:
         row b of one batch continues row b of the previous batch: the LSTM state
         can be carried over (truncated BPTT). Otherwise the windows are shuffled.
         """
+        if self.n == 0:
+            return
         if contiguous:
             b = min(batch_size, self.n)
             grid = torch.arange(b * (self.n // b)).view(b, -1)  # (B, steps)
@@ -89,6 +91,8 @@ class Windows:
                 yield self.get(order[i:i + batch_size])
 
     def num_batches(self, batch_size: int, contiguous: bool) -> int:
+        if self.n == 0:
+            return 0
         if contiguous:
             return self.n // min(batch_size, self.n)
         return -(-self.n // batch_size)

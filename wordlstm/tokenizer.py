@@ -11,8 +11,6 @@ import codecs
 import os
 
 PUNCT = ",.:;?!$()/_&%*@'`\""
-
-
 MAX_CORPUS_BYTES = 200 * 1024 * 1024
 
 

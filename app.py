@@ -36,7 +36,6 @@ class Session:
 
     def __init__(self):
         self.corpus = None
-        self.min_count = 1  # the corpus's vocabulary was built with it
         self.ckpt = None  # the user's own model: trained here or uploaded
         self.job = None
         self.tmp = None
@@ -119,13 +118,13 @@ def use_upload(file, seq_len, session: Session):
         return "Upload a .txt file, or use the sample.", None, session
     if not str(file).lower().endswith(".txt"):
         raise gr.Error("upload a plain-text .txt file")
-    session.corpus, session.min_count = load_corpus(file), 1
+    session.corpus = load_corpus(file)
     return *corpus_stats(session.corpus, int(seq_len)), session
 
 
 @user_error
 def use_sample(seq_len, session: Session):
-    session.corpus, session.min_count = load_corpus(SAMPLE_CORPUS), 1
+    session.corpus = load_corpus(SAMPLE_CORPUS)
     return *corpus_stats(session.corpus, int(seq_len)), None, session
 
 
@@ -155,8 +154,8 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     if session.job is not None and not session.job.done:
         raise gr.Error("a training is already running in this session; stop it first")
     path = corpus or (session.corpus.name if session.corpus is not None else SAMPLE_CORPUS)
-    if session.corpus is None or (session.corpus.name, session.min_count) != (path, int(min_count)):
-        session.corpus, session.min_count = load_corpus(path, min_count=int(min_count)), int(min_count)
+    if session.corpus is None or (session.corpus.name, session.corpus.min_count) != (path, int(min_count)):
+        session.corpus = load_corpus(path, min_count=int(min_count))
     cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
                       epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed))
     model_cfg = ModelConfig(len(session.corpus.vocab), int(embed_dim), int(hidden_size), int(num_layers),
@@ -182,11 +181,8 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         raise job.error
     r = job.result
     folder = os.path.join(session.folder(), "model")
-    save_checkpoint(folder, job.model.cpu(), session.corpus.vocab, train=asdict(cfg),
-                    metrics={"val_loss": r.val_loss, "val_ppl": r.val_ppl, "steps": r.steps, "epochs": r.epochs,
-                             "seconds": round(r.seconds, 1), "device": r.device, "stopped": r.stopped},
-                    corpus={"name": session.corpus.name, "sha256": session.corpus.sha256,
-                            "tokens": len(session.corpus.ids), "vocab_size": len(session.corpus.vocab)})
+    save_checkpoint(folder, job.model.cpu(), session.corpus.vocab, train=asdict(cfg), metrics=r.metrics(),
+                    corpus=session.corpus.info())
     session.ckpt = load_checkpoint(folder)
     zip_path = pack(folder, os.path.join(session.folder(), "wordlstm-model.zip"))
     how = "Stopped" if r.stopped else "Done"
@@ -209,10 +205,7 @@ def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, sessi
     if ckpt is None:
         raise gr.Error("there is no model yet: train one first")
     encoded = ckpt.vocab.encode_prompt(prompt or "")
-    note = ""
-    if encoded.unknown:
-        fate = "read as <unk>" if ckpt.vocab.unk_id is not None else "skipped"
-        note = f"Not in the model's vocabulary, {fate}: " + ", ".join(f"`{w}`" for w in encoded.unknown)
+    note = (ckpt.vocab.unknown_note(encoded) or "").capitalize()
     pieces = stream(ckpt.model, ckpt.vocab, encoded, max_new_tokens=int(max_new_tokens),
                     temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed))
     text = ""

@@ -44,12 +44,12 @@ def bench_ours(path, seconds, gen_tokens, device):
                   train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(result.val_loss, 4),
                   val_ppl=round(result.val_ppl, 2))
 
-    # The baseline's prompt: the first four words of the text.
     # Ours takes a tenth of a second, so one run is at the mercy of a noisy
     # machine and of the process settling after training (the first runs are
     # up to 30% slower): one warm-up run, then the median of five. The
     # baseline's single run lasts a second or more, which averages both out.
-    prompt = corpus.vocab.encode(" ".join(corpus.vocab.itos[i] for i in corpus.ids[:4].tolist()))
+    prompt = corpus.vocab.encode(" ".join(  # the baseline's prompt: the text's first four words
+        corpus.vocab.itos[i] for i in corpus.ids[:4].tolist()))
     model = model.cpu()
     times = []
     for seed in range(6):

@@ -24,9 +24,9 @@ def main():
 
     ckpt = load_checkpoint(args.checkpoint, device=args.device)
     prompt = ckpt.vocab.encode_prompt(args.prompt)
-    if prompt.unknown:
-        fate = "mapped to <unk>" if ckpt.vocab.unk_id is not None else "skipped"
-        print(f"warning: not in the vocabulary, {fate}: {', '.join(prompt.unknown)}", file=sys.stderr)
+    note = ckpt.vocab.unknown_note(prompt)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     pieces = stream(ckpt.model, ckpt.vocab, prompt, max_new_tokens=args.max_new_tokens,
                     temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     for piece in pieces:

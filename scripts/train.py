@@ -4,7 +4,6 @@
 
 Ctrl-C stops training cleanly: the best weights so far are still saved.
 """
-import math
 import signal
 import sys
 from dataclasses import asdict
@@ -72,13 +71,8 @@ def main():
     model, result = train(corpus.ids, model_cfg, cfg, on_event=on_event, should_stop=lambda: bool(stop))
     bars[0].close()
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    metrics = {"val_loss": result.val_loss, "val_ppl": result.val_ppl, "steps": result.steps,
-               "epochs": result.epochs, "tokens": result.tokens, "seconds": round(result.seconds, 1),
-               "device": result.device, "stopped": result.stopped}
-    corpus_info = {"name": corpus.name, "sha256": corpus.sha256, "tokens": len(corpus.ids),
-                   "vocab_size": len(corpus.vocab), "min_count": args.min_count, "max_vocab": args.max_vocab}
-    path = save_checkpoint(args.out, model.cpu(), corpus.vocab, train=asdict(cfg), metrics=metrics,
-                           corpus=corpus_info, command=" ".join(["python", "scripts/train.py", *sys.argv[1:]]))
+    path = save_checkpoint(args.out, model.cpu(), corpus.vocab, train=asdict(cfg), metrics=result.metrics(),
+                           corpus=corpus.info(), command=" ".join(["python", "scripts/train.py", *sys.argv[1:]]))
     print(f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  "
           f"({result.steps} steps, {result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''})")
     print(f"saved {path}")

@@ -20,11 +20,16 @@ class Corpus:
     ids: torch.Tensor  # (N,) int32, the whole text
     sha256: str
     name: str = "corpus"
+    min_count: int = 1  # the vocabulary options it was built with
+    max_vocab: int | None = None
+
+    def info(self) -> dict:
+        """What a checkpoint records about its training text."""
+        return {"name": self.name, "sha256": self.sha256, "tokens": len(self.ids), "vocab_size": len(self.vocab),
+                "min_count": self.min_count, "max_vocab": self.max_vocab}
 
     def stats(self, top: int = 20) -> dict:
-        return {"name": self.name, "tokens": len(self.ids), "vocab_size": len(self.vocab),
-                "sha256": self.sha256,
-                "top_words": [(w, c) for w, c in zip(self.vocab.itos[:top], self.vocab.counts[:top])]}
+        return {**self.info(), "top_words": list(zip(self.vocab.itos[:top], self.vocab.counts[:top]))}
 
 
 def load_corpus(path, min_count: int = 1, max_vocab: int | None = None, name: str | None = None) -> Corpus:
@@ -34,7 +39,7 @@ def load_corpus(path, min_count: int = 1, max_vocab: int | None = None, name: st
 def corpus_from_text(text: str, min_count: int = 1, max_vocab: int | None = None, name: str = "corpus") -> Corpus:
     vocab, ids = Vocab.build(text, min_count=min_count, max_vocab=max_vocab)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Corpus(vocab, torch.from_numpy(ids), sha, name)
+    return Corpus(vocab, torch.from_numpy(ids), sha, name, min_count, max_vocab)
 
 
 def split(ids: torch.Tensor, seq_len: int, val_fraction: float = 0.1):

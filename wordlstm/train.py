@@ -92,6 +92,12 @@ class TrainResult:
     def tokens_per_s(self) -> float:
         return self.tokens / self.train_seconds if self.train_seconds else 0.0
 
+    def metrics(self) -> dict:
+        """What a checkpoint records about the training run."""
+        return {"val_loss": self.val_loss, "val_ppl": self.val_ppl, "steps": self.steps, "epochs": self.epochs,
+                "tokens": self.tokens, "seconds": round(self.seconds, 1), "device": self.device,
+                "stopped": self.stopped}
+
 
 class _CrossEntropy(torch.autograd.Function):
     """F.cross_entropy (mean over tokens), with a leaner backward.

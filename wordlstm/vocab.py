@@ -119,6 +119,13 @@ class Vocab:
                             f"try words from the training text, e.g. {', '.join(self._examples())}")
         return enc
 
+    def unknown_note(self, enc: Encoded) -> str | None:
+        """A line for the user about the prompt's unknown words, or None."""
+        if not enc.unknown:
+            return None
+        fate = "read as <unk>" if self.unk_id is not None else "skipped"
+        return f"not in the model's vocabulary, {fate}: {', '.join(enc.unknown)}"
+
     def _examples(self, n: int = 5):
         return [w for w in self.itos if w.isalpha()][:n] or self.itos[:n]
 

@@ -324,6 +324,3 @@ class TrainingThread:
         except queue.Empty:
             pass
         return [e for e in events if e is not None]
-
-    def join(self):
-        self._thread.join()

@@ -30,6 +30,8 @@ def parse_args():
     p.add_argument("--num-layers", type=int, default=3, help="LSTM layers (book: 3)")
     p.add_argument("--dropout", type=float, default=0.2, help="dropout between LSTM layers (book: 0.2)")
     p.add_argument("--tie-weights", action="store_true", help="share input and output embeddings (needs embed-dim == hidden-size)")
+    p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default="auto",
+                   help="output layer: adaptive (fast, for 2,000+ words), full (the book's), auto (default) picks")
     p.add_argument("--min-count", type=int, default=1, help="words seen fewer times become <unk> (default 1: keep all)")
     p.add_argument("--max-vocab", type=int, default=None, help="keep at most this many words, the rest become <unk>")
     p.add_argument("--val-fraction", type=float, default=0.1, help="tail of the text held out for validation")
@@ -47,7 +49,7 @@ def main():
     check_writable(args.out)  # fail now, not after an hour of training
     corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
     model_cfg = ModelConfig(len(corpus.vocab), args.embed_dim, args.hidden_size, args.num_layers,
-                            args.dropout, args.tie_weights)
+                            args.dropout, args.tie_weights, args.softmax)
     stop, bars = [], []
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))  # first Ctrl-C: stop and save
 

@@ -3,6 +3,10 @@ import torch
 import torch.nn.functional as F
 
 from wordlstm import ModelConfig, UserError, WordLSTM
+from wordlstm.model import default_cutoffs
+
+
+ADAPTIVE = {"softmax": "adaptive", "cutoffs": [10, 25]}  # a small vocabulary with two rare-word clusters
 
 
 def test_defaults_are_the_books():
@@ -10,6 +14,58 @@ def test_defaults_are_the_books():
     assert (c.embed_dim, c.hidden_size, c.num_layers, c.dropout) == (128, 128, 3, 0.2)
     m = WordLSTM(c)
     assert m.lstm.num_layers == 3 and m.lstm.dropout == 0.2 and m.head.out_features == 100
+
+
+def test_softmax_auto_resolves_by_vocabulary_size():
+    assert default_cutoffs(1999) == [] and default_cutoffs(12_778) == [1000, 5000]
+    assert default_cutoffs(100_000) == [1000, 5000, 25000]
+    small, book = ModelConfig(1999), ModelConfig(12_778)
+    assert (small.softmax, small.cutoffs) == ("full", None)
+    assert (book.softmax, book.cutoffs) == ("adaptive", [1000, 5000])
+    assert ModelConfig(12_778, 128, 128, tie_weights=True).softmax == "full"  # tying needs the full softmax
+    assert ModelConfig(12_778, softmax="full").cutoffs is None
+    assert WordLSTM(book).head.n_clusters == 2
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"softmax": "hierarchical"}, "softmax must be auto, full or adaptive"),
+    ({"softmax": "adaptive", "tie_weights": True, "embed_dim": 8, "hidden_size": 8}, "tie_weights needs the full"),
+    ({"softmax": "adaptive", "cutoffs": [25, 10]}, "cutoffs must be increasing"),
+    ({"softmax": "adaptive", "cutoffs": [10, 40]}, "between 1 and vocab_size - 1 = 39"),
+    ({"softmax": "adaptive"}, "cutoffs must be increasing"),  # 40 words: no derived clusters
+])
+def test_bad_softmax_config(kwargs, message):
+    with pytest.raises(UserError, match=message):
+        ModelConfig(40, **kwargs)
+
+
+def test_adaptive_scores_are_exact_log_probabilities():
+    m = WordLSTM(ModelConfig(40, 16, 16, 2, **ADAPTIVE)).eval()
+    x, y = torch.randint(0, 40, (3, 7)), torch.randint(0, 40, (3, 7))
+    logits, _ = m(x)
+    assert logits.shape == (3, 7, 40)
+    assert torch.allclose(logits.logsumexp(-1), torch.zeros(3, 7), atol=1e-5)
+    out, _ = m.features(x)
+    expected = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # what evaluation with full scores gives
+    assert torch.allclose(m.loss(out, y), expected, atol=1e-5)
+    assert torch.allclose(m.loss(out, y, reduction="sum"), expected * 21, atol=1e-4)
+
+
+@pytest.mark.parametrize("extra", [{}, ADAPTIVE])
+def test_output_bias_starts_at_the_unigram_distribution(extra):
+    m = WordLSTM(ModelConfig(40, 16, 16, 1, **extra)).eval()
+    counts = torch.arange(40, 0, -1) ** 2  # frequency-sorted, as the vocabulary is
+    m.init_output_bias(counts)
+    with torch.no_grad():  # zero the weights feeding the head: the prediction is the bias alone
+        for p in m.head.parameters():
+            if p.dim() == 2:
+                p.zero_()
+    probs = m(torch.tensor([[0, 1]]))[0][0, -1].softmax(-1)
+    expected = counts / counts.sum()
+    if extra:  # the head's words exactly; each cluster's mass, spread evenly over its words
+        for a, b in [(10, 25), (25, 40)]:
+            expected[a:b] = expected[a:b].mean()
+    assert torch.allclose(probs, expected.float(), atol=1e-3)
 
 
 def test_shapes_state_and_finite_loss():
@@ -56,10 +112,10 @@ def test_bad_model_config(kwargs, message):
         ModelConfig(**kwargs)
 
 
-@pytest.mark.parametrize("tie", [False, True])
-def test_step_matches_forward(tie):
+@pytest.mark.parametrize("extra", [{}, {"tie_weights": True}, ADAPTIVE])
+def test_step_matches_forward(extra):
     """The generation fast path computes exactly what forward() computes."""
-    m = WordLSTM(ModelConfig(40, 16, 16, 3, dropout=0.5, tie_weights=tie)).eval()
+    m = WordLSTM(ModelConfig(40, 16, 16, 3, dropout=0.5, **extra)).eval()
     x = torch.randint(0, 40, (2, 8))
     full, (h_full, c_full) = m(x)
     logits, state = m.next_logits(x[:, :3])

@@ -22,6 +22,15 @@ def test_overfits_a_tiny_corpus(tiny_corpus):
     assert math.isclose(evaluate(model, tiny_corpus.ids[-30:], 20), evaluate(model, tiny_corpus.ids[-30:], 20))
 
 
+def test_adaptive_softmax_learns_too(tiny_corpus):
+    V = len(tiny_corpus.vocab)
+    model_cfg = ModelConfig(V, **SMALL, softmax="adaptive", cutoffs=[V // 3, 2 * V // 3])
+    model, result = train(tiny_corpus.ids, model_cfg,
+                          TrainConfig(seq_len=20, batch_size=4, lr=1e-2, epochs=40, val_fraction=0.2))
+    assert model.adaptive and result.val_loss < 0.5
+    assert result.val_loss == pytest.approx(evaluate(model, tiny_corpus.ids[-len(tiny_corpus.ids) // 5:], 20), rel=0.2)
+
+
 def test_events_report_progress(tiny_corpus):
     events = []
     _, result = train(tiny_corpus.ids, ModelConfig(len(tiny_corpus.vocab), **SMALL),
@@ -87,7 +96,7 @@ def test_bad_device():
 
 
 def test_cross_entropy_matches_torch():
-    from wordlstm.train import cross_entropy
+    from wordlstm.model import cross_entropy
 
     logits = (torch.randn(40, 300) * 5).requires_grad_()
     target = torch.randint(0, 300, (40,))

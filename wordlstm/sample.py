@@ -65,7 +65,7 @@ def stream(model: WordLSTM, vocab: Vocab, prompt: Encoded, max_new_tokens: int =
 @torch.inference_mode()
 def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed):
     model.eval()
-    device = model.head.weight.device
+    device = model.embed.weight.device
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int(torch.seed()))
     detok = Detokenizer()

@@ -100,6 +100,18 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "
 
 
 
+def adaptive_log_probs(x, head_weight, head_bias, shortlist_size, tails) -> torch.Tensor:
+    """AdaptiveLogSoftmaxWithLoss.log_prob as plain functional calls: the same
+    numbers, without the module calls and the preallocated output, which cost
+    more than the arithmetic for one generated token. x: (N, H) -> (N, V)."""
+    head_logp = torch.log_softmax(F.linear(x, head_weight, head_bias), dim=-1)
+    parts = [head_logp[:, :shortlist_size]]
+    for i, (proj, cluster) in enumerate(tails):  # cluster i's words, given the cluster
+        logp = torch.log_softmax(F.linear(F.linear(x, proj), cluster), dim=-1)
+        parts.append(logp + head_logp[:, shortlist_size + i, None])
+    return torch.cat(parts, dim=-1)
+
+
 class WordLSTM(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -128,7 +140,11 @@ class WordLSTM(nn.Module):
         distribution: logits for the full softmax, log-probabilities for the adaptive one."""
         if not self.adaptive:
             return self.head(out)
-        return self.head.log_prob(out.flatten(0, -2)).unflatten(0, out.shape[:-1])
+        return adaptive_log_probs(out.flatten(0, -2), *self._adaptive_weights()).unflatten(0, out.shape[:-1])
+
+    def _adaptive_weights(self):
+        head = self.head
+        return head.head.weight, head.head.bias, head.shortlist_size, [(p.weight, c.weight) for p, c in head.tail]
 
     def loss(self, out: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Exact next-word cross-entropy of LSTM outputs (..., H) against target ids (...)."""
@@ -164,23 +180,37 @@ class WordLSTM(nn.Module):
         cluster_logp = [logp[a:b].logsumexp(0) for a, b in zip(bounds[:-1], bounds[1:])]
         self.head.head.bias.copy_(torch.cat([logp[: bounds[0]], torch.stack(cluster_logp)]))
 
-    def step(self, token: torch.Tensor, state) -> tuple[torch.Tensor, tuple[list, list]]:
-        """One token per sequence, token: (B,) -> logits (B, V). For generation, in eval mode.
+    def stepper(self):
+        """A function step(token (B,), state) -> (logits (B, V), state), for generation in eval mode.
 
-        The same maths as forward() without dropout, but through the fused
-        lstm_cell kernel layer by layer, with functional calls and the state
-        kept as per-layer lists: for a single time step, nn.LSTM's sequence
-        machinery, module calls and stacking cost more than the arithmetic.
-        `state` is a State or what step() returned; torch.stack(h) gives a State back.
+        The same maths as forward() without dropout, through the fused
+        lstm_cell kernel layer by layer, with the weights looked up once here:
+        for one time step, nn.LSTM's sequence machinery, module calls and
+        attribute lookups cost more than the arithmetic. `state` is a State or
+        what step returned (per-layer lists); torch.stack(h) gives a State back.
         """
-        h, c = state
-        x = F.embedding(token, self.embed.weight)  # (B, E)
-        hs, cs = [], []
-        for layer, weights in enumerate(self.lstm.all_weights):  # [w_ih, w_hh, b_ih, b_hh] per layer
-            x, c_new = torch.lstm_cell(x, (h[layer], c[layer]), *weights)
-            hs.append(x)
-            cs.append(c_new)
-        return self.logits(x), (hs, cs)
+        embed = self.embed.weight
+        flat = self.lstm._flat_weights  # [w_ih, w_hh, b_ih, b_hh] per layer
+        layers = [flat[4 * i: 4 * i + 4] for i in range(self.config.num_layers)]
+        if self.adaptive:
+            weights = self._adaptive_weights()
+            output = lambda x: adaptive_log_probs(x, *weights)  # noqa: E731
+        else:
+            w, b = self.head.weight, self.head.bias
+            output = lambda x: F.linear(x, w, b)  # noqa: E731
+
+        def step(token, state):
+            x, hs, cs = F.embedding(token, embed), [], []
+            for (w_ih, w_hh, b_ih, b_hh), h, c in zip(layers, *state):
+                x, c = torch.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh)
+                hs.append(x)
+                cs.append(c)
+            return output(x), (hs, cs)
+        return step
+
+    def step(self, token: torch.Tensor, state) -> tuple[torch.Tensor, tuple[list, list]]:
+        """One step of stepper(); generation builds the stepper once instead."""
+        return self.stepper()(token, state)
 
     def init_state(self, batch_size: int) -> State:
         w = self.embed.weight  # new_zeros keeps the model's device and dtype

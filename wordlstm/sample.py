@@ -74,9 +74,10 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
         return
     logits, state = model.next_logits(torch.tensor([prompt.ids], device=device))  # the prompt, once
     token = torch.zeros(1, dtype=torch.long, device=device)
+    step = model.stepper()
     for i in range(max_new_tokens):
         if i:
-            logits, state = model.step(token, state)  # (1, V): one token in, not the whole window
+            logits, state = step(token, state)  # (1, V): one token in, not the whole window
         logits = logits[0].float().cpu()
         if vocab.unk_id is not None:  # never write "<unk>" into a user's text
             logits[vocab.unk_id] = -math.inf

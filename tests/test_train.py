@@ -41,7 +41,7 @@ def test_events_report_progress(tiny_corpus):
     assert [e.epoch for e in epochs] == [1, 2]
     assert all(e.val_loss is not None and e.val_ppl == pytest.approx(math.exp(e.val_loss)) for e in epochs)
     steps = [e for e in events if e.kind == "step"]
-    assert all(e.tokens_per_s > 0 and e.eta is not None and e.device == "cpu" for e in steps)
+    assert all(e.tokens_per_s > 0 and e.eta is not None and e.device.startswith("cpu") for e in steps)
     assert [e.progress for e in steps] == sorted(e.progress for e in steps)
     assert events[-1].progress == 1.0 and result.epochs == 2 and not result.stopped
     assert result.val_loss == min(e.val_loss for e in epochs)  # the best weights are kept

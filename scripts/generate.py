@@ -1,18 +1,20 @@
-"""Generate text from a checkpoint folder written by scripts/train.py.
+"""Generate text from a checkpoint folder or a Hugging Face Hub model repo.
 
     python scripts/generate.py runs/anna --prompt "Anna, and the prince" --top-k 40
+    python scripts/generate.py alice/anna-lstm --prompt "Anna"   # downloaded once, then cached
 
 The text, prompt included, goes to stdout as it is generated; warnings to stderr.
 """
 import sys
 
-from wordlstm import load_checkpoint, stream
+from wordlstm import stream
 from wordlstm.cli import ArgumentParser, run
+from wordlstm.hub import load_model
 
 
 def main():
     p = ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("checkpoint", help="checkpoint folder (model.safetensors, config.json, vocab.json)")
+    p.add_argument("checkpoint", help="checkpoint folder, or OWNER/NAME of a model repo on the Hub")
     p.add_argument("--prompt", required=True, help="text to start from; unknown words are skipped or become <unk>")
     p.add_argument("--max-new-tokens", type=int, default=100, help="tokens to generate (0 to 2000)")
     p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy; below 1 safer, above 1 wilder")
@@ -20,9 +22,10 @@ def main():
     p.add_argument("--top-p", type=float, default=1.0, help="sample among the most likely tokens holding this mass (1 = off)")
     p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same text")
     p.add_argument("--device", default="cpu", help="cpu (default; fastest for one token at a time), cuda, mps")
+    p.add_argument("--token", default=None, help="Hugging Face token, for a private repo (default: HF_TOKEN or saved login)")
     args = p.parse_args()
 
-    ckpt = load_checkpoint(args.checkpoint, device=args.device)
+    ckpt = load_model(args.checkpoint, device=args.device, token=args.token)
     prompt = ckpt.vocab.encode_prompt(args.prompt)
     note = ckpt.vocab.unknown_note(prompt)
     if note:

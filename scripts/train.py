@@ -37,6 +37,8 @@ def parse_args():
     p.add_argument("--val-fraction", type=float, default=0.1, help="tail of the text held out for validation")
     p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same model")
     p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="auto: bf16 autocast on CUDA and on CPUs with AMX, else fp32")
     return p.parse_args()
 
 
@@ -45,7 +47,7 @@ def main():
     epochs = args.epochs if args.epochs is not None else (None if args.max_seconds else 10)
     cfg = TrainConfig(seq_len=args.seq_len, stride=args.stride, batch_size=args.batch_size, lr=args.lr,
                       epochs=epochs, max_seconds=args.max_seconds, val_fraction=args.val_fraction,
-                      seed=args.seed, device=args.device)
+                      seed=args.seed, device=args.device, precision=args.precision)
     check_writable(args.out)  # fail now, not after an hour of training
     corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
     model_cfg = ModelConfig(len(corpus.vocab), args.embed_dim, args.hidden_size, args.num_layers,

@@ -1,13 +1,21 @@
 import os
 import socket
 import sys
+import tempfile
 
 import pytest
 import torch
 
+from fakehub import FakeHub
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ["WORDLSTM_MAX_UPLOAD"] = "200kb"  # the app's upload cap, small enough to test
+# The Hub is a local fake (tests/fakehub.py), with its own cache and no saved
+# token. huggingface_hub reads these when it is imported, so they go first.
+HUB = FakeHub()
+os.environ.update(HF_ENDPOINT=HUB.url, HF_HOME=tempfile.mkdtemp(prefix="hf-home-"), HF_HUB_OFFLINE="0",
+                  HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
+os.environ.pop("HF_TOKEN", None)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -39,6 +47,16 @@ def tiny_model(tiny_corpus):
 @pytest.fixture(scope="session")
 def tiny_vocab(tiny_corpus) -> Vocab:
     return tiny_corpus.vocab
+
+
+@pytest.fixture
+def hub():
+    """The fake Hub, up and answering, with no repos."""
+    HUB.repos.clear()
+    HUB.requests.clear()
+    HUB.fail_with = None
+    yield HUB
+    HUB.fail_with = None
 
 
 @pytest.fixture(scope="module")

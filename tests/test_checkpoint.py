@@ -14,7 +14,7 @@ def logits_of(model):
 
 def test_save_load_gives_identical_logits_and_text(tmp_path, tiny_model, tiny_vocab):
     save_checkpoint(tmp_path / "ck", tiny_model, tiny_vocab, metrics={"val_loss": 1.5}, corpus={"sha256": "ab"})
-    assert sorted(os.listdir(tmp_path / "ck")) == ["config.json", "model.safetensors", "vocab.json"]
+    assert sorted(os.listdir(tmp_path / "ck")) == ["README.md", "config.json", "model.safetensors", "vocab.json"]
     ck = load_checkpoint(tmp_path / "ck")
     assert torch.equal(logits_of(tiny_model), logits_of(ck.model))
     assert ck.vocab.itos == tiny_vocab.itos
@@ -29,6 +29,23 @@ def test_tied_weights_round_trip(tmp_path, tiny_vocab):
     back = load_checkpoint(tmp_path / "ck").model
     assert back.head.weight is back.embed.weight
     assert torch.equal(logits_of(model), logits_of(back))
+
+
+def test_adaptive_softmax_round_trip(tmp_path, tiny_vocab):
+    model = WordLSTM(ModelConfig(len(tiny_vocab), 16, 16, 1, 0.0, softmax="adaptive", cutoffs=[4, 8]))
+    save_checkpoint(tmp_path / "ck", model, tiny_vocab)
+    ck = load_checkpoint(tmp_path / "ck")
+    assert ck.config["model"]["softmax"] == "adaptive" and ck.model.head.cutoffs == [4, 8, len(tiny_vocab)]
+    assert torch.equal(logits_of(model), logits_of(ck.model))
+
+
+def test_checkpoints_from_before_the_adaptive_softmax_load_as_full(tmp_path, tiny_vocab):
+    model = WordLSTM(ModelConfig(2500, 8, 8, 1, 0.0, softmax="full"))
+    save_checkpoint(tmp_path / "ck", model, Vocab([f"w{i}" for i in range(2500)]))
+    config = json.loads((tmp_path / "ck" / "config.json").read_text())
+    del config["model"]["softmax"], config["model"]["cutoffs"]  # as version 0.1.0 wrote it
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(config))
+    assert not load_checkpoint(tmp_path / "ck").model.adaptive  # "auto" would pick adaptive at 2,500 words
 
 
 def test_overwrites_a_checkpoint_but_never_another_folder(tmp_path, tiny_model, tiny_vocab):

@@ -11,4 +11,4 @@ from .tokenizer import UserError, detokenize, tokenize
 from .train import Event, TrainConfig, TrainResult, evaluate, pick_device, train
 from .vocab import UNK, Vocab
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

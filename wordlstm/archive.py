@@ -1,6 +1,6 @@
 """A checkpoint folder as one .zip, for downloading and uploading a model.
 
-Unpacking trusts nothing in the zip: only the three checkpoint files are taken,
+Unpacking trusts nothing in the zip: only the checkpoint's files are taken,
 names with a path in them ("../x", "/etc/x") are refused, and the bytes written
 are counted as they are written, so a zip bomb stops at the cap whatever its
 headers claim. Everything lands in a fresh temporary folder.
@@ -10,18 +10,20 @@ import shutil
 import tempfile
 import zipfile
 
-from .checkpoint import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, Checkpoint, load_checkpoint
+from .checkpoint import CARD_FILE, CONFIG_FILE, MODEL_FILE, VOCAB_FILE, Checkpoint, load_checkpoint
 from .tokenizer import UserError
 
-FILES = (MODEL_FILE, CONFIG_FILE, VOCAB_FILE)
+FILES = (MODEL_FILE, CONFIG_FILE, VOCAB_FILE)  # required
+OPTIONAL = (CARD_FILE,)
 MAX_ZIP_BYTES = 100 * 2**20
 MAX_UNPACKED_BYTES = 200 * 2**20
 
 
 def pack(checkpoint_dir, zip_path) -> str:
     with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in FILES:
-            zf.write(os.path.join(checkpoint_dir, name), arcname=name)
+        for name in FILES + OPTIONAL:
+            if name in FILES or os.path.isfile(os.path.join(checkpoint_dir, name)):
+                zf.write(os.path.join(checkpoint_dir, name), arcname=name)
     return os.fspath(zip_path)
 
 
@@ -63,8 +65,8 @@ def _checked_members(zf: zipfile.ZipFile) -> dict:
         if name.startswith(("/", "\\")) or ".." in parts or ":" in name:
             raise UserError(f"the zip has an unsafe entry {name!r}; refused")
         base = parts[-1]
-        if base not in FILES or len(parts) > 2:  # the files, at the top or in one folder
-            raise UserError(f"the zip holds {name!r}; a model zip holds only {', '.join(FILES)}")
+        if base not in FILES + OPTIONAL or len(parts) > 2:  # the files, at the top or in one folder
+            raise UserError(f"the zip holds {name!r}; a model zip holds only {', '.join(FILES + OPTIONAL)}")
         if base in members:
             raise UserError(f"the zip holds {base} twice; refused")
         members[base] = info

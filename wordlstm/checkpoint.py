@@ -1,7 +1,8 @@
-"""A checkpoint is a folder: model.safetensors + config.json + vocab.json.
+"""A checkpoint is a folder: model.safetensors + config.json + vocab.json + README.md.
 
 config.json holds the model config (to rebuild the model), the training
-settings, the final metrics, the corpus's sha256 and the library versions.
+settings, the final metrics, the corpus's sha256 and the library versions;
+README.md is the model card. The folder is the same on disk and on the Hub.
 Nothing is ever unpickled. Writes go to a temporary folder that is renamed
 into place, so a crash never leaves half a checkpoint behind.
 """
@@ -10,25 +11,70 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 
 import safetensors
 import safetensors.torch
 import torch
+from huggingface_hub import HfApi, ModelHubMixin, snapshot_download
 
+from .card import LIBRARY, TAGS, build_card
 from .model import ModelConfig, WordLSTM
 from .tokenizer import UserError
 from .vocab import Vocab
 
-MODEL_FILE, CONFIG_FILE, VOCAB_FILE = "model.safetensors", "config.json", "vocab.json"
+MODEL_FILE, CONFIG_FILE, VOCAB_FILE, CARD_FILE = "model.safetensors", "config.json", "vocab.json", "README.md"
+CORPUS_FILE = "corpus.txt"  # only when the user opts in to sharing the text
 FORMAT = "wordlstm"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
-@dataclass
-class Checkpoint:
-    model: WordLSTM
-    vocab: Vocab
-    config: dict  # the whole config.json
+class Checkpoint(ModelHubMixin, library_name=LIBRARY, tags=TAGS):
+    """A trained model, its vocabulary and its config.json (a dict).
+
+    save_pretrained / from_pretrained / push_to_hub have huggingface_hub's
+    ModelHubMixin shape and plumbing (repo creation, upload, download cache);
+    the folder format and its checks are the ones below.
+    """
+
+    def __init__(self, model: WordLSTM, vocab: Vocab, config: dict | None = None):
+        self.model, self.vocab, self.config = model, vocab, dict(config or {})
+
+    def save_pretrained(self, save_directory, *, config=None, model_card_kwargs: dict | None = None,
+                        **_push_kwargs) -> str:
+        """Write the folder. model_card_kwargs: repo_id (for the card's usage
+        snippet) and corpus_path (a text file to include as corpus.txt, opt-in)."""
+        info = {k: v for k, v in self.config.items() if k not in ("format", "model", "versions")}
+        return save_checkpoint(save_directory, self.model, self.vocab, **(model_card_kwargs or {}), **info)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
+                         device="cpu", **_config_fields):
+        # The mixin hands config.json's fields over as keyword arguments;
+        # load_checkpoint reads and checks config.json itself.
+        if os.path.isdir(model_id):
+            return load_checkpoint(model_id, device)
+        return load_checkpoint(cls.download(model_id, revision=revision, cache_dir=cache_dir, token=token,
+                                            force_download=force_download, local_files_only=local_files_only), device)
+
+    @staticmethod
+    def download(repo_id: str, revision=None, cache_dir=None, force_download=False, local_files_only=False,
+                 token=None) -> str:
+        """The repo's checkpoint files, through the Hub cache (fetched once); returns their folder.
+        Only our files are fetched; a repo without them, or with a pickle instead, is refused."""
+        path = snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
+                                 token=token, local_files_only=local_files_only,
+                                 allow_patterns=[MODEL_FILE, CONFIG_FILE, VOCAB_FILE, CARD_FILE])
+        missing = [n for n in (MODEL_FILE, CONFIG_FILE, VOCAB_FILE) if not os.path.isfile(os.path.join(path, n))]
+        if missing:
+            files = HfApi().list_repo_files(repo_id, revision=revision, token=token)
+            pickles = [f for f in files if f.endswith(PICKLE_SUFFIXES)]
+            if pickles and MODEL_FILE in missing:
+                raise UserError(f"{repo_id} holds {pickles[0]}, a pickle checkpoint; wordlstm never loads pickles "
+                                f"(loading one can run code). Ask its owner for a wordlstm model.safetensors")
+            raise UserError(f"{repo_id} is not a wordlstm model: {', '.join(missing)} missing "
+                            f"(it has {', '.join(files) or 'no files'})")
+        return path
 
 
 def versions() -> dict:
@@ -38,8 +84,10 @@ def versions() -> dict:
             "python": platform.python_version()}
 
 
-def save_checkpoint(path, model: WordLSTM, vocab: Vocab, **info) -> str:
-    """Write the folder atomically. `info` (train settings, metrics, corpus...) goes into config.json."""
+def save_checkpoint(path, model: WordLSTM, vocab: Vocab, *, repo_id: str | None = None,
+                    corpus_path: str | None = None, **info) -> str:
+    """Write the folder atomically. `info` (train settings, metrics, corpus...) goes into
+    config.json; the model card names `repo_id`; `corpus_path` is copied in as corpus.txt."""
     if len(vocab) != model.config.vocab_size:
         raise UserError(f"the vocabulary has {len(vocab)} words but the model {model.config.vocab_size}")
     path = check_writable(path)
@@ -51,6 +99,10 @@ def save_checkpoint(path, model: WordLSTM, vocab: Vocab, **info) -> str:
         with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2)
         vocab.save(os.path.join(tmp, VOCAB_FILE))
+        if corpus_path:
+            shutil.copyfile(corpus_path, os.path.join(tmp, CORPUS_FILE))
+        card = build_card(model, vocab, config, repo_id=repo_id, corpus_included=bool(corpus_path))
+        card.save(os.path.join(tmp, CARD_FILE))
         for name in os.listdir(tmp):
             os.chmod(os.path.join(tmp, name), 0o644)  # readable like any file the user writes
             with open(os.path.join(tmp, name), "rb") as f:
@@ -64,8 +116,9 @@ def save_checkpoint(path, model: WordLSTM, vocab: Vocab, **info) -> str:
         else:
             os.replace(tmp, path)
     except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise UserError(f"could not save the checkpoint to {path}: {e.strerror or e}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone already if the swap happened
     return path
 
 
@@ -107,7 +160,8 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
     config = _read_json(path, CONFIG_FILE)
     try:
         known = {f.name for f in fields(ModelConfig)}
-        model_config = ModelConfig(**{k: v for k, v in config["model"].items() if k in known})
+        # Checkpoints from before the adaptive softmax have no "softmax" field: full.
+        model_config = ModelConfig(**{"softmax": "full", **{k: v for k, v in config["model"].items() if k in known}})
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise UserError(f"{CONFIG_FILE} in {path} has no valid model config ({e}); the checkpoint is corrupt") from None
     try:

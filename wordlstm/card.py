@@ -1,0 +1,117 @@
+"""The model card (README.md) that travels with every checkpoint, on disk and on the Hub.
+
+Built with huggingface_hub's ModelCard / ModelCardData from what config.json
+records, plus a few sample generations made here with their settings.
+"""
+import os
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from .sample import generate
+from .tokenizer import UserError
+
+LIBRARY = "wordlstm"
+TAGS = ["text-generation", "lstm", "pytorch", "word-level"]
+SAMPLE_SETTINGS = {"max_new_tokens": 40, "temperature": 0.8, "top_k": 40, "top_p": 1.0}
+
+TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ model_name }}
+
+A word-level LSTM language model trained with wordlstm, the method of chapter 8 of
+*Learn Generative AI with PyTorch* (Liu, 2024): {{ model.num_layers }} LSTM layers of {{ model.hidden_size }} units
+over {{ model.embed_dim }}-dimensional word embeddings and a {{ model.softmax }} softmax over {{ "{:,}".format(model.vocab_size) }} words.
+It writes text in the style of the corpus it was trained on, one word at a time.
+
+## Usage
+
+With the `wordlstm` package installed (`pip install -e .` in a clone of the project):
+
+```python
+from wordlstm import Checkpoint, generate
+
+ck = Checkpoint.from_pretrained("{{ repo_id }}")  # downloaded once, then cached
+print(generate(ck.model, ck.vocab, "{{ prompt }}", max_new_tokens=50, temperature=0.8, top_k=40, seed=0))
+```
+
+Or `python scripts/generate.py {{ repo_id }} --prompt "{{ prompt }}" --top-k 40`, or the "Load from Hub" box of the app.
+
+## Training data
+
+| | |
+| --- | --- |
+| corpus | `{{ corpus.name }}` |
+| tokens | {{ "{:,}".format(corpus.tokens) if corpus.tokens is number else "?" }} |
+| vocabulary | {{ "{:,}".format(model.vocab_size) }} words (min count {{ corpus.min_count }}, max vocab {{ corpus.max_vocab }}) |
+| sha256 | `{{ corpus.sha256 }}` |
+
+{{ corpus_note }}
+
+## Training
+
+| hyperparameter | value |
+| --- | --- |
+{% for k, v in hyperparameters.items() %}| {{ k }} | {{ v }} |
+{% endfor %}
+| result | value |
+| --- | --- |
+{% for k, v in results.items() %}| {{ k }} | {{ v }} |
+{% endfor %}
+{% if command %}Command: `{{ command }}`
+{% endif %}
+## Samples
+
+Settings: {{ sample_settings }}.
+
+{% for s in samples %}- seed {{ s.seed }}: {{ s.text }}
+{% endfor %}
+## Versions
+
+{% for k, v in versions.items() %}{{ k }} {{ v }}{{ ", " if not loop.last }}{% endfor %}
+
+## Limitations
+
+A small recurrent model of one text: it imitates that text's words and punctuation, knows nothing else, and
+repeats the biases of its corpus. Words it never saw are unknown to it.
+"""
+
+
+def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_included: bool = False) -> ModelCard:
+    """A ModelCard from a checkpoint's parts; `repo_id` goes into the usage snippet."""
+    corpus, metrics, train = config.get("corpus", {}), config.get("metrics", {}), config.get("train", {})
+    model_cfg = config.get("model", {})
+    repo_id = repo_id or "OWNER/NAME"
+    corpus_name = os.path.splitext(os.path.basename(str(corpus.get("name") or "model")))[0]
+    model_name = repo_id.split("/")[-1] if repo_id != "OWNER/NAME" else f"wordlstm-{corpus_name}"
+    eval_results = None
+    if metrics.get("val_ppl") is not None:
+        eval_results = [EvalResult(task_type="text-generation", dataset_type="text", dataset_name=corpus_name,
+                                   dataset_split="last 10% (held out)", metric_type="perplexity",
+                                   metric_value=round(metrics["val_ppl"], 2), metric_name="validation perplexity")]
+    data = ModelCardData(library_name=LIBRARY, tags=list(TAGS), pipeline_tag="text-generation",
+                         model_name=model_name, eval_results=eval_results)
+    prompt = next((w for w in ("the", *vocab.itos[:50]) if w in vocab.stoi and w.isalpha()), vocab.itos[0])
+    was_training = model.training
+    try:
+        samples = [{"seed": seed, "text": generate(model, vocab, prompt, seed=seed, **SAMPLE_SETTINGS)}
+                   for seed in range(3)]
+    except UserError:  # a vocabulary with no usable prompt word: a card without samples
+        samples = []
+    model.train(was_training)
+    results = {k: metrics[k] for k in ("val_loss", "val_ppl", "steps", "epochs", "tokens", "seconds", "device", "stopped")
+               if k in metrics}
+    for k in ("val_loss", "val_ppl", "epochs"):
+        if isinstance(results.get(k), float):
+            results[k] = round(results[k], 4)
+    note = ("The training text is included in this repository as `corpus.txt`." if corpus_included else
+            "The training text itself is not included; its sha256 identifies it.")
+    return ModelCard.from_template(
+        data, template_str=TEMPLATE, model_name=model_name, repo_id=repo_id, prompt=prompt,
+        model={"num_layers": "?", "hidden_size": "?", "embed_dim": "?", "softmax": "full", **model_cfg},
+        corpus={"tokens": None, "min_count": 1, "max_vocab": None, "sha256": "?", **corpus,
+                "name": os.path.basename(str(corpus.get("name", "?")))},  # never the user's local path
+        corpus_note=note, hyperparameters={**model_cfg, **train}, results=results, command=config.get("command"),
+        samples=samples, sample_settings=", ".join(f"{k} {v}" for k, v in SAMPLE_SETTINGS.items()) + f", prompt \"{prompt}\"",
+        versions=config.get("versions", {}))

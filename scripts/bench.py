@@ -1,6 +1,7 @@
 """Benchmark our pipeline against the book's (../shared/baselines/book_ch8.py), side by side.
 
     python scripts/bench.py --corpus ../shared/corpora/anna.txt --seconds 60
+    python scripts/bench.py --prep-only --corpus big.txt      # preparation only, ours
 
 Both run on the same corpus, one after the other, with the same training budget,
 at the book's model size, evaluated with the baseline's protocol (10% tail,
@@ -29,19 +30,56 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_ours(path, seconds, gen_tokens, device):
+# Dense bf16 tensor-core peaks (FLOP/s) for model-FLOPs utilisation; by name, since CUDA does not report them.
+PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12,
+             "T4": 65e12}
+
+
+def train_flops_per_token(model_cfg, counts) -> float:
+    """Forward + backward (3x forward) matmul FLOPs per training token. For the
+    adaptive softmax a cluster is computed only for its own targets, weighted
+    here by how often the corpus's words fall in it."""
+    e, h, v = model_cfg.embed_dim, model_cfg.hidden_size, model_cfg.vocab_size
+    fwd = sum(2 * 4 * h * ((e if i == 0 else h) + h) for i in range(model_cfg.num_layers))
+    if model_cfg.softmax == "full":
+        fwd += 2 * h * v
+    else:
+        bounds = [*model_cfg.cutoffs, v]
+        fwd += 2 * h * (bounds[0] + len(bounds) - 1)
+        total = sum(counts)
+        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+            dim = h // 4 ** (i + 1)
+            fwd += sum(counts[a:b]) / total * 2 * dim * (h + (b - a))
+    return 3 * fwd
+
+
+def mfu(device_name, flops_per_s):
+    peak = next((p for name, p in PEAK_BF16.items() if name in device_name), None)
+    return round(flops_per_s / peak, 4) if peak else None
+
+
+def bench_prep(path, max_vocab=None):
     # Prep is measured as the baseline measures it: wall time and growth of the
     # peak RSS in this process, from the raw file to windows ready to train on.
     rss0, t0 = peak_rss_mib(), time.perf_counter()
-    corpus = load_corpus(path)
+    corpus = load_corpus(path, max_vocab=max_vocab)
     report = {"system": "wordlstm", "tokens": len(corpus.ids), "vocab_size": len(corpus.vocab),
               "prep_seconds": round(time.perf_counter() - t0, 3),
               "prep_peak_rss_mib": round(max(peak_rss_mib() - rss0, 0.1), 1)}
+    return corpus, report
 
-    cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device)
-    model, result = train(corpus.ids, ModelConfig(len(corpus.vocab)), cfg)
-    report.update(device=result.device, lr=cfg.lr, batch_size=cfg.batch_size, train_steps=result.steps,
+
+def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto"):
+    corpus, report = bench_prep(path)
+
+    cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device, precision=precision)
+    model_cfg = ModelConfig(len(corpus.vocab), softmax=softmax)
+    model, result = train(corpus.ids, model_cfg, cfg)
+    report.update(device=result.device, softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
+                  train_steps=result.steps,
                   train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(result.val_loss, 4),
+                  train_flops_per_token=round(train_flops_per_token(model_cfg, corpus.vocab.counts)),
+                  mfu=mfu(result.device, train_flops_per_token(model_cfg, corpus.vocab.counts) * result.tokens_per_s),
                   val_ppl=round(result.val_ppl, 2))
 
     # Ours takes a tenth of a second, so one run is at the mercy of a noisy
@@ -80,7 +118,19 @@ def main():
     p.add_argument("--baseline", default=DEFAULT_BASELINE, help="the book's pipeline (book_ch8.py)")
     p.add_argument("--no-baseline", action="store_true", help="measure ours only")
     p.add_argument("--device", default="cpu", help="device for our side (the baseline runs on the CPU)")
+    p.add_argument("--softmax", default="auto", choices=["auto", "adaptive", "full"],
+                   help="our output layer (the book's is full)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="our training precision")
+    p.add_argument("--prep-only", action="store_true",
+                   help="only read, clean, count and encode the corpus (ours); print one JSON line")
+    p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
     args = p.parse_args()
+
+    if args.prep_only:
+        _, report = bench_prep(args.corpus, args.max_vocab)
+        print(json.dumps({**report, "corpus": args.corpus, "bytes": os.path.getsize(args.corpus),
+                          "peak_rss_mib": round(peak_rss_mib(), 1)}))
+        return 0
 
     baseline, ratios = None, {}
     if not args.no_baseline:
@@ -92,7 +142,7 @@ def main():
         print(f"running the book's pipeline for {args.seconds:g} s of training...", file=sys.stderr)
         baseline = bench_baseline(args.baseline, args.corpus, args.seconds, args.gen_tokens)
     print(f"running ours for {args.seconds:g} s of training...", file=sys.stderr)
-    ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device)
+    ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device, args.softmax, args.precision)
     if baseline:
         div = lambda a, b: round(a / b, 2) if b else None  # noqa: E731
         ratios = {"prep_time": div(baseline["prep_seconds"], ours["prep_seconds"]),

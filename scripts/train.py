@@ -1,24 +1,34 @@
 """Train a word-level LSTM on a text file and write a checkpoint folder.
 
     python scripts/train.py data/anna.txt --out runs/anna --max-seconds 300
+    python scripts/train.py --resume runs/anna --epochs 20     # continue where it stopped
+    torchrun --nproc_per_node=2 scripts/train.py data/anna.txt --out runs/anna   # DDP, one process per GPU/CPU share
 
-Ctrl-C stops training cleanly: the best weights so far are still saved.
+The folder is written atomically every --save-every seconds and after every
+epoch, so a run killed at any moment leaves a loadable checkpoint (the best
+weights so far) and the state to resume it. Ctrl-C stops cleanly and saves.
 """
+import math
+import os
 import signal
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
+import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
-from wordlstm import ModelConfig, TrainConfig, load_corpus, save_checkpoint, train
-from wordlstm.checkpoint import check_writable
+from wordlstm import ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, save_checkpoint, train
+from wordlstm.checkpoint import CONFIG_FILE, _read_json, check_writable, load_train_state
 from wordlstm.cli import ArgumentParser, run
 
 
 def parse_args():
     p = ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("corpus", help="a UTF-8 .txt file to learn from")
-    p.add_argument("--out", required=True, help="checkpoint folder to write (created or replaced)")
+    p.add_argument("corpus", nargs="?", help="a UTF-8 .txt file to learn from (with --resume: the recorded one)")
+    p.add_argument("--out", help="checkpoint folder to write (created or replaced; with --resume: that folder)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR, with its settings")
+    p.add_argument("--save-every", type=float, default=60, help="seconds between checkpoints (default 60)")
     p.add_argument("--epochs", type=int, default=None, help="passes over the text (default 10, or none with --max-seconds)")
     p.add_argument("--max-seconds", type=float, default=None, help="wall-clock budget for training, in seconds")
     p.add_argument("--seq-len", type=int, default=100, help="tokens per training window (book: 100)")
@@ -42,16 +52,63 @@ def parse_args():
     return p.parse_args()
 
 
+def settings(args):
+    """(corpus, model config, train config) for a new run, or for the run in --resume."""
+    if not args.resume:
+        if not args.corpus or not args.out:
+            raise UserError("give a corpus and --out DIR (or --resume DIR)")
+        epochs = args.epochs if args.epochs is not None else (None if args.max_seconds else 10)
+        cfg = TrainConfig(seq_len=args.seq_len, stride=args.stride, batch_size=args.batch_size, lr=args.lr,
+                          epochs=epochs, max_seconds=args.max_seconds, val_fraction=args.val_fraction,
+                          seed=args.seed, device=args.device, precision=args.precision, save_every=args.save_every)
+        if not (dist.is_initialized() and dist.get_rank()):
+            check_writable(args.out)  # fail now, not after an hour of training
+        corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
+        model_cfg = ModelConfig(len(corpus.vocab), args.embed_dim, args.hidden_size, args.num_layers,
+                                args.dropout, args.tie_weights, args.softmax)
+        return corpus, model_cfg, cfg
+    config = _read_json(args.resume, CONFIG_FILE)
+    known = {f.name for f in fields(TrainConfig)}
+    train_cfg = {k: v for k, v in config.get("train", {}).items() if k in known}
+    if args.epochs is not None or args.max_seconds is not None:  # a new budget for this run
+        train_cfg.update(epochs=args.epochs, max_seconds=args.max_seconds)
+    cfg = TrainConfig(**{**train_cfg, "save_every": args.save_every})
+    recorded = config.get("corpus", {})
+    corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),
+                         max_vocab=recorded.get("max_vocab"))
+    if corpus.sha256 != recorded.get("sha256"):
+        raise UserError(f"{corpus.name} is not the text this run trained on (sha256 differs); give that text")
+    args.out = args.out or args.resume
+    return corpus, ModelConfig(**config["model"]), cfg
+
+
+def init_distributed() -> int:
+    """Under torchrun (WORLD_SIZE > 1), join the process group; returns this process's rank."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank()
+
+
 def main():
     args = parse_args()
-    epochs = args.epochs if args.epochs is not None else (None if args.max_seconds else 10)
-    cfg = TrainConfig(seq_len=args.seq_len, stride=args.stride, batch_size=args.batch_size, lr=args.lr,
-                      epochs=epochs, max_seconds=args.max_seconds, val_fraction=args.val_fraction,
-                      seed=args.seed, device=args.device, precision=args.precision)
-    check_writable(args.out)  # fail now, not after an hour of training
-    corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
-    model_cfg = ModelConfig(len(corpus.vocab), args.embed_dim, args.hidden_size, args.num_layers,
-                            args.dropout, args.tie_weights, args.softmax)
+    rank = init_distributed()  # train() runs DDP when a group exists; only rank 0 prints and saves
+    resume = load_train_state(args.resume) if args.resume else None
+    corpus, model_cfg, cfg = settings(args)
+    command = " ".join(["python", "scripts/train.py", *sys.argv[1:]])
+    saved = []
+
+    def save(state, metrics):
+        model = WordLSTM(model_cfg)
+        model.load_state_dict(state.best or state.model)  # what users load: the best weights so far
+        save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), metrics=metrics, corpus=corpus.info(),
+                        command=command, resume=state)
+        saved[:] = [state]
+
+    def on_checkpoint(state):
+        save(state, {"val_loss": state.best_loss, "val_ppl": math.exp(min(state.best_loss, 50)),
+                     "steps": state.step, "tokens": state.tokens, "in_progress": True})
+
     stop, bars = [], []
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))  # first Ctrl-C: stop and save
 
@@ -72,11 +129,16 @@ def main():
         if e.kind == "epoch":
             bar.write(f"epoch {e.epoch}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
 
-    model, result = train(corpus.ids, model_cfg, cfg, on_event=on_event, should_stop=lambda: bool(stop))
-    bars[0].close()
+    _, result = train(corpus.ids, model_cfg, cfg, on_event=on_event, should_stop=lambda: bool(stop),
+                      on_checkpoint=on_checkpoint, resume=resume)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    path = save_checkpoint(args.out, model.cpu(), corpus.vocab, train=asdict(cfg), metrics=result.metrics(),
-                           corpus=corpus.info(), command=" ".join(["python", "scripts/train.py", *sys.argv[1:]]))
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    if rank:
+        return 0
+    bars[0].close()
+    save(saved[0], result.metrics())  # the last state, with the final metrics
+    path = os.path.abspath(args.out)
     print(f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  "
           f"({result.steps} steps, {result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''})")
     print(f"saved {path}")

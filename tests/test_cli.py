@@ -28,7 +28,8 @@ def trained(tmp_path_factory):
 
 def test_train_writes_a_checkpoint_and_prints_metrics(trained):
     out, r = trained
-    assert sorted(os.listdir(out)) == ["README.md", "config.json", "model.safetensors", "vocab.json"]
+    assert sorted(os.listdir(out)) == ["README.md", "config.json", "model.safetensors", "resume.json",
+                                       "resume.safetensors", "vocab.json"]
     assert "val_loss" in r.stdout and "val_ppl" in r.stdout
     assert "Traceback" not in r.stderr
 

@@ -21,9 +21,12 @@ from huggingface_hub import HfApi, ModelHubMixin, snapshot_download
 from .card import LIBRARY, TAGS, build_card
 from .model import ModelConfig, WordLSTM
 from .tokenizer import UserError
+from .train import TrainState
 from .vocab import Vocab
 
 MODEL_FILE, CONFIG_FILE, VOCAB_FILE, CARD_FILE = "model.safetensors", "config.json", "vocab.json", "README.md"
+# Where an unfinished run stands (train.TrainState), for --resume: tensors and JSON, like the rest.
+RESUME_TENSORS, RESUME_JSON = "resume.safetensors", "resume.json"
 CORPUS_FILE = "corpus.txt"  # only when the user opts in to sharing the text
 FORMAT = "wordlstm"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
@@ -85,9 +88,10 @@ def versions() -> dict:
 
 
 def save_checkpoint(path, model: WordLSTM, vocab: Vocab, *, repo_id: str | None = None,
-                    corpus_path: str | None = None, **info) -> str:
+                    corpus_path: str | None = None, resume: TrainState | None = None, **info) -> str:
     """Write the folder atomically. `info` (train settings, metrics, corpus...) goes into
-    config.json; the model card names `repo_id`; `corpus_path` is copied in as corpus.txt."""
+    config.json; the model card names `repo_id`; `corpus_path` is copied in as corpus.txt;
+    `resume` (a run in progress) goes into resume.safetensors + resume.json."""
     if len(vocab) != model.config.vocab_size:
         raise UserError(f"the vocabulary has {len(vocab)} words but the model {model.config.vocab_size}")
     path = check_writable(path)
@@ -101,6 +105,8 @@ def save_checkpoint(path, model: WordLSTM, vocab: Vocab, *, repo_id: str | None 
         vocab.save(os.path.join(tmp, VOCAB_FILE))
         if corpus_path:
             shutil.copyfile(corpus_path, os.path.join(tmp, CORPUS_FILE))
+        if resume is not None:
+            _save_train_state(tmp, resume)
         card = build_card(model, vocab, config, repo_id=repo_id, corpus_included=bool(corpus_path))
         card.save(os.path.join(tmp, CARD_FILE))
         for name in os.listdir(tmp):
@@ -122,9 +128,23 @@ def save_checkpoint(path, model: WordLSTM, vocab: Vocab, *, repo_id: str | None 
     return path
 
 
+def recover(path) -> str:
+    """If a crash fell between the two renames of a save's swap, `path` is
+    missing and the previous checkpoint waits beside it as `.NAME.old-*`: put it back."""
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.exists(path):
+        parent, base = os.path.split(path)
+        olds = [os.path.join(parent, n) for n in os.listdir(parent or ".") if n.startswith(f".{base}.old-")] \
+            if os.path.isdir(parent) else []
+        olds = [d for d in olds if _replaceable(d) and os.listdir(d)]
+        if olds:
+            os.replace(max(olds, key=os.path.getmtime), path)
+    return path
+
+
 def check_writable(path) -> str:
     """Raise UserError unless a checkpoint can be written at `path`; returns it absolute."""
-    path = os.path.abspath(os.fspath(path))
+    path = recover(path)
     if os.path.exists(path) and not _replaceable(path):
         raise UserError(f"{path} exists and is not a wordlstm checkpoint; choose another output folder")
     parent = os.path.dirname(path)
@@ -152,6 +172,8 @@ def _replaceable(path: str) -> bool:
 def load_checkpoint(path, device="cpu") -> Checkpoint:
     """Rebuild the model from config.json and load its weights strictly."""
     path = os.fspath(path)
+    if path:
+        recover(path)
     if not os.path.isdir(path):
         raise UserError(f"{path}: no such checkpoint folder; give a folder written by scripts/train.py")
     missing = [n for n in (MODEL_FILE, CONFIG_FILE, VOCAB_FILE) if not os.path.isfile(os.path.join(path, n))]
@@ -179,6 +201,51 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
         raise UserError(f"{MODEL_FILE} in {path} cannot be loaded ({reason}); "
                         f"it is truncated, corrupt, not safetensors, or of another shape") from None
     return Checkpoint(model.to(device).eval(), vocab, config)
+
+
+def _save_train_state(folder: str, st: TrainState):
+    tensors = {f"model/{k}": v for k, v in st.model.items()}
+    tensors.update({f"best/{k}": v for k, v in (st.best or {}).items()})
+    for pid, slots in st.optimizer["state"].items():
+        tensors.update({f"optimizer/{pid}/{name}": v for name, v in slots.items()})
+    tensors.update(rng=st.rng, epoch_rng=st.epoch_rng)
+    if st.hidden is not None:
+        tensors.update({"hidden/h": st.hidden[0], "hidden/c": st.hidden[1]})
+    safetensors.torch.save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(folder, RESUME_TENSORS))
+    meta = {"param_groups": st.optimizer["param_groups"], "has_best": st.best is not None, "best_loss": st.best_loss,
+            "epoch": st.epoch, "epoch_steps": st.epoch_steps, "step": st.step, "tokens": st.tokens,
+            "train_time": st.train_time}
+    with open(os.path.join(folder, RESUME_JSON), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=2)
+
+
+def load_train_state(path) -> TrainState:
+    """The run in progress saved in a checkpoint folder, to continue it (train(resume=...))."""
+    path = os.fspath(path)
+    if not all(os.path.isfile(os.path.join(path, n)) for n in (RESUME_TENSORS, RESUME_JSON)):
+        raise UserError(f"{path} holds no run to resume ({RESUME_TENSORS} and {RESUME_JSON} are written while "
+                        f"scripts/train.py runs); train anew instead")
+    meta = _read_json(path, RESUME_JSON)
+    try:
+        tensors = safetensors.torch.load_file(os.path.join(path, RESUME_TENSORS))
+        groups: dict = {}
+        for key, value in tensors.items():
+            head, _, rest = key.partition("/")
+            groups.setdefault(head, {})[rest] = value
+        optimizer_state: dict = {}
+        for key, value in groups.get("optimizer", {}).items():
+            pid, name = key.split("/")
+            optimizer_state.setdefault(int(pid), {})[name] = value
+        hidden = (groups["hidden"]["h"], groups["hidden"]["c"]) if "hidden" in groups else None
+        param_groups = [{**g, "betas": tuple(g["betas"])} for g in meta["param_groups"]]  # JSON made it a list
+        return TrainState(
+            model=groups["model"], optimizer={"state": optimizer_state, "param_groups": param_groups},
+            best=groups["best"] if meta["has_best"] else None, best_loss=float(meta["best_loss"]),
+            rng=tensors["rng"], epoch_rng=tensors["epoch_rng"], hidden=hidden, epoch=int(meta["epoch"]),
+            epoch_steps=int(meta["epoch_steps"]), step=int(meta["step"]), tokens=int(meta["tokens"]),
+            train_time=float(meta["train_time"]))
+    except (safetensors.SafetensorError, OSError, KeyError, ValueError, TypeError) as e:
+        raise UserError(f"the saved run in {path} is damaged ({e}); train anew instead") from None
 
 
 def _read_json(path, name):

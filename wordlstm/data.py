@@ -76,28 +76,34 @@ class Windows:
         xy = self.ids[(index * self.stride)[:, None] + self._offsets].long()  # (B, T+1)
         return xy[:, :-1], xy[:, 1:]
 
-    def batches(self, batch_size: int, contiguous: bool, generator: torch.Generator | None = None):
-        """Yield (x, y) batches covering the windows once.
+    def batches(self, batch_size: int, contiguous: bool, generator: torch.Generator | None = None, start: int = 0,
+                rank: int = 0, world: int = 1):
+        """Yield (x, y) batches covering the windows once, from batch number `start`.
 
         contiguous=True lays the windows out as `batch_size` parallel streams, so
         row b of one batch continues row b of the previous batch: the LSTM state
-        can be carried over (truncated BPTT). Otherwise the windows are shuffled.
+        can be carried over (truncated BPTT). Otherwise the windows are shuffled
+        (the order drawn from `generator` even when `start` skips some).
+        With `world` > 1 processes, `batch_size` is the global batch and each
+        rank gets its own rows of it (rank::world): the same global batches as
+        one process, split, as data-parallel training needs.
         """
         if self.n == 0:
             return
         if contiguous:
             b = min(batch_size, self.n)
-            grid = torch.arange(b * (self.n // b)).view(b, -1)  # (B, steps)
-            for t in range(grid.shape[1]):
+            grid = torch.arange(b * (self.n // b)).view(b, -1)[rank::world]  # (B / world, steps)
+            for t in range(start, grid.shape[1]):
                 yield self.get(grid[:, t])
         else:
             order = torch.randperm(self.n, generator=generator)
-            for i in range(0, self.n, batch_size):
-                yield self.get(order[i:i + batch_size])
+            end = self.n if world == 1 else self.n - self.n % batch_size  # ranks need equal, non-empty shares
+            for i in range(start * batch_size, end, batch_size):
+                yield self.get(order[i:i + batch_size][rank::world])
 
-    def num_batches(self, batch_size: int, contiguous: bool) -> int:
+    def num_batches(self, batch_size: int, contiguous: bool, world: int = 1) -> int:
         if self.n == 0:
             return 0
         if contiguous:
             return self.n // min(batch_size, self.n)
-        return -(-self.n // batch_size)
+        return -(-self.n // batch_size) if world == 1 else self.n // batch_size

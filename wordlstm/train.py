@@ -4,6 +4,7 @@ It knows nothing about who watches: it reports plain `Event`s to a callback
 and asks `should_stop()` between steps, so a caller can stop it cleanly.
 """
 import math
+import os
 import queue
 import threading
 import time
@@ -11,6 +12,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as dist
+import torch.nn as nn
 
 from .data import Windows, split
 from .model import ModelConfig, WordLSTM
@@ -31,6 +34,7 @@ class TrainConfig:
     device: str = "auto"  # auto = cuda > mps > cpu
     log_every: int = 10  # read the loss every this many steps (each read is a host sync on GPU)
     precision: str = "auto"  # "fp32", "bf16" (autocast), or "auto": bf16 where it is fast (see use_bf16)
+    save_every: float = 60.0  # seconds between checkpoints, when the caller takes them (on_checkpoint)
 
     def __post_init__(self):
         for name in ("seq_len", "batch_size", "log_every"):
@@ -159,15 +163,52 @@ def evaluate(model: WordLSTM, ids: torch.Tensor, seq_len: int, batch_size: int =
     return total / count
 
 
-def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig,
-          on_event=None, should_stop=None) -> tuple[WordLSTM, TrainResult]:
-    """Train a fresh model on the token stream `ids`; returns it with the best weights loaded."""
+@dataclass
+class TrainState:
+    """Where a run is, to continue it exactly: what train() hands to `on_checkpoint`
+    and takes back as `resume`. Tensors are on the CPU; the caller stores them."""
+    model: dict  # the current weights
+    optimizer: dict  # Adam's state_dict
+    best: dict | None  # the best weights so far, by validation loss
+    best_loss: float
+    rng: torch.Tensor  # torch's CPU generator: dropout
+    epoch_rng: torch.Tensor  # the shuffling generator as the current epoch began
+    hidden: tuple | None  # the carried LSTM state (contiguous windows), or None
+    epoch: int  # 1-based, the epoch in progress
+    epoch_steps: int  # its batches done
+    step: int
+    tokens: int
+    train_time: float
+
+
+def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_event=None, should_stop=None,
+          on_checkpoint=None, resume: TrainState | None = None) -> tuple[WordLSTM, TrainResult]:
+    """Train on the token stream `ids`; returns the model with the best weights loaded.
+
+    on_checkpoint(TrainState), if given, is called every `cfg.save_every`
+    seconds, after each epoch's validation, and at the end. `resume` continues
+    from such a state: with the same data and settings, the weights come out
+    exactly as in an uninterrupted run (on the same device and threads).
+
+    Under torch.distributed (the caller initialises the process group, e.g.
+    scripts/train.py under torchrun), this is DDP: `cfg.batch_size` is the
+    global batch, each rank trains on its own rows of it, and only rank 0
+    reports events and checkpoints.
+    """
+    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    rank = dist.get_rank() if world > 1 else 0
+    if world > 1 and cfg.batch_size % world:
+        raise UserError(f"batch_size {cfg.batch_size} must be a multiple of the {world} processes")
+    if rank:
+        on_event = on_checkpoint = None
     on_event = on_event or (lambda e: None)
     should_stop = should_stop or (lambda: False)
     device = pick_device(cfg.device)
+    if world > 1 and device.type == "cuda":  # one GPU per process
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
     bf16 = use_bf16(device, cfg.precision)
     dev_name = device_name(device) + (", bf16" if bf16 else "")
-    t0 = time.perf_counter()
+    t0 = last_save = time.perf_counter()
     torch.manual_seed(cfg.seed)  # model init and dropout
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
 
@@ -180,7 +221,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig,
     # *shuffled* windows, where it is noise; with overlapping windows we shuffle
     # and start each batch from zeros instead.
     contiguous = windows.stride == cfg.seq_len
-    steps_per_epoch = windows.num_batches(cfg.batch_size, contiguous)
+    steps_per_epoch = windows.num_batches(cfg.batch_size, contiguous, world)
     total_steps = steps_per_epoch * cfg.epochs if cfg.epochs else None
 
     model = WordLSTM(model_config)
@@ -189,9 +230,27 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig,
     # The fused kernel updates all parameters in one pass: ~8% more tokens/s on the CPU.
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type in ("cpu", "cuda"))
     model.train()
+    loss_step = _LossStep(model)
+    if world > 1:  # gradients averaged across ranks, bucketed and overlapped with backward
+        loss_step = nn.parallel.DistributedDataParallel(
+            loss_step, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=model.adaptive)  # a rank's batch may have no word of some cluster
 
-    step, tokens, train_time = 0, 0, 0.0
-    best_loss, best_state, history = math.inf, None, []
+    epoch, epoch_steps, step, tokens, train_time = 1, 0, 0, 0, 0.0
+    best_loss, best_state, history, hidden = math.inf, None, [], None
+    epoch_rng = shuffle_gen.get_state()
+    if resume is not None and cfg.epochs and resume.epoch > cfg.epochs:
+        raise UserError(f"this run has already trained {resume.epoch - 1} epochs; ask for more than that "
+                        f"(epochs {cfg.epochs}), or for a time budget")
+    if resume is not None:
+        model.load_state_dict(resume.model)
+        optimizer.load_state_dict(resume.optimizer)
+        best_state, best_loss = resume.best, resume.best_loss
+        torch.set_rng_state(resume.rng)
+        epoch_rng = resume.epoch_rng
+        hidden = None if resume.hidden is None else tuple(h.to(device) for h in resume.hidden)
+        epoch, epoch_steps, step = resume.epoch, resume.epoch_steps, resume.step
+        tokens, train_time = resume.tokens, resume.train_time
     stopped = out_of_time = False
     last_loss = None
 
@@ -217,57 +276,102 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig,
         loss = evaluate(model, val_ids, cfg.seq_len, max(cfg.batch_size, 64), bf16 and device.type == "cuda")
         if loss < best_loss:  # keep a CPU copy of the best weights
             best_loss = loss
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            best_state = _cpu(model.state_dict())
         return loss
 
-    event("start", 1)
-    epoch = 1
+    def stop_flags():
+        flags = (should_stop(), bool(cfg.max_seconds and time.perf_counter() - t0 >= cfg.max_seconds))
+        if world == 1:
+            return flags
+        if step % cfg.log_every:  # ranks must stop at the same step: they agree every log_every steps
+            return False, False
+        agreed = torch.tensor(flags, dtype=torch.float32, device=device)
+        dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
+        return bool(agreed[0]), bool(agreed[1])
+
+    def checkpoint():
+        nonlocal last_save
+        if on_checkpoint is not None:
+            on_checkpoint(TrainState(
+                _cpu(model.state_dict()), _cpu(optimizer.state_dict()), best_state, best_loss, torch.get_rng_state(),
+                epoch_rng, None if hidden is None else _cpu(hidden), epoch, epoch_steps, step, tokens, train_time))
+        last_save = time.perf_counter()
+
+    event("start", epoch)
+    ended_epoch = epoch
     while not (stopped or out_of_time):
-        state = None
-        epoch_steps = 0
+        shuffle_gen.set_state(epoch_rng)  # the epoch's order, drawn again when resuming mid-epoch
         tick = time.perf_counter()
-        for x, y in windows.batches(cfg.batch_size, contiguous, shuffle_gen):
+        for x, y in windows.batches(cfg.batch_size, contiguous, shuffle_gen, start=epoch_steps, rank=rank, world=world):
+            if device.type == "cuda":  # pinned pages let the copy run asynchronously
+                x, y = x.pin_memory(), y.pin_memory()
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with autocast(device, bf16):
-                out, state = model.features(x, state)
-                loss = model.loss(out, y)
-            state = (state[0].detach(), state[1].detach()) if contiguous else None
+                loss, hidden = loss_step(x, hidden, y)
+            hidden = (hidden[0].detach(), hidden[1].detach()) if contiguous else None
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             step += 1
             epoch_steps += 1
-            tokens += y.numel()
+            tokens += y.numel() * world
             if step == 1 or step % cfg.log_every == 0:
                 last_loss = loss.item()
                 now = time.perf_counter()
                 train_time += now - tick
                 tick = now
                 event("step", epoch)
-            if should_stop():
-                stopped = True
-            elif cfg.max_seconds and time.perf_counter() - t0 >= cfg.max_seconds:
-                out_of_time = True
+            stopped, out_of_time = stop_flags()
             if stopped or out_of_time:
                 break
+            if on_checkpoint is not None and time.perf_counter() - last_save >= cfg.save_every:
+                train_time += time.perf_counter() - tick
+                checkpoint()
+                tick = time.perf_counter()
         train_time += time.perf_counter() - tick
-        last_loss = loss.item()
+        last_loss = loss.item() if epoch_steps else last_loss
         finished_epoch = epoch_steps == steps_per_epoch
         epochs_done = epoch - 1 + epoch_steps / steps_per_epoch
         history.append(event("epoch", epoch, validate()))
-        if cfg.epochs and epoch >= cfg.epochs and finished_epoch:
+        ended_epoch, all_done = epoch, bool(cfg.epochs and epoch >= cfg.epochs and finished_epoch)
+        if finished_epoch:  # the cursor moves to the next epoch before saving, so a resume starts there
+            epoch, epoch_steps, hidden, epoch_rng = epoch + 1, 0, None, shuffle_gen.get_state()
+        checkpoint()
+        if all_done:
             break
-        if finished_epoch:
-            epoch += 1
 
     if best_state is not None:
         model.load_state_dict(best_state)
-    result = TrainResult(val_loss=best_loss, steps=step, tokens=tokens,
-                         epochs=epochs_done,
-                         seconds=time.perf_counter() - t0, train_seconds=train_time, device=dev_name, stopped=stopped, history=history)
-    history.append(event("done", epoch, best_loss))
+    result = TrainResult(val_loss=best_loss, steps=step, tokens=tokens, epochs=epochs_done,
+                         seconds=time.perf_counter() - t0, train_seconds=train_time, device=dev_name,
+                         stopped=stopped, history=history)
+    history.append(event("done", ended_epoch, best_loss))
     return model, result
+
+
+class _LossStep(nn.Module):
+    """The training step's forward pass as a module: DDP syncs gradients
+    through a module's forward(), and ours returns the loss, not logits."""
+
+    def __init__(self, model: WordLSTM):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, hidden, y):
+        out, hidden = self.model.features(x, hidden)
+        return self.model.loss(out, y), hidden
+
+
+def _cpu(tree):
+    """A detached CPU copy of the tensors in a (nested) dict / list / tuple."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().to("cpu", copy=True)
+    if isinstance(tree, dict):
+        return {k: _cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_cpu(v) for v in tree)
+    return tree
 
 
 class TrainingThread:

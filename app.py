@@ -217,19 +217,23 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
                             float(dropout), softmax=softmax)
     job = session.job = (GPUJob if ZERO_GPU else TrainingThread)(session.corpus.ids, model_cfg, cfg)
     history, status = [], "Starting..."
-    while True:
-        finished = job.done  # read first: once the thread has ended, every event is queued
-        for e in job.poll(timeout=0 if finished else 1.0):
-            if e.kind == "step":
-                history.append({"step": e.step, "loss": e.train_loss, "split": "train"})
-            elif e.kind == "epoch":
-                history.append({"step": e.step, "loss": e.val_loss, "split": "validation"})
-            eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
-            progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
-            status = describe(e)
-        if finished:
-            break
-        yield status, curve(history), gr.skip(), gr.skip(), session
+    try:
+        while True:
+            finished = job.done  # read first: once the thread has ended, every event is queued
+            for e in job.poll(timeout=0 if finished else 1.0):
+                if e.kind == "step":
+                    history.append({"step": e.step, "loss": e.train_loss, "split": "train"})
+                elif e.kind == "epoch":
+                    history.append({"step": e.step, "loss": e.val_loss, "split": "validation"})
+                eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
+                progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
+                status = describe(e)
+            if finished:
+                break
+            yield status, curve(history), gr.skip(), gr.skip(), session
+    except GeneratorExit:  # the client went away or cancelled: nobody will read this training
+        job.stop.set()
+        raise
     if job.error is not None:
         if isinstance(job.error, UserError):
             raise gr.Error(str(job.error))

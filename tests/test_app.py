@@ -140,3 +140,23 @@ def test_model_zip_round_trip(url, corpus):
     a = c.predict(prompt="red", max_new_tokens=20, seed=1, api_name="/generate")[0]
     b = other.predict(prompt="red", max_new_tokens=20, seed=1, api_name="/generate")[0]
     assert a == b and words_in(a) <= set(WORDS_B)
+
+
+def test_a_client_that_goes_away_ends_its_training(url, corpus):
+    import threading
+
+    def trainings():
+        return [t for t in threading.enumerate() if t.name == "wordlstm-training"]
+    assert trainings() == []
+    job = client(url).submit(corpus=corpus(text_of(WORDS_A)), epochs=0, max_seconds=120, seed=0, **SMALL,
+                             api_name="/train")
+    deadline = time.time() + 60
+    while not trainings() and time.time() < deadline:
+        time.sleep(0.2)
+    assert trainings(), "the training never started"
+    time.sleep(2)
+    job.cancel()
+    deadline = time.time() + 30
+    while trainings() and time.time() < deadline:
+        time.sleep(0.2)
+    assert trainings() == []  # stopped within seconds, not after its 120 s budget

@@ -66,6 +66,26 @@ def test_unwritable_destination_is_a_clear_error(tmp_path, tiny_model, tiny_voca
         save_checkpoint(tmp_path / "file" / "ck", tiny_model, tiny_vocab)
 
 
+def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, tiny_model, tiny_vocab, monkeypatch):
+    import errno
+
+    import wordlstm.checkpoint as ck
+    save_checkpoint(tmp_path / "ck", tiny_model, tiny_vocab, metrics={"v": 1})
+    before = {n: (tmp_path / "ck" / n).read_bytes() for n in os.listdir(tmp_path / "ck")}
+
+    def full_disk(model, filename):  # half a file, then the disk is full
+        with open(filename, "wb") as f:
+            f.write(b"\0" * 100)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), filename)
+    monkeypatch.setattr(ck.safetensors.torch, "save_model", full_disk)
+    with pytest.raises(UserError, match="could not save the checkpoint to .*: No space left on device"):
+        save_checkpoint(tmp_path / "ck", tiny_model, tiny_vocab, metrics={"v": 2})
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == ["ck"]  # the half-written temporary folder is gone
+    assert {n: (tmp_path / "ck" / n).read_bytes() for n in os.listdir(tmp_path / "ck")} == before
+    assert load_checkpoint(tmp_path / "ck").config["metrics"] == {"v": 1}
+
+
 @pytest.fixture
 def saved(tmp_path, tiny_model, tiny_vocab):
     return save_checkpoint(tmp_path / "ck", tiny_model, tiny_vocab)

@@ -1,5 +1,4 @@
 """Hub push/pull and Space deploys, through huggingface_hub's real client, against tests/fakehub.py."""
-import os
 import pickle
 
 import pytest

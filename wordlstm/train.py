@@ -385,7 +385,8 @@ class TrainingThread:
         self.stop = threading.Event()
         self.model = self.result = self.error = None
         self._events: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, args=(ids, model_config, cfg), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(ids, model_config, cfg), daemon=True,
+                                        name="wordlstm-training")
         self._thread.start()
 
     def _run(self, ids, model_config, cfg):

@@ -1,0 +1,82 @@
+"""Property tests (hypothesis). The tokenizer round trip, encode on any Unicode and
+window starts are in test_tokenizer.py and test_data.py."""
+import os
+import pickle
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wordlstm import UserError, Windows, load_checkpoint, sample_next, save_checkpoint
+
+
+@given(n=st.integers(2, 200), seq_len=st.integers(1, 20), stride=st.integers(1, 25), batch=st.integers(1, 9),
+       contiguous=st.booleans(), world=st.sampled_from([1, 2, 3]), seed=st.integers(0, 9))
+@settings(max_examples=300, deadline=None)
+def test_batches_visit_each_window_at_most_once_and_ranks_never_share(n, seq_len, stride, batch, contiguous,
+                                                                      world, seed):
+    w = Windows(torch.arange(n), seq_len, stride)
+    if world > 1:
+        batch *= world  # the global batch, as DDP requires
+    seen = []
+    for rank in range(world):
+        for x, y in w.batches(batch, contiguous, torch.Generator().manual_seed(seed), rank=rank, world=world):
+            assert torch.equal(y[:, :-1], x[:, 1:]) and x.shape[1] == seq_len
+            seen += [int(s) // stride for s in x[:, 0]]
+    assert len(seen) == len(set(seen))  # no window twice, across ranks too
+    if world == 1 and not contiguous:
+        assert sorted(seen) == list(range(len(w)))  # shuffled: every window
+    batches = sum(1 for _ in w.batches(batch, contiguous, torch.Generator().manual_seed(seed), world=world))
+    assert batches == w.num_batches(batch, contiguous, world)
+
+
+@given(logits=st.lists(st.floats(-20, 20), min_size=2, max_size=30), k=st.integers(0, 35),
+       p=st.floats(0.01, 1.0), t=st.floats(0.05, 3.0), seed=st.integers(0, 2**31))
+@settings(max_examples=400, deadline=None)
+def test_sampling_stays_inside_the_top_k_and_top_p_support(logits, k, p, t, seed):
+    x = torch.tensor(logits)
+    i = sample_next(x, temperature=t, top_k=k, top_p=p, generator=torch.Generator().manual_seed(seed))
+    order = sorted(range(len(logits)), key=lambda j: -logits[j])
+    if 0 < k < len(logits):
+        assert logits[i] >= logits[order[k - 1]]  # among the k best (ties included)
+    probs = torch.softmax(x / t, 0)
+    if 0 < k < len(logits):
+        probs = torch.where(x >= x[order[k - 1]], probs, 0.0)
+        probs = probs / probs.sum()
+    before = probs[probs > probs[i]].sum()  # the mass of strictly likelier tokens
+    assert before < p + 1e-5  # otherwise the nucleus was complete without token i
+
+
+class Payload:
+    def __reduce__(self):  # what a malicious pickle does on load: run code
+        return (os.system, (f"touch {MARKER}",))
+
+
+MARKER = os.path.join(os.environ.get("TMPDIR", "/tmp"), "wordlstm-pickle-ran")
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory, tiny_corpus):
+    from wordlstm import ModelConfig, WordLSTM
+    folder = tmp_path_factory.mktemp("good") / "ck"
+    save_checkpoint(folder, WordLSTM(ModelConfig(len(tiny_corpus.vocab), 8, 8, 1, 0.0)), tiny_corpus.vocab)
+    return {n: (folder / n).read_bytes() for n in os.listdir(folder)}
+
+
+@given(name=st.sampled_from(["model.safetensors", "config.json", "vocab.json"]), data=st.binary(max_size=300),
+       pickled=st.booleans())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_loading_never_executes_code_and_fails_only_with_a_user_error(tmp_path, good, name, data, pickled):
+    folder = tmp_path / "ck"
+    folder.mkdir(exist_ok=True)
+    for n, content in good.items():
+        (folder / n).write_bytes(content)
+    if pickled:
+        data = pickle.dumps({"weights": Payload(), "junk": data})  # a pickle under a safetensors/JSON name
+    (folder / name).write_bytes(data)
+    try:
+        load_checkpoint(folder)
+    except UserError:
+        pass
+    assert not os.path.exists(MARKER)

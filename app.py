@@ -408,6 +408,14 @@ with gr.Blocks(title="wordlstm") as demo:
     hub_load_btn.click(load_from_hub, [repo_id, hf_token, session], [model_md, session], api_name="load_from_hub")
 
 
+# gr.State(Session) makes each new page call Session() through a load event,
+# which gradio would list as a public endpoint: nobody else has a use for it.
+for fn in demo.fns.values():
+    if fn.fn is Session:
+        fn.api_visibility = "private"
+demo.config = demo.get_config_file()
+
+
 def launch(**kwargs):
     return demo.queue(default_concurrency_limit=4).launch(max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), **kwargs)
 

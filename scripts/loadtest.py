@@ -1,6 +1,7 @@
 """Load test: N users at once on one app, each with a text no one else has.
 
     python scripts/loadtest.py [--users 8] [--train-seconds 3] [--generations 5]
+    python scripts/loadtest.py --cycles 20      # one user, 20 train/generate cycles: memory stays flat
 
 Starts `python app.py` on a free port, then N gradio_client users in parallel
 each upload their own corpus (words only they use), train a tiny model and
@@ -59,11 +60,34 @@ def one_user(url, user, words, args, folder, out):
     out[user] = rec
 
 
+def cycles(url, pid, args, folder) -> dict:
+    """One user trains and generates `args.cycles` times in a row; the server's
+    RSS after each cycle. Flat means each new model frees the last."""
+    from gradio_client import Client, handle_file
+    words = user_words(0)
+    path = os.path.join(folder, "cycles.txt")
+    rng = random.Random(0)
+    with open(path, "w") as f:
+        f.write(" ".join(rng.choice(words) for _ in range(600)))
+    client, rss = Client(url, verbose=False), []
+    for c in range(args.cycles):
+        client.predict(corpus=handle_file(path), epochs=0, max_seconds=args.train_seconds, seed=c, **SMALL,
+                       api_name="/train")
+        client.predict(prompt=words[0], max_new_tokens=40, seed=c, api_name="/generate")
+        rss.append(round(server_rss_mib(pid), 1))
+    warm = rss[min(4, len(rss) - 1)]  # after a few cycles the allocator and caches have settled
+    growth = round(rss[-1] - warm, 1)
+    return {"cycles": args.cycles, "rss_mib": rss, "growth_after_cycle_5_mib": growth,
+            "bound_mib": args.max_growth, "flat": growth <= args.max_growth}
+
+
 def main():
     p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--users", type=int, default=8, help="simultaneous users (default 8)")
     p.add_argument("--train-seconds", type=float, default=3, help="each user's training budget")
     p.add_argument("--generations", type=int, default=5, help="generations per user, each timed")
+    p.add_argument("--cycles", type=int, default=0, help="instead: one user, this many train/generate cycles")
+    p.add_argument("--max-growth", type=float, default=30, help="with --cycles: allowed RSS growth after cycle 5, MiB")
     args = p.parse_args()
 
     with socket.socket() as s:
@@ -81,6 +105,13 @@ def main():
                 break
             except OSError:
                 time.sleep(0.5)
+        if args.cycles:
+            with tempfile.TemporaryDirectory() as folder:
+                report = cycles(url, server.pid, args, folder)
+            print(f"{args.cycles} cycles: server RSS {report['rss_mib'][0]} -> {report['rss_mib'][-1]} MiB, "
+                  f"{report['growth_after_cycle_5_mib']:+} MiB after cycle 5 (bound {args.max_growth})")
+            print(json.dumps(report))
+            return 0 if report["flat"] else 1
         rss_start = server_rss_mib(server.pid)
         words = {u: user_words(u) for u in range(args.users)}
         results: dict = {}

@@ -51,6 +51,17 @@ def test_adaptive_scores_are_exact_log_probabilities():
     assert torch.allclose(m.loss(out, y, reduction="sum"), expected * 21, atol=1e-4)
 
 
+def test_adaptive_loss_matches_torchs_module_with_gradients():
+    m = WordLSTM(ModelConfig(40, 16, 16, 2, **ADAPTIVE))
+    out = torch.randn(50, 16, requires_grad=True)
+    target = torch.randint(0, 40, (50,))
+    ref = -m.head(out, target).output
+    ref_grad, = torch.autograd.grad(ref.sum(), out)
+    ours = m.loss(out, target, reduction="sum")
+    grad, = torch.autograd.grad(ours, out)
+    assert torch.allclose(ours, ref.sum(), atol=1e-4) and torch.allclose(grad, ref_grad, atol=1e-5)
+
+
 @pytest.mark.parametrize("extra", [{}, ADAPTIVE])
 def test_output_bias_starts_at_the_unigram_distribution(extra):
     m = WordLSTM(ModelConfig(40, 16, 16, 1, **extra)).eval()

@@ -130,9 +130,9 @@ def test_step_matches_forward(extra):
     x = torch.randint(0, 40, (2, 8))
     full, (h_full, c_full) = m(x)
     logits, state = m.next_logits(x[:, :3])
-    steps = [logits]
+    steps, step = [logits], m.stepper()
     for t in range(3, 8):
-        logits, state = m.step(x[:, t], state)
+        logits, state = step(x[:, t], state)
         steps.append(logits)
     assert torch.allclose(torch.stack(steps, 1), full[:, 2:], atol=1e-5)
     h, c = (torch.stack(s) for s in state)

@@ -99,10 +99,12 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "
     return _CrossEntropy.apply(logits.float(), target)
 
 
-def adaptive_log_probs(x, head_weight, head_bias, shortlist_size, tails) -> torch.Tensor:
+def adaptive_log_probs(x, head_weight, head_bias, tails, cutoffs) -> torch.Tensor:
     """AdaptiveLogSoftmaxWithLoss.log_prob as plain functional calls: the same
     numbers, without the module calls and the preallocated output, which cost
-    more than the arithmetic for one generated token. x: (N, H) -> (N, V)."""
+    more than the arithmetic for one generated token. x: (N, H) -> (N, V).
+    cutoffs: the module's [shortlist size, ..., V]."""
+    shortlist_size = cutoffs[0]
     head_logp = torch.log_softmax(F.linear(x, head_weight, head_bias), dim=-1)
     parts = [head_logp[:, :shortlist_size]]
     for i, (proj, cluster) in enumerate(tails):  # cluster i's words, given the cluster
@@ -111,7 +113,7 @@ def adaptive_log_probs(x, head_weight, head_bias, shortlist_size, tails) -> torc
     return torch.cat(parts, dim=-1)
 
 
-def adaptive_nll(x, target, head_weight, head_bias, shortlist_size, tails, cutoffs) -> torch.Tensor:
+def adaptive_nll(x, target, head_weight, head_bias, tails, cutoffs) -> torch.Tensor:
     """AdaptiveLogSoftmaxWithLoss's forward: each target's exact negative
     log-probability (N,), computing a cluster only for the rows whose target
     is in it. Those rows change in number every step, and oneDNN compiles a
@@ -120,7 +122,7 @@ def adaptive_nll(x, target, head_weight, head_bias, shortlist_size, tails, cutof
     caller's autocast."""
     cluster = torch.bucketize(target, torch.tensor(cutoffs[:-1], device=target.device), right=True)  # 0 = head
     head_logp = torch.log_softmax(F.linear(x, head_weight, head_bias).float(), dim=-1)
-    in_head = torch.where(cluster == 0, target, shortlist_size + cluster - 1)
+    in_head = torch.where(cluster == 0, target, cutoffs[0] + cluster - 1)  # a cluster's entry follows the shortlist
     nll = -head_logp.gather(1, in_head[:, None]).squeeze(1)
     with torch.autocast(x.device.type, enabled=False):
         for i, (proj, words) in enumerate(tails, start=1):
@@ -163,14 +165,14 @@ class WordLSTM(nn.Module):
 
     def _adaptive_weights(self):
         head = self.head
-        return head.head.weight, head.head.bias, head.shortlist_size, [(p.weight, c.weight) for p, c in head.tail]
+        return head.head.weight, head.head.bias, [(p.weight, c.weight) for p, c in head.tail], head.cutoffs
 
     def loss(self, out: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Exact next-word cross-entropy of LSTM outputs (..., H) against target ids (...)."""
         out, target = out.flatten(0, -2), target.flatten().long()
         if not self.adaptive:
             return cross_entropy(self.head(out), target, reduction)
-        nll = adaptive_nll(out, target, *self._adaptive_weights(), self.head.cutoffs)
+        nll = adaptive_nll(out, target, *self._adaptive_weights())
         return nll.mean() if reduction == "mean" else nll.sum()
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
@@ -226,10 +228,6 @@ class WordLSTM(nn.Module):
                 cs.append(c)
             return output(x), (hs, cs)
         return step
-
-    def step(self, token: torch.Tensor, state) -> tuple[torch.Tensor, tuple[list, list]]:
-        """One step of stepper(); generation builds the stepper once instead."""
-        return self.stepper()(token, state)
 
     def init_state(self, batch_size: int) -> State:
         w = self.embed.weight  # new_zeros keeps the model's device and dtype

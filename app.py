@@ -186,19 +186,15 @@ class GPUJob(TrainingThread):
     """TrainingThread's interface over gpu_training's stream, for ZeroGPU.
     The worker process cannot see the Stop button: there, training ends with its time budget."""
 
-    def _run(self, ids, model_cfg, cfg):
-        try:
-            for item in gpu_training(ids, model_cfg, cfg):
-                if isinstance(item, tuple):
-                    state, self.result = item
-                    self.model = WordLSTM(model_cfg)
-                    self.model.load_state_dict(state)
-                else:
-                    self._events.put(item)
-        except Exception as e:
-            self.error = e
-        finally:
-            self._events.put(None)
+    def _train(self, ids, model_cfg, cfg):
+        for item in gpu_training(ids, model_cfg, cfg):
+            if isinstance(item, tuple):  # the last item: the weights and the result
+                state, result = item
+                model = WordLSTM(model_cfg)
+                model.load_state_dict(state)
+                return model, result
+            self._events.put(item)
+        raise RuntimeError("the GPU training ended without its result")
 
 
 @user_error

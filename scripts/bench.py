@@ -75,11 +75,12 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device, precision=precision)
     model_cfg = ModelConfig(len(corpus.vocab), softmax=softmax)
     model, result = train(corpus.ids, model_cfg, cfg)
+    flops = train_flops_per_token(model_cfg, corpus.vocab.counts)
     report.update(device=result.device, softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
                   train_steps=result.steps,
                   train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(result.val_loss, 4),
-                  train_flops_per_token=round(train_flops_per_token(model_cfg, corpus.vocab.counts)),
-                  mfu=mfu(result.device, train_flops_per_token(model_cfg, corpus.vocab.counts) * result.tokens_per_s),
+                  train_flops_per_token=round(flops),
+                  mfu=mfu(result.device, flops * result.tokens_per_s),
                   val_ppl=round(result.val_ppl, 2))
 
     # Ours takes a tenth of a second, so one run is at the mercy of a noisy

@@ -34,6 +34,13 @@ def user_words(user: int, n: int = 12) -> list[str]:
     return [prefix + "".join(random.Random(user * 100 + i).choices(SYLLABLES, k=2)) for i in range(n)]
 
 
+def write_corpus(path: str, words: list[str], seed: int, n: int = 600):
+    """n of `words` in random order, a full stop every ninth."""
+    rng = random.Random(seed)
+    with open(path, "w") as f:
+        f.write(" ".join(rng.choice(words) + ("." if i % 9 == 8 else "") for i in range(n)))
+
+
 def server_rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
@@ -41,10 +48,8 @@ def server_rss_mib(pid: int) -> float:
 
 def one_user(url, user, words, args, folder, out):
     from gradio_client import Client, handle_file
-    rng = random.Random(user)
     path = os.path.join(folder, f"user{user}.txt")
-    with open(path, "w") as f:
-        f.write(" ".join(rng.choice(words) + ("." if i % 9 == 8 else "") for i in range(600)))
+    write_corpus(path, words, seed=user)
     rec = {"user": user, "errors": [], "latencies": [], "texts": []}
     try:
         client = Client(url, verbose=False)
@@ -66,9 +71,7 @@ def cycles(url, pid, args, folder) -> dict:
     from gradio_client import Client, handle_file
     words = user_words(0)
     path = os.path.join(folder, "cycles.txt")
-    rng = random.Random(0)
-    with open(path, "w") as f:
-        f.write(" ".join(rng.choice(words) for _ in range(600)))
+    write_corpus(path, words, seed=0)
     client, rss = Client(url, verbose=False), []
     for c in range(args.cycles):
         client.predict(corpus=handle_file(path), epochs=0, max_seconds=args.train_seconds, seed=c, **SMALL,

@@ -8,7 +8,6 @@ The folder is written atomically every --save-every seconds and after every
 epoch, so a run killed at any moment leaves a loadable checkpoint (the best
 weights so far) and the state to resume it. Ctrl-C stops cleanly and saves.
 """
-import math
 import os
 import signal
 import sys
@@ -19,7 +18,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from wordlstm import ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, save_checkpoint, train
-from wordlstm.checkpoint import CONFIG_FILE, _read_json, check_writable, load_train_state
+from wordlstm.checkpoint import check_writable, load_train_state, read_config
 from wordlstm.cli import ArgumentParser, run
 
 
@@ -52,7 +51,7 @@ def parse_args():
     return p.parse_args()
 
 
-def settings(args):
+def settings(args, rank: int):
     """(corpus, model config, train config) for a new run, or for the run in --resume."""
     if not args.resume:
         if not args.corpus or not args.out:
@@ -61,13 +60,13 @@ def settings(args):
         cfg = TrainConfig(seq_len=args.seq_len, stride=args.stride, batch_size=args.batch_size, lr=args.lr,
                           epochs=epochs, max_seconds=args.max_seconds, val_fraction=args.val_fraction,
                           seed=args.seed, device=args.device, precision=args.precision, save_every=args.save_every)
-        if not (dist.is_initialized() and dist.get_rank()):
+        if rank == 0:  # the one process that writes
             check_writable(args.out)  # fail now, not after an hour of training
         corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
         model_cfg = ModelConfig(len(corpus.vocab), args.embed_dim, args.hidden_size, args.num_layers,
                                 args.dropout, args.tie_weights, args.softmax)
         return corpus, model_cfg, cfg
-    config = _read_json(args.resume, CONFIG_FILE)
+    config = read_config(args.resume)
     known = {f.name for f in fields(TrainConfig)}
     train_cfg = {k: v for k, v in config.get("train", {}).items() if k in known}
     if args.epochs is not None or args.max_seconds is not None:  # a new budget for this run
@@ -94,7 +93,7 @@ def main():
     args = parse_args()
     rank = init_distributed()  # train() runs DDP when a group exists; only rank 0 prints and saves
     resume = load_train_state(args.resume) if args.resume else None
-    corpus, model_cfg, cfg = settings(args)
+    corpus, model_cfg, cfg = settings(args, rank)
     command = " ".join(["python", "scripts/train.py", *sys.argv[1:]])
     saved = []
 
@@ -106,8 +105,7 @@ def main():
         saved[:] = [state]
 
     def on_checkpoint(state):
-        save(state, {"val_loss": state.best_loss, "val_ppl": math.exp(min(state.best_loss, 50)),
-                     "steps": state.step, "tokens": state.tokens, "in_progress": True})
+        save(state, state.metrics())
 
     stop, bars = [], []
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))  # first Ctrl-C: stop and save

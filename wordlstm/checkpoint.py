@@ -248,6 +248,11 @@ def load_train_state(path) -> TrainState:
         raise UserError(f"the saved run in {path} is damaged ({e}); train anew instead") from None
 
 
+def read_config(path) -> dict:
+    """A checkpoint folder's config.json (settings, metrics, corpus), without loading the model."""
+    return _read_json(os.fspath(path), CONFIG_FILE)
+
+
 def _read_json(path, name):
     try:
         with open(os.path.join(path, name), encoding="utf-8") as f:

@@ -21,8 +21,12 @@ try:  # the HTTP client under huggingface_hub: httpx2 since 2.x, httpx in 1.x
 except ImportError:
     from httpx import TransportError
 
-NO_TOKEN = ("pushing needs a Hugging Face token with write access: pass --token, set HF_TOKEN, or run "
-            "`hf auth login` (tokens: https://huggingface.co/settings/tokens)")
+def no_token(doing: str) -> str:
+    return (f"{doing} needs a Hugging Face token with write access: pass --token, set HF_TOKEN, or run "
+            f"`hf auth login` (tokens: https://huggingface.co/settings/tokens)")
+
+
+NO_TOKEN = no_token("pushing")
 
 # What a Space needs of this repository: the app, the package, the bundled
 # default model and sample text. Tests, CI, caches and local runs stay behind.
@@ -79,6 +83,14 @@ def check_repo_id(repo_id: str) -> str:
     return repo_id
 
 
+def write_token(token: str | None, doing: str) -> str:
+    """The token given, else HF_TOKEN, else the saved login; a UserError if none."""
+    token = token or get_token()
+    if not token:
+        raise UserError(no_token(doing))
+    return token
+
+
 def load_model(source, device: str = "cpu", token: str | None = None, revision: str | None = None,
                hub_only: bool = False) -> Checkpoint:
     """A checkpoint folder, or a Hub repo id (downloaded once, then cached).
@@ -97,9 +109,7 @@ def push(checkpoint: Checkpoint, repo_id: str, private: bool = False, token: str
     """Create (or update) the model repo and upload the checkpoint folder with its card.
     Returns the repo's URL. The corpus text is uploaded only if `corpus_path` is given."""
     repo_id = check_repo_id(repo_id)
-    token = token or get_token()
-    if not token:
-        raise UserError(NO_TOKEN)
+    token = write_token(token, "pushing")
     with hub_errors(repo_id, f"pushing to {repo_id}"):
         checkpoint.push_to_hub(repo_id, private=private, token=token, commit_message="Upload wordlstm model",
                                model_card_kwargs={"repo_id": repo_id, "corpus_path": corpus_path})
@@ -110,9 +120,7 @@ def deploy_space(space_id: str, folder: str, private: bool = False, token: str |
                  hardware: str | None = None) -> str:
     """Create (or update) a Gradio Space from `folder` (this repository). Returns its URL."""
     space_id = check_repo_id(space_id)
-    token = token or get_token()
-    if not token:
-        raise UserError(NO_TOKEN.replace("pushing", "deploying"))
+    token = write_token(token, "deploying")
     api = HfApi(token=token)
     with hub_errors(space_id, f"deploying {space_id}"):
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True,

@@ -58,6 +58,10 @@ class TrainConfig:
             raise UserError(f"grad_clip must be positive (got {self.grad_clip})")
 
 
+def perplexity(loss: float) -> float:
+    return math.exp(min(loss, 50.0))  # capped: an untrained model's loss would overflow
+
+
 @dataclass
 class Event:
     """What the loop reports. kind: "start", "step", "epoch" (after validation) or "done"."""
@@ -75,7 +79,7 @@ class Event:
 
     @property
     def val_ppl(self) -> float | None:
-        return None if self.val_loss is None else math.exp(min(self.val_loss, 50.0))
+        return None if self.val_loss is None else perplexity(self.val_loss)
 
 
 @dataclass
@@ -92,7 +96,7 @@ class TrainResult:
 
     @property
     def val_ppl(self) -> float:
-        return math.exp(min(self.val_loss, 50.0))
+        return perplexity(self.val_loss)
 
     @property
     def tokens_per_s(self) -> float:
@@ -179,6 +183,11 @@ class TrainState:
     step: int
     tokens: int
     train_time: float
+
+    def metrics(self) -> dict:
+        """What a checkpoint of an unfinished run records (TrainResult.metrics() once done)."""
+        return {"val_loss": self.best_loss, "val_ppl": perplexity(self.best_loss), "steps": self.step,
+                "tokens": self.tokens, "in_progress": True}
 
 
 def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_event=None, should_stop=None,
@@ -391,11 +400,15 @@ class TrainingThread:
 
     def _run(self, ids, model_config, cfg):
         try:
-            self.model, self.result = train(ids, model_config, cfg, self._events.put, self.stop.is_set)
+            self.model, self.result = self._train(ids, model_config, cfg)
         except Exception as e:  # handed to the caller, who owns the error reporting
             self.error = e
         finally:
             self._events.put(None)
+
+    def _train(self, ids, model_config, cfg):
+        """(model, result), with events put on the queue. Subclasses train elsewhere."""
+        return train(ids, model_config, cfg, self._events.put, self.stop.is_set)
 
     @property
     def done(self) -> bool:

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from wordlstm import ModelConfig, UserError, WordLSTM
-from wordlstm.model import default_cutoffs
+from wordlstm.model import default_cutoffs, dropout
 
 
 ADAPTIVE = {"softmax": "adaptive", "cutoffs": [10, 25]}  # a small vocabulary with two rare-word clusters
@@ -137,3 +137,40 @@ def test_step_matches_forward(extra):
     assert torch.allclose(torch.stack(steps, 1), full[:, 2:], atol=1e-5)
     h, c = (torch.stack(s) for s in state)
     assert torch.allclose(h, h_full, atol=1e-5) and torch.allclose(c, c_full, atol=1e-5)
+
+
+def test_dropout_masks_at_rate_p_and_rescales():
+    torch.manual_seed(0)
+    out = dropout(torch.ones(400_000), 0.2)
+    assert set(out.unique().tolist()) == {0.0, 1.25}  # kept values scaled by 1 / (1 - p)
+    for lane in range(4):  # each 16-bit slice of a 64-bit draw is a fair coin of its own
+        assert abs((out[lane::4] == 0).float().mean().item() - 0.2) < 0.005
+    assert not torch.equal(dropout(torch.ones(1000), 0.5), dropout(torch.ones(1000), 0.5))
+    torch.manual_seed(1)
+    a = dropout(torch.ones(1000), 0.5)
+    torch.manual_seed(1)
+    assert torch.equal(a, dropout(torch.ones(1000), 0.5))  # the global seed decides, so resume stays exact
+
+
+def test_cpu_training_path_is_nn_lstm_with_our_dropout(monkeypatch):
+    """In training on the CPU, features() runs the layers one by one with
+    dropout() between them: without dropout, the same numbers as nn.LSTM."""
+    torch.manual_seed(0)
+    m = WordLSTM(ModelConfig(50, 16, 16))
+    x = torch.randint(0, 50, (3, 7))
+    state = tuple(torch.randn(3, 3, 16) for _ in range(2))
+    m.train()
+    monkeypatch.setattr("wordlstm.model.dropout", lambda x, p: x)
+    out, (h, c) = m.features(x, state)
+    out.sum().backward()
+    grads = [p.grad.clone() for p in m.lstm.parameters()]
+    m.zero_grad()
+    m.lstm.eval()  # nn.LSTM alone, with its dropout off
+    ref, (h_ref, c_ref) = m.lstm(m.embed(x), state)
+    ref.sum().backward()
+    torch.testing.assert_close((out, h, c), (ref, h_ref, c_ref))
+    torch.testing.assert_close(grads, [p.grad for p in m.lstm.parameters()])
+    m.train()
+    monkeypatch.undo()
+    torch.manual_seed(0)
+    assert not torch.allclose(m.features(x, state)[0], ref)  # and with it, dropout applies

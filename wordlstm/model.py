@@ -133,6 +133,16 @@ def adaptive_nll(x, target, head_weight, head_bias, tails, cutoffs) -> torch.Ten
     return nll
 
 
+def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+    """F.dropout(x, p) in training, with the mask drawn 15 bits per element:
+    one 64-bit draw masks four elements, where bernoulli_ spends a draw on each.
+    p is rounded to a multiple of 1/32768."""
+    n = x.numel()
+    bits = torch.empty((n + 3) // 4, dtype=torch.int64, device=x.device).random_()  # uniform in [0, 2**63)
+    keep = (bits.view(torch.int16)[:n] & 0x7FFF) >= round(p * 32768)
+    return x * keep.view_as(x).to(x.dtype).mul_(1 / (1 - p))
+
+
 class WordLSTM(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -154,7 +164,22 @@ class WordLSTM(nn.Module):
         """x: (B, T) token ids -> LSTM outputs (B, T, H) and the state after the last token."""
         if state is None:
             state = self.init_state(x.shape[0])
-        return self.lstm(self.embed(x), state)
+        p = self.lstm.dropout
+        if not (self.training and p and x.device.type == "cpu"):
+            return self.lstm(self.embed(x), state)
+        # Training on the CPU: nn.LSTM's own dropout between layers draws one
+        # 64-bit random number per element, an eighth of a step at the book's
+        # sizes. Here the same kernels run layer by layer with dropout() between.
+        out, hs, cs = self.embed(x), [], []
+        weights = self.lstm._flat_weights  # [w_ih, w_hh, b_ih, b_hh] per layer
+        for i, (h, c) in enumerate(zip(*state)):
+            if i:
+                out = dropout(out, p)
+            out, h, c = torch.lstm(out, (h[None], c[None]), weights[4 * i: 4 * i + 4],
+                                   True, 1, 0.0, True, False, True)  # biases, 1 layer, no dropout, train, 1-way, batch-first
+            hs.append(h)
+            cs.append(c)
+        return out, (torch.cat(hs), torch.cat(cs))
 
     def logits(self, out: torch.Tensor) -> torch.Tensor:
         """LSTM outputs (..., H) -> (..., V) scores whose softmax is the next-word

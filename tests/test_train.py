@@ -95,13 +95,17 @@ def test_bad_device():
             train(torch.arange(100), ModelConfig(100), TrainConfig(device="cuda"))
 
 
-def test_cross_entropy_matches_torch():
-    from wordlstm.model import cross_entropy
+def test_token_nll_matches_torch():
+    from wordlstm.model import token_nll
 
     logits = (torch.randn(40, 300) * 5).requires_grad_()
     target = torch.randint(0, 300, (40,))
-    ours = cross_entropy(logits, target)
-    (g_ours,) = torch.autograd.grad(3 * ours, logits)
-    ref = torch.nn.functional.cross_entropy(logits, target)
-    (g_ref,) = torch.autograd.grad(3 * ref, logits)
-    assert torch.allclose(ours, ref, atol=1e-6) and torch.allclose(g_ours, g_ref, atol=1e-7)
+    weights = torch.rand(40)  # a different upstream gradient per row, as the adaptive loss's sums give
+    ours = token_nll(logits, target)
+    (g_ours,) = torch.autograd.grad((weights * ours).sum(), logits)
+    ref = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    (g_ref,) = torch.autograd.grad((weights * ref).sum(), logits)
+    assert torch.allclose(ours, ref, atol=1e-5) and torch.allclose(g_ours, g_ref, atol=1e-6)
+    half = logits.detach().bfloat16().requires_grad_()  # under autocast the scores come in bf16
+    (g_half,) = torch.autograd.grad(token_nll(half, target).sum(), half)
+    assert token_nll(half, target).dtype == torch.float32 and g_half.dtype == torch.bfloat16

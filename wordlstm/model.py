@@ -68,35 +68,34 @@ def default_cutoffs(vocab_size: int) -> list[int]:
     return cutoffs
 
 
-class _CrossEntropy(torch.autograd.Function):
-    """F.cross_entropy (mean over tokens), with a leaner backward.
+class _NLL(torch.autograd.Function):
+    """Each row's -log_softmax(logits)[target], as F.cross_entropy(reduction="none"),
+    in float32, with a leaner backward.
 
-    With the full softmax over a 12,778-word vocabulary the loss is memory-bound
-    on a CPU: every step streams (B*T, V) floats several times. Here backward
-    turns the saved log-probabilities into the gradient in place
-    (softmax - onehot) instead of allocating a zero matrix and running
-    log_softmax's backward: 20% more tokens/s at the book's shapes on 2 cores.
-    The loss value is exact; tests compare it and its gradient with F.cross_entropy.
+    The softmax over (N, V) scores is memory-bound on a CPU: every step streams
+    them several times. Here backward turns the saved log-probabilities into the
+    gradient in place (softmax - onehot) instead of allocating a zero matrix and
+    running log_softmax's backward: 20% more tokens/s with the book's full
+    softmax on 2 cores. Tests compare values and gradients with F.cross_entropy.
     """
 
     @staticmethod
-    def forward(ctx, logits, target):  # logits (N, V) float32, target (N,)
-        logp = torch.log_softmax(logits, dim=-1)
+    def forward(ctx, logits, target):  # logits (N, V), target (N,) -> (N,)
+        logp = torch.log_softmax(logits.float(), dim=-1)
         ctx.save_for_backward(logp, target)
-        return -logp.gather(1, target[:, None]).mean()
+        return -logp.gather(1, target[:, None]).squeeze(1)
 
     @staticmethod
     def backward(ctx, grad_out):
         logp, target = ctx.saved_tensors
         grad = logp.exp_()  # the saved buffer becomes the gradient: nothing reads it after us
         grad[torch.arange(len(target), device=grad.device), target] -= 1
-        return grad.mul_(grad_out / len(target)), None
+        return grad.mul_(grad_out[:, None]), None  # autograd casts it to the logits' dtype
 
 
-def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    if reduction == "sum":  # evaluation: no backward to save memory for
-        return F.cross_entropy(logits.float(), target, reduction="sum")
-    return _CrossEntropy.apply(logits.float(), target)
+def token_nll(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """logits (N, V), target ids (N,) -> each target's negative log-probability (N,), float32."""
+    return _NLL.apply(logits, target)
 
 
 def adaptive_log_probs(x, head_weight, head_bias, tails, cutoffs) -> torch.Tensor:
@@ -121,9 +120,8 @@ def adaptive_nll(x, target, head_weight, head_bias, tails, cutoffs) -> torch.Ten
     so the clusters run in fp32 (plain BLAS); the fixed-shape head keeps the
     caller's autocast."""
     cluster = torch.bucketize(target, torch.tensor(cutoffs[:-1], device=target.device), right=True)  # 0 = head
-    head_logp = torch.log_softmax(F.linear(x, head_weight, head_bias).float(), dim=-1)
     in_head = torch.where(cluster == 0, target, cutoffs[0] + cluster - 1)  # a cluster's entry follows the shortlist
-    nll = -head_logp.gather(1, in_head[:, None]).squeeze(1)
+    nll = token_nll(F.linear(x, head_weight, head_bias), in_head)
     with torch.autocast(x.device.type, enabled=False):
         for i, (proj, words) in enumerate(tails, start=1):
             rows = (cluster == i).nonzero().squeeze(1)
@@ -195,9 +193,10 @@ class WordLSTM(nn.Module):
     def loss(self, out: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Exact next-word cross-entropy of LSTM outputs (..., H) against target ids (...)."""
         out, target = out.flatten(0, -2), target.flatten().long()
-        if not self.adaptive:
-            return cross_entropy(self.head(out), target, reduction)
-        nll = adaptive_nll(out, target, *self._adaptive_weights())
+        if self.adaptive:
+            nll = adaptive_nll(out, target, *self._adaptive_weights())
+        else:
+            nll = token_nll(self.head(out), target)
         return nll.mean() if reduction == "mean" else nll.sum()
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:

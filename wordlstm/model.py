@@ -126,8 +126,8 @@ def adaptive_nll(x, target, head_weight, head_bias, tails, cutoffs) -> torch.Ten
         for i, (proj, words) in enumerate(tails, start=1):
             rows = (cluster == i).nonzero().squeeze(1)
             if rows.numel():
-                logp = torch.log_softmax(F.linear(F.linear(x[rows].float(), proj), words), dim=-1)
-                nll = nll.index_add(0, rows, -logp.gather(1, (target[rows] - cutoffs[i - 1])[:, None]).squeeze(1))
+                logits = F.linear(F.linear(x[rows].float(), proj), words)
+                nll = nll.index_add(0, rows, token_nll(logits, target[rows] - cutoffs[i - 1]))
     return nll
 
 
@@ -169,11 +169,10 @@ class WordLSTM(nn.Module):
         # 64-bit random number per element, an eighth of a step at the book's
         # sizes. Here the same kernels run layer by layer with dropout() between.
         out, hs, cs = self.embed(x), [], []
-        weights = self.lstm._flat_weights  # [w_ih, w_hh, b_ih, b_hh] per layer
-        for i, (h, c) in enumerate(zip(*state)):
+        for i, (weights, h, c) in enumerate(zip(self._layer_weights(), *state)):
             if i:
                 out = dropout(out, p)
-            out, h, c = torch.lstm(out, (h[None], c[None]), weights[4 * i: 4 * i + 4],
+            out, h, c = torch.lstm(out, (h[None], c[None]), weights,
                                    True, 1, 0.0, True, False, True)  # biases, 1 layer, no dropout, train, 1-way, batch-first
             hs.append(h)
             cs.append(c)
@@ -185,6 +184,11 @@ class WordLSTM(nn.Module):
         if not self.adaptive:
             return self.head(out)
         return adaptive_log_probs(out.flatten(0, -2), *self._adaptive_weights()).unflatten(0, out.shape[:-1])
+
+    def _layer_weights(self) -> list[list[torch.Tensor]]:
+        """nn.LSTM's parameters as [w_ih, w_hh, b_ih, b_hh] per layer, for running its layers one by one."""
+        flat = self.lstm._flat_weights
+        return [flat[4 * i: 4 * i + 4] for i in range(self.config.num_layers)]
 
     def _adaptive_weights(self):
         head = self.head
@@ -234,9 +238,7 @@ class WordLSTM(nn.Module):
         attribute lookups cost more than the arithmetic. `state` is a State or
         what step returned (per-layer lists); torch.stack(h) gives a State back.
         """
-        embed = self.embed.weight
-        flat = self.lstm._flat_weights  # [w_ih, w_hh, b_ih, b_hh] per layer
-        layers = [flat[4 * i: 4 * i + 4] for i in range(self.config.num_layers)]
+        embed, layers = self.embed.weight, self._layer_weights()
         if self.adaptive:
             weights = self._adaptive_weights()
             output = lambda x: adaptive_log_probs(x, *weights)  # noqa: E731

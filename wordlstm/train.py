@@ -248,10 +248,10 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
     epoch, epoch_steps, step, tokens, train_time = 1, 0, 0, 0, 0.0
     best_loss, best_state, history, hidden = math.inf, None, [], None
     epoch_rng = shuffle_gen.get_state()
-    if resume is not None and cfg.epochs and resume.epoch > cfg.epochs:
-        raise UserError(f"this run has already trained {resume.epoch - 1} epochs; ask for more than that "
-                        f"(epochs {cfg.epochs}), or for a time budget")
     if resume is not None:
+        if cfg.epochs and resume.epoch > cfg.epochs:
+            raise UserError(f"this run has already trained {resume.epoch - 1} epochs; ask for more than that "
+                            f"(epochs {cfg.epochs}), or for a time budget")
         model.load_state_dict(resume.model)
         optimizer.load_state_dict(resume.optimizer)
         best_state, best_loss = resume.best, resume.best_loss

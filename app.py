@@ -158,17 +158,22 @@ def describe(e) -> str:
     return ", ".join(parts)
 
 
+def gpu_budget(cfg) -> float:
+    """The training time that fits in one GPU lease."""
+    return min(cfg.max_seconds or GPU_MAX_SECONDS, GPU_MAX_SECONDS)
+
+
 def gpu_seconds(ids, model_cfg, cfg) -> int:
     """The GPU lease for one training: its time budget plus a margin for start-up
-    and the last validation (gpu_training caps the budget to fit)."""
-    return int(min(cfg.max_seconds or GPU_MAX_SECONDS, GPU_MAX_SECONDS)) + 30
+    and the last validation."""
+    return int(gpu_budget(cfg)) + 30
 
 
 def gpu_training(ids, model_cfg, cfg):
     """train() inside a ZeroGPU lease. Runs in a worker process, so only
     picklable things cross: token ids, two dataclasses, the events, and at the
     end a CPU state dict with the TrainResult (never the model object)."""
-    cfg = replace(cfg, max_seconds=min(cfg.max_seconds or GPU_MAX_SECONDS, GPU_MAX_SECONDS))
+    cfg = replace(cfg, max_seconds=gpu_budget(cfg))
     job = TrainingThread(ids, model_cfg, cfg)
     while not job.done:
         yield from job.poll(timeout=1.0)

@@ -18,7 +18,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from wordlstm import ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, save_checkpoint, train
-from wordlstm.checkpoint import check_writable, load_train_state, read_config
+from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.cli import ArgumentParser, run
 
 
@@ -78,7 +78,7 @@ def settings(args, rank: int):
     if corpus.sha256 != recorded.get("sha256"):
         raise UserError(f"{corpus.name} is not the text this run trained on (sha256 differs); give that text")
     args.out = args.out or args.resume
-    return corpus, ModelConfig(**config["model"]), cfg
+    return corpus, recorded_model_config(config, args.resume), cfg
 
 
 def init_distributed() -> int:

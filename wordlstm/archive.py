@@ -10,10 +10,10 @@ import shutil
 import tempfile
 import zipfile
 
-from .checkpoint import CARD_FILE, CONFIG_FILE, MODEL_FILE, VOCAB_FILE, Checkpoint, load_checkpoint
+from .checkpoint import CARD_FILE, REQUIRED, Checkpoint, load_checkpoint
 from .tokenizer import UserError
 
-FILES = (MODEL_FILE, CONFIG_FILE, VOCAB_FILE)  # required
+FILES = REQUIRED
 OPTIONAL = (CARD_FILE,)
 MAX_ZIP_BYTES = 100 * 2**20
 MAX_UNPACKED_BYTES = 200 * 2**20

@@ -25,6 +25,7 @@ from .train import TrainState
 from .vocab import Vocab
 
 MODEL_FILE, CONFIG_FILE, VOCAB_FILE, CARD_FILE = "model.safetensors", "config.json", "vocab.json", "README.md"
+REQUIRED = (MODEL_FILE, CONFIG_FILE, VOCAB_FILE)  # what loading needs; the card is optional
 # Where an unfinished run stands (train.TrainState), for --resume: tensors and JSON, like the rest.
 RESUME_TENSORS, RESUME_JSON = "resume.safetensors", "resume.json"
 CORPUS_FILE = "corpus.txt"  # only when the user opts in to sharing the text
@@ -67,8 +68,8 @@ class Checkpoint(ModelHubMixin, library_name=LIBRARY, tags=TAGS):
         Only our files are fetched; a repo without them, or with a pickle instead, is refused."""
         path = snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, force_download=force_download,
                                  token=token, local_files_only=local_files_only,
-                                 allow_patterns=[MODEL_FILE, CONFIG_FILE, VOCAB_FILE, CARD_FILE])
-        missing = [n for n in (MODEL_FILE, CONFIG_FILE, VOCAB_FILE) if not os.path.isfile(os.path.join(path, n))]
+                                 allow_patterns=[*REQUIRED, CARD_FILE])
+        missing = _missing(path)
         if missing:
             files = HfApi().list_repo_files(repo_id, revision=revision, token=token)
             pickles = [f for f in files if f.endswith(PICKLE_SUFFIXES)]
@@ -176,16 +177,11 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
         recover(path)
     if not os.path.isdir(path):
         raise UserError(f"{path}: no such checkpoint folder; give a folder written by scripts/train.py")
-    missing = [n for n in (MODEL_FILE, CONFIG_FILE, VOCAB_FILE) if not os.path.isfile(os.path.join(path, n))]
+    missing = _missing(path)
     if missing:
         raise UserError(f"{path} is not a complete checkpoint: {', '.join(missing)} missing")
     config = _read_json(path, CONFIG_FILE)
-    try:
-        known = {f.name for f in fields(ModelConfig)}
-        # Checkpoints from before the adaptive softmax have no "softmax" field: full.
-        model_config = ModelConfig(**{"softmax": "full", **{k: v for k, v in config["model"].items() if k in known}})
-    except (KeyError, TypeError, AttributeError, ValueError) as e:
-        raise UserError(f"{CONFIG_FILE} in {path} has no valid model config ({e}); the checkpoint is corrupt") from None
+    model_config = recorded_model_config(config, path)
     try:
         vocab = Vocab.from_dict(_read_json(path, VOCAB_FILE))
     except (TypeError, ValueError) as e:
@@ -201,6 +197,20 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
         raise UserError(f"{MODEL_FILE} in {path} cannot be loaded ({reason}); "
                         f"it is truncated, corrupt, not safetensors, or of another shape") from None
     return Checkpoint(model.to(device).eval(), vocab, config)
+
+
+def recorded_model_config(config: dict, path) -> ModelConfig:
+    """The ModelConfig in a checkpoint's config.json (`config`, read from folder `path`)."""
+    try:
+        known = {f.name for f in fields(ModelConfig)}
+        # Checkpoints from before the adaptive softmax have no "softmax" field: full.
+        return ModelConfig(**{"softmax": "full", **{k: v for k, v in config["model"].items() if k in known}})
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise UserError(f"{CONFIG_FILE} in {path} has no valid model config ({e}); the checkpoint is corrupt") from None
+
+
+def _missing(folder) -> list[str]:
+    return [n for n in REQUIRED if not os.path.isfile(os.path.join(folder, n))]
 
 
 def _save_train_state(folder: str, st: TrainState):

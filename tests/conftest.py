@@ -19,7 +19,7 @@ os.environ.pop("HF_TOKEN", None)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from wordlstm import ModelConfig, Vocab, WordLSTM, corpus_from_text  # noqa: E402
+from wordlstm import ModelConfig, Vocab, WordLSTM, corpus_from_text, save_checkpoint  # noqa: E402
 
 ANNA = os.path.join(ROOT, "data", "anna.txt")
 
@@ -47,6 +47,14 @@ def tiny_model(tiny_corpus):
 @pytest.fixture(scope="session")
 def tiny_vocab(tiny_corpus) -> Vocab:
     return tiny_corpus.vocab
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, tiny_corpus):
+    """A checkpoint folder of a small untrained model; tests read it and never write to it."""
+    path = tmp_path_factory.mktemp("tiny") / "ck"
+    save_checkpoint(path, WordLSTM(ModelConfig(len(tiny_corpus.vocab), 16, 16, 1, 0.0)), tiny_corpus.vocab)
+    return path
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from gradio_client import Client, handle_file
 
 from conftest import HUB, TINY
 from fakehub import TOKEN
-from wordlstm import save_checkpoint
 from wordlstm.archive import pack
 
 SETTINGS = dict(seq_len=10, embed_dim=16, hidden_size=16, num_layers=1, batch_size=4, dropout=0.0, lr=0.01)
@@ -21,18 +20,10 @@ PROBE = dict(prompt="the cat", max_new_tokens=15, temperature=0.8, top_k=40, top
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory, tiny_corpus):
-    from wordlstm import ModelConfig, WordLSTM
-    path = tmp_path_factory.mktemp("bad") / "ck"
-    save_checkpoint(path, WordLSTM(ModelConfig(len(tiny_corpus.vocab), 16, 16, 1, 0.0)), tiny_corpus.vocab)
-    return path
-
-
-@pytest.fixture(scope="module")
-def session(url, folder, tmp_path_factory):
+def session(url, tiny_checkpoint, tmp_path_factory):
     """One user with their own model loaded, and the text it generates."""
     client = Client(url, verbose=False)
-    client.predict(handle_file(pack(folder, tmp_path_factory.mktemp("zip") / "model.zip")), api_name="/upload_model")
+    client.predict(handle_file(pack(tiny_checkpoint, tmp_path_factory.mktemp("zip") / "model.zip")), api_name="/upload_model")
     return client, client.predict(**PROBE, api_name="/generate")[0]
 
 
@@ -168,7 +159,8 @@ def test_a_20000_word_prompt_is_fed_once_and_answered(session):
 
 
 @pytest.mark.parametrize("label, change, message", MODEL_ZIPS, ids=[m[0] for m in MODEL_ZIPS])
-def test_bad_model_zips(session, folder, tmp_path, label, change, message):
+def test_bad_model_zips(session, tiny_checkpoint, tmp_path, label, change, message):
+    folder = tiny_checkpoint
     before = {n: (folder / n).read_bytes() for n in os.listdir(folder)}
     with pytest.raises(Exception, match=message):
         session[0].predict(zip_of(tmp_path, folder, change), api_name="/upload_model")

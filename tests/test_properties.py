@@ -8,7 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wordlstm import UserError, Windows, load_checkpoint, sample_next, save_checkpoint
+from wordlstm import UserError, Windows, load_checkpoint, sample_next
 
 
 @given(n=st.integers(2, 200), seq_len=st.integers(1, 20), stride=st.integers(1, 25), batch=st.integers(1, 9),
@@ -57,11 +57,8 @@ MARKER = os.path.join(os.environ.get("TMPDIR", "/tmp"), "wordlstm-pickle-ran")
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory, tiny_corpus):
-    from wordlstm import ModelConfig, WordLSTM
-    folder = tmp_path_factory.mktemp("good") / "ck"
-    save_checkpoint(folder, WordLSTM(ModelConfig(len(tiny_corpus.vocab), 8, 8, 1, 0.0)), tiny_corpus.vocab)
-    return {n: (folder / n).read_bytes() for n in os.listdir(folder)}
+def good(tiny_checkpoint):
+    return {n: (tiny_checkpoint / n).read_bytes() for n in os.listdir(tiny_checkpoint)}
 
 
 @given(name=st.sampled_from(["model.safetensors", "config.json", "vocab.json"]), data=st.binary(max_size=300),

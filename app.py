@@ -12,13 +12,13 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import gradio as gr
 import pandas as pd
 
-from wordlstm import (ModelConfig, TrainConfig, UserError, Windows, WordLSTM, load_checkpoint, load_corpus,
-                      save_checkpoint, split, stream)
+from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, Windows, load_checkpoint, load_corpus,
+                      save_checkpoint, split, stream, train, zerogpu)
 from wordlstm.archive import pack, unpack
 from wordlstm.hub import load_model, push
 from wordlstm.sample import MAX_NEW_TOKENS
@@ -30,13 +30,16 @@ DEFAULT_MODEL = os.path.join(HERE, "models", "anna")
 MAX_UPLOAD = os.environ.get("WORDLSTM_MAX_UPLOAD", "25mb")
 TRAIN_CONCURRENCY = int(os.environ.get("WORDLSTM_TRAIN_CONCURRENCY", "1"))  # trainings at once
 # On a ZeroGPU Space a GPU exists only inside functions wrapped with spaces.GPU,
-# which run in a separate process: see gpu_training below.
+# which run in another process and are registered at start-up: see wordlstm/zerogpu.py.
 try:
     import spaces
 except ImportError:
     spaces = None
-ZERO_GPU = spaces is not None and bool(os.environ.get("SPACES_ZERO_GPU"))
-GPU_MAX_SECONDS = int(os.environ.get("WORDLSTM_GPU_MAX_SECONDS", "300"))  # the longest GPU lease we ask for
+if spaces is not None and os.environ.get("SPACES_ZERO_GPU"):
+    RUN_TRAINING = zerogpu.runner(spaces.GPU(duration=zerogpu.lease_seconds)(zerogpu.train_in_lease))
+else:
+    RUN_TRAINING = train
+TIME_BUDGET = 60  # the page's default budget (the library has none): a first model within a minute
 
 # "Sign in with Hugging Face" exists only on a Space with `hf_oauth: true`.
 ON_SPACE_WITH_OAUTH = bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))
@@ -158,50 +161,6 @@ def describe(e) -> str:
     return ", ".join(parts)
 
 
-def gpu_budget(cfg) -> float:
-    """The training time that fits in one GPU lease."""
-    return min(cfg.max_seconds or GPU_MAX_SECONDS, GPU_MAX_SECONDS)
-
-
-def gpu_seconds(ids, model_cfg, cfg) -> int:
-    """The GPU lease for one training: its time budget plus a margin for start-up
-    and the last validation."""
-    return int(gpu_budget(cfg)) + 30
-
-
-def gpu_training(ids, model_cfg, cfg):
-    """train() inside a ZeroGPU lease. Runs in a worker process, so only
-    picklable things cross: token ids, two dataclasses, the events, and at the
-    end a CPU state dict with the TrainResult (never the model object)."""
-    cfg = replace(cfg, max_seconds=gpu_budget(cfg))
-    job = TrainingThread(ids, model_cfg, cfg)
-    while not job.done:
-        yield from job.poll(timeout=1.0)
-    yield from job.poll(timeout=0)
-    if job.error is not None:
-        raise job.error
-    yield {k: v.cpu() for k, v in job.model.state_dict().items()}, job.result
-
-
-if ZERO_GPU:  # ZeroGPU registers its functions at start-up, so the wrapping happens here
-    gpu_training = spaces.GPU(duration=gpu_seconds)(gpu_training)
-
-
-class GPUJob(TrainingThread):
-    """TrainingThread's interface over gpu_training's stream, for ZeroGPU.
-    The worker process cannot see the Stop button: there, training ends with its time budget."""
-
-    def _train(self, ids, model_cfg, cfg):
-        for item in gpu_training(ids, model_cfg, cfg):
-            if isinstance(item, tuple):  # the last item: the weights and the result
-                state, result = item
-                model = WordLSTM(model_cfg)
-                model.load_state_dict(state)
-                return model, result
-            self._events.put(item)
-        raise RuntimeError("the GPU training ended without its result")
-
-
 @user_error
 def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
                 dropout, lr, batch_size, min_count, softmax, session: Session, progress=gr.Progress()):
@@ -214,14 +173,14 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         session.corpus = load_corpus(path, min_count=int(min_count))
     cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
                       epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed))
-    model_cfg = ModelConfig(len(session.corpus.vocab), int(embed_dim), int(hidden_size), int(num_layers),
-                            float(dropout), softmax=softmax)
-    job = session.job = (GPUJob if ZERO_GPU else TrainingThread)(session.corpus.ids, model_cfg, cfg)
+    model_cfg = ModelConfig(vocab_size=len(session.corpus.vocab), embed_dim=int(embed_dim),
+                            hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
+                            softmax=softmax)
+    job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING)
     history, status = [], "Starting..."
     try:
-        while True:
-            finished = job.done  # read first: once the thread has ended, every event is queued
-            for e in job.poll(timeout=0 if finished else 1.0):
+        for events in job.events():
+            for e in events:
                 if e.kind == "step":
                     history.append({"step": e.step, "loss": e.train_loss, "split": "train"})
                 elif e.kind == "epoch":
@@ -229,8 +188,6 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
                 eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
                 progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
                 status = describe(e)
-            if finished:
-                break
             yield status, curve(history), gr.skip(), gr.skip(), session
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
         job.stop.set()
@@ -311,6 +268,15 @@ def load_from_hub(repo_id, token, session: Session):
     return model_note(session), session
 
 
+def inputs_for(fn, **components) -> list:
+    """`fn`'s input components in the order of its parameters, named: a list
+    written by hand could silently feed a value to the wrong parameter."""
+    names = [p for p in inspect.signature(fn).parameters if p not in ("progress", "oauth_token")]
+    if sorted(names) != sorted(components):
+        raise TypeError(f"{fn.__name__} takes {names}; got components for {sorted(components)}")
+    return [components[name] for name in names]
+
+
 # -- The page -------------------------------------------------------------------
 with gr.Blocks(title="wordlstm") as demo:
     session = gr.State(Session, time_to_live=6 * 3600, delete_callback=Session.close)
@@ -328,25 +294,27 @@ with gr.Blocks(title="wordlstm") as demo:
 
     gr.Markdown("## 2. Train")
     with gr.Row():
-        epochs = gr.Number(10, label="Epochs", info="passes over the text, 1-1000 (0: until the time budget)",
+        epochs = gr.Number(TrainConfig.epochs, label="Epochs", info="passes over the text, 1-1000 (0: until the time budget)",
                            precision=0, minimum=0, maximum=1000)
-        max_seconds = gr.Number(60, label="Time budget (s)", info="stop after this many seconds, 0 = no limit",
+        max_seconds = gr.Number(TIME_BUDGET, label="Time budget (s)", info="stop after this many seconds, 0 = no limit",
                                 precision=0, minimum=0, maximum=24 * 3600)
-        seed = gr.Number(0, label="Seed", info="same seed, same model", precision=0)
+        seed = gr.Number(TrainConfig.seed, label="Seed", info="same seed, same model", precision=0)
+    T, M = TrainConfig, ModelConfig  # every default is theirs: written once, in the dataclass
     with gr.Accordion("Model and optimiser settings (the book's values by default)", open=False):
         with gr.Row():
-            seq_len = gr.Slider(5, 400, 100, step=1, label="Sequence length", info="tokens per window, 5-400")
-            stride = gr.Slider(0, 400, 0, step=1, label="Stride", info="0 = sequence length (state carried); 1 = the book")
-            batch_size = gr.Slider(1, 256, 32, step=1, label="Batch size", info="windows per step, 1-256")
+            seq_len = gr.Slider(5, 400, T.seq_len, step=1, label="Sequence length", info="tokens per window, 5-400")
+            stride = gr.Slider(0, 400, T.stride or 0, step=1, label="Stride",
+                               info="0 = sequence length (state carried); 1 = the book")
+            batch_size = gr.Slider(1, 256, T.batch_size, step=1, label="Batch size", info="windows per step, 1-256")
         with gr.Row():
-            embed_dim = gr.Slider(8, 512, 128, step=8, label="Embedding size", info="8-512")
-            hidden_size = gr.Slider(8, 1024, 128, step=8, label="Hidden size", info="8-1024")
-            num_layers = gr.Slider(1, 4, 3, step=1, label="LSTM layers", info="1-4")
+            embed_dim = gr.Slider(8, 512, M.embed_dim, step=8, label="Embedding size", info="8-512")
+            hidden_size = gr.Slider(8, 1024, M.hidden_size, step=8, label="Hidden size", info="8-1024")
+            num_layers = gr.Slider(1, 4, M.num_layers, step=1, label="LSTM layers", info="1-4")
         with gr.Row():
-            dropout = gr.Slider(0, 0.8, 0.2, step=0.05, label="Dropout", info="between LSTM layers, 0-0.8")
-            lr = gr.Number(TrainConfig.lr, label="Learning rate", info="Adam, 1e-5 to 0.1")
-            min_count = gr.Slider(1, 20, 1, step=1, label="Min count", info="rarer words become <unk>, 1-20")
-            softmax = gr.Dropdown(["auto", "adaptive", "full"], value="auto", label="Output layer",
+            dropout = gr.Slider(0, 0.8, M.dropout, step=0.05, label="Dropout", info="between LSTM layers, 0-0.8")
+            lr = gr.Number(T.lr, label="Learning rate", info="Adam, 1e-5 to 0.1")
+            min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>, 1-20")
+            softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
                                   info="adaptive: about 5x faster on 2,000+ words; full: the book's")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary")
@@ -396,8 +364,11 @@ with gr.Blocks(title="wordlstm") as demo:
                        api_name="upload_corpus")
     sample_btn.click(use_sample, [seq_len, session], [corpus_md, top_words, corpus_file, session],
                      api_name="use_sample")
-    train_btn.click(train_model, [corpus_file, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
-                                  num_layers, dropout, lr, batch_size, min_count, softmax, session],
+    train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, epochs=epochs, max_seconds=max_seconds,
+                                            seed=seed, seq_len=seq_len, stride=stride, embed_dim=embed_dim,
+                                            hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
+                                            batch_size=batch_size, min_count=min_count, softmax=softmax,
+                                            session=session),
                     [status_md, plot, model_md, download, session], api_name="train",
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
     stop_btn.click(stop_training, [session], [status_md], api_name="stop", concurrency_limit=None, queue=False)

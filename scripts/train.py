@@ -11,13 +11,13 @@ weights so far) and the state to resume it. Ctrl-C stops cleanly and saves.
 import os
 import signal
 import sys
-from dataclasses import asdict, fields
+from dataclasses import asdict
 
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from wordlstm import ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, save_checkpoint, train
+from wordlstm import Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, save_checkpoint, train
 from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.cli import ArgumentParser, run
 
@@ -27,26 +27,29 @@ def parse_args():
     p.add_argument("corpus", nargs="?", help="a UTF-8 .txt file to learn from (with --resume: the recorded one)")
     p.add_argument("--out", help="checkpoint folder to write (created or replaced; with --resume: that folder)")
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR, with its settings")
-    p.add_argument("--save-every", type=float, default=60, help="seconds between checkpoints (default 60)")
-    p.add_argument("--epochs", type=int, default=None, help="passes over the text (default 10, or none with --max-seconds)")
-    p.add_argument("--max-seconds", type=float, default=None, help="wall-clock budget for training, in seconds")
-    p.add_argument("--seq-len", type=int, default=100, help="tokens per training window (book: 100)")
-    p.add_argument("--stride", type=int, default=None, help="tokens between window starts (default seq-len; book: 1)")
-    p.add_argument("--batch-size", type=int, default=32, help="windows per step (book: 32)")
-    p.add_argument("--lr", type=float, default=TrainConfig.lr, help=f"Adam learning rate (default {TrainConfig.lr}; book: 1e-4)")
-    p.add_argument("--embed-dim", type=int, default=128, help="word embedding size (book: 128)")
-    p.add_argument("--hidden-size", type=int, default=128, help="LSTM hidden size (book: 128)")
-    p.add_argument("--num-layers", type=int, default=3, help="LSTM layers (book: 3)")
-    p.add_argument("--dropout", type=float, default=0.2, help="dropout between LSTM layers (book: 0.2)")
-    p.add_argument("--tie-weights", action="store_true", help="share input and output embeddings (needs embed-dim == hidden-size)")
-    p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default="auto",
-                   help="output layer: adaptive (fast, for 2,000+ words), full (the book's), auto (default) picks")
-    p.add_argument("--min-count", type=int, default=1, help="words seen fewer times become <unk> (default 1: keep all)")
-    p.add_argument("--max-vocab", type=int, default=None, help="keep at most this many words, the rest become <unk>")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="tail of the text held out for validation")
-    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same model")
-    p.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+    T, M = TrainConfig, ModelConfig  # every default below is theirs: written once, in the dataclass
+    p.add_argument("--save-every", type=float, default=T.save_every, help=f"seconds between checkpoints (default {T.save_every:g})")
+    p.add_argument("--epochs", type=int, default=None, help=f"passes over the text (default {T.epochs}, or none with --max-seconds)")
+    p.add_argument("--max-seconds", type=float, default=T.max_seconds, help="wall-clock budget for training, in seconds")
+    p.add_argument("--seq-len", type=int, default=T.seq_len, help=f"tokens per training window (default {T.seq_len}; book: 100)")
+    p.add_argument("--stride", type=int, default=T.stride, help="tokens between window starts (default seq-len; book: 1)")
+    p.add_argument("--batch-size", type=int, default=T.batch_size, help=f"windows per step (default {T.batch_size}; book: 32)")
+    p.add_argument("--lr", type=float, default=T.lr, help=f"Adam learning rate (default {T.lr}; book: 1e-4)")
+    p.add_argument("--embed-dim", type=int, default=M.embed_dim, help=f"word embedding size (default {M.embed_dim}; book: 128)")
+    p.add_argument("--hidden-size", type=int, default=M.hidden_size, help=f"LSTM hidden size (default {M.hidden_size}; book: 128)")
+    p.add_argument("--num-layers", type=int, default=M.num_layers, help=f"LSTM layers (default {M.num_layers}; book: 3)")
+    p.add_argument("--dropout", type=float, default=M.dropout, help=f"dropout between LSTM layers (default {M.dropout}; book: 0.2)")
+    p.add_argument("--tie-weights", action="store_true", default=M.tie_weights,
+                   help="share input and output embeddings (needs embed-dim == hidden-size)")
+    p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default=M.softmax,
+                   help=f"output layer: adaptive (fast, for 2,000+ words), full (the book's), auto picks (default {M.softmax})")
+    p.add_argument("--min-count", type=int, default=Corpus.min_count,
+                   help=f"words seen fewer times become <unk> (default {Corpus.min_count}: keep all)")
+    p.add_argument("--max-vocab", type=int, default=Corpus.max_vocab, help="keep at most this many words, the rest become <unk>")
+    p.add_argument("--val-fraction", type=float, default=T.val_fraction, help=f"tail of the text held out for validation (default {T.val_fraction})")
+    p.add_argument("--seed", type=int, default=T.seed, help="random seed: the same seed gives the same model")
+    p.add_argument("--device", default=T.device, help=f"auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps (default {T.device})")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=T.precision,
                    help="auto: bf16 autocast on CUDA and on CPUs with AMX, else fp32")
     return p.parse_args()
 
@@ -56,22 +59,18 @@ def settings(args, rank: int):
     if not args.resume:
         if not args.corpus or not args.out:
             raise UserError("give a corpus and --out DIR (or --resume DIR)")
-        epochs = args.epochs if args.epochs is not None else (None if args.max_seconds else 10)
-        cfg = TrainConfig(seq_len=args.seq_len, stride=args.stride, batch_size=args.batch_size, lr=args.lr,
-                          epochs=epochs, max_seconds=args.max_seconds, val_fraction=args.val_fraction,
-                          seed=args.seed, device=args.device, precision=args.precision, save_every=args.save_every)
+        epochs = args.epochs if args.epochs is not None else (None if args.max_seconds else TrainConfig.epochs)
+        cfg = TrainConfig.from_dict(vars(args), epochs=epochs)
         if rank == 0:  # the one process that writes
             check_writable(args.out)  # fail now, not after an hour of training
         corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
-        model_cfg = ModelConfig(len(corpus.vocab), args.embed_dim, args.hidden_size, args.num_layers,
-                                args.dropout, args.tie_weights, args.softmax)
+        model_cfg = ModelConfig.from_dict(vars(args), vocab_size=len(corpus.vocab))
         return corpus, model_cfg, cfg
     config = read_config(args.resume)
-    known = {f.name for f in fields(TrainConfig)}
-    train_cfg = {k: v for k, v in config.get("train", {}).items() if k in known}
+    budget = {}
     if args.epochs is not None or args.max_seconds is not None:  # a new budget for this run
-        train_cfg.update(epochs=args.epochs, max_seconds=args.max_seconds)
-    cfg = TrainConfig(**{**train_cfg, "save_every": args.save_every})
+        budget = {"epochs": args.epochs, "max_seconds": args.max_seconds}
+    cfg = TrainConfig.from_dict(config.get("train", {}), **budget, save_every=args.save_every)
     recorded = config.get("corpus", {})
     corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),
                          max_vocab=recorded.get("max_vocab"))
@@ -99,7 +98,7 @@ def main():
 
     def save(state, metrics):
         model = WordLSTM(model_cfg)
-        model.load_state_dict(state.best or state.model)  # what users load: the best weights so far
+        model.load_state_dict(state.position.best or state.model)  # what users load: the best weights so far
         save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), metrics=metrics, corpus=corpus.info(),
                         command=command, resume=state)
         saved[:] = [state]

@@ -1,5 +1,6 @@
 """Hub push/pull and Space deploys, through huggingface_hub's real client, against tests/fakehub.py."""
 import pickle
+import re
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from fakehub import TOKEN
 from conftest import ROOT
 from test_cli import run
 from wordlstm import Checkpoint, UserError, load_checkpoint, save_checkpoint
-from wordlstm.hub import NO_TOKEN, deploy_space, load_model, push
+from wordlstm.hub import deploy_space, load_model, no_token, push
 
 CHECKPOINT_FILES = ["README.md", "config.json", "model.safetensors", "vocab.json"]
 
@@ -76,18 +77,26 @@ def test_pull_downloads_once_then_uses_the_cache(hub, saved):
     assert len(gets) == 1
 
 
-@pytest.mark.parametrize("token, message", [(None, NO_TOKEN), ("hf_wrong", "the Hub refused the token")])
+@pytest.mark.parametrize("token, message", [
+    (None, re.escape(no_token("pushing"))),
+    ("hf_wrong", r"the Hub refused the token while pushing to alice/tiny-lstm \(401\)"),
+])
 def test_a_missing_or_invalid_token_is_a_clear_error(hub, saved, token, message):
-    with pytest.raises(UserError, match=message.split(":")[0]):
+    with pytest.raises(UserError, match=message):
         push(saved, "alice/tiny-lstm", token=token)
     assert ("model", "alice/tiny-lstm") not in hub.repos
 
 
-@pytest.mark.parametrize("repo_id", ["not a repo", "alice/bad name", "a/b/c", "alice/..x", ""])
-def test_a_malformed_repo_id_is_refused_before_any_request(hub, saved, repo_id):
-    with pytest.raises(UserError, match="is not a valid Hub repo id|no such checkpoint folder"):
+INVALID, NO_FOLDER = "is not a valid Hub repo id", "no such checkpoint folder"
+
+
+@pytest.mark.parametrize("repo_id, when_loading", [
+    ("not a repo", NO_FOLDER), ("alice/bad name", INVALID), ("a/b/c", NO_FOLDER), ("alice/..x", INVALID), ("", NO_FOLDER),
+])  # loading reads a name without exactly one "/" as a local folder
+def test_a_malformed_repo_id_is_refused_before_any_request(hub, saved, repo_id, when_loading):
+    with pytest.raises(UserError, match=INVALID):
         push(saved, repo_id, token=TOKEN)
-    with pytest.raises(UserError, match="is not a valid Hub repo id|no such checkpoint folder"):
+    with pytest.raises(UserError, match=when_loading):
         load_model(repo_id)
     assert hub.requests == []
 
@@ -181,8 +190,10 @@ def test_app_pushes_and_loads_through_the_api(url, hub, saved, tmp_path):
     bob = Client(url, verbose=False)  # another user loads it by name
     with pytest.raises(Exception, match="alice/from-app is neither a folder here nor a repo on the Hub"):
         bob.predict("alice/from-app", "", api_name="/load_from_hub")  # private: needs a token
-    for local in ("models/anna", "/etc", "../main"):  # the server's own folders are not a stranger's to read
-        with pytest.raises(Exception, match="is not a valid Hub repo id|neither a folder here nor a repo"):
+    # The server's own folders are not a stranger's to read: each is taken as a repo id, never a path.
+    for local, message in [("models/anna", "models/anna is neither a folder here nor a repo on the Hub"),
+                           ("/etc", "'/etc' is not a valid Hub repo id"), ("../main", "'../main' is not a valid Hub repo id")]:
+        with pytest.raises(Exception, match=re.escape(message)):
             bob.predict(local, "", api_name="/load_from_hub")
     note = bob.predict("alice/from-app", TOKEN, api_name="/load_from_hub")
     assert "your model" in note

@@ -1,9 +1,11 @@
 """Checkpoints during training, and resuming: exact continuation, SIGKILL safety."""
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import fields
 
 import pytest
 import torch
@@ -11,7 +13,8 @@ import torch
 from conftest import ROOT, TINY
 from test_cli import run
 from wordlstm import ModelConfig, TrainConfig, UserError, load_checkpoint, save_checkpoint, train
-from wordlstm.checkpoint import load_train_state
+from wordlstm.checkpoint import RESUME_JSON, load_train_state
+from wordlstm.train import Position
 
 
 def small(tiny_corpus):
@@ -27,32 +30,44 @@ def test_a_resumed_run_ends_with_the_same_weights(tiny_corpus, stride, where):
     if where == "epoch end":
         start = full[0]  # saved after epoch 1's validation
     else:
-        polls, stop_at = iter(range(10**6)), full[0].step + 3  # should_stop is asked once per step
+        polls, stop_at = iter(range(10**6)), full[0].position.step + 3  # should_stop is asked once per step
         saved = []
         train(tiny_corpus.ids, small(tiny_corpus), cfg, on_checkpoint=saved.append,
               should_stop=lambda: next(polls) >= stop_at - 1)  # stop 3 steps into epoch 2
         start = saved[-1]
-        assert start.epoch == 2 and 0 < start.epoch_steps
+        assert start.position.epoch == 2 and 0 < start.position.epoch_steps
     resumed = []
     train(tiny_corpus.ids, small(tiny_corpus), cfg, on_checkpoint=resumed.append, resume=start)
     a, b = full[-1], resumed[-1]
-    assert (a.step, a.epoch, a.tokens) == (b.step, b.epoch, b.tokens)
+    assert (a.position.step, a.position.epoch, a.position.tokens) == (b.position.step, b.position.epoch, b.position.tokens)
     for name, tensor in a.model.items():
         assert torch.equal(tensor, b.model[name]), name
-    assert a.best_loss == b.best_loss
+    assert a.position.best_loss == b.position.best_loss
 
 
 def test_train_state_round_trips_through_the_folder(tmp_path, tiny_corpus):
     states = []
-    model, _ = train(tiny_corpus.ids, small(tiny_corpus), TrainConfig(seq_len=10, batch_size=4, epochs=1),
+    model, _ = train(tiny_corpus.ids, small(tiny_corpus), TrainConfig(seq_len=10, batch_size=4, epochs=2, save_every=0),
                      on_checkpoint=states.append)
-    save_checkpoint(tmp_path / "ck", model, tiny_corpus.vocab, resume=states[-1])
+    st = next(s for s in states if s.position.epoch == 2 and s.position.epoch_steps == 3)  # mid-epoch, after a validation
+    assert st.position.best is not None and isinstance(st.position.hidden, tuple)  # every kind of field is exercised
+    save_checkpoint(tmp_path / "ck", model, tiny_corpus.vocab, resume=st)
     back = load_train_state(tmp_path / "ck")
-    st = states[-1]
-    assert (back.epoch, back.epoch_steps, back.step, back.best_loss) == (st.epoch, st.epoch_steps, st.step, st.best_loss)
+    for f in fields(Position):  # every field, whatever its type, with no list of them here or in checkpoint.py
+        ours, theirs = getattr(back.position, f.name), getattr(st.position, f.name)
+        if isinstance(theirs, dict):
+            assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], v) for k, v in theirs.items()), f.name
+        elif isinstance(theirs, tuple):
+            assert isinstance(ours, tuple) and all(torch.equal(a, b) for a, b in zip(ours, theirs)), f.name
+        elif isinstance(theirs, torch.Tensor):
+            assert torch.equal(ours, theirs), f.name
+        else:
+            assert ours == theirs, f.name
+    assert isinstance(back.position.hidden, tuple)
     assert all(torch.equal(v, back.model[k]) for k, v in st.model.items())
-    assert torch.equal(back.rng, st.rng) and torch.equal(back.epoch_rng, st.epoch_rng)
-    assert back.optimizer["param_groups"] == st.optimizer["param_groups"]
+    assert torch.equal(back.rng, st.rng)
+    assert back.optimizer["param_groups"] == st.optimizer["param_groups"]  # betas come back a tuple
+    assert list(back.optimizer["state"]) == list(st.optimizer["state"]) == list(range(len(st.model)))  # int keys
     for pid, slots in st.optimizer["state"].items():
         assert all(torch.equal(v, back.optimizer["state"][pid][k]) for k, v in slots.items())
     with pytest.raises(UserError, match="holds no run to resume"):
@@ -79,11 +94,11 @@ def test_sigkill_leaves_a_loadable_checkpoint_and_resume_continues(tmp_path):
     finally:
         proc.kill()
     ck = load_checkpoint(out)  # the last complete save
-    killed = load_train_state(out)
+    killed = load_train_state(out).position
     assert killed.step > 0 and ck.config["metrics"]["in_progress"]
     r = run("train.py", "--resume", out, "--epochs", killed.epoch + 1)
     assert r.returncode == 0, r.stderr
-    done = load_train_state(out)
+    done = load_train_state(out).position
     assert done.epoch == killed.epoch + 2 and done.step > killed.step  # finished the epoch it was in, and one more
     assert "in_progress" not in load_checkpoint(out).config["metrics"]
 
@@ -107,3 +122,17 @@ def test_resume_refuses_another_text_or_no_more_epochs(tmp_path):
     assert r.returncode == 2 and "is not the text this run trained on" in r.stderr
     r = run("train.py", "--resume", tmp_path / "m", "--epochs", 1)
     assert r.returncode == 2 and "already trained 1 epochs" in r.stderr
+
+
+def test_a_run_saved_by_an_older_version_says_to_train_anew(tmp_path, tiny_corpus):
+    states = []
+    model, _ = train(tiny_corpus.ids, small(tiny_corpus), TrainConfig(seq_len=10, batch_size=4, epochs=1),
+                     on_checkpoint=states.append)
+    save_checkpoint(tmp_path / "ck", model, tiny_corpus.vocab, resume=states[-1])
+    old = {"param_groups": [], "has_best": True, "best_loss": 2.0, "epoch": 2, "epoch_steps": 0, "step": 8,
+           "tokens": 320, "train_time": 0.5}  # resume.json as wordlstm 0.2.0 wrote it
+    (tmp_path / "ck" / RESUME_JSON).write_text(json.dumps(old))
+    with pytest.raises(UserError, match="written by an older wordlstm and cannot be resumed; train anew"):
+        load_train_state(tmp_path / "ck")
+    r = run("train.py", "--resume", tmp_path / "ck", "--epochs", 3)
+    assert r.returncode == 2 and "train anew" in r.stderr and len(r.stderr.strip().splitlines()) == 1

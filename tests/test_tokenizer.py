@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 from conftest import ANNA
 from wordlstm import UserError, Vocab, detokenize, tokenize
-from wordlstm.tokenizer import PUNCT, decode_bytes, read_text
+from wordlstm.data import decode_bytes, read_text
+from wordlstm.tokenizer import PUNCT
 
 
 def test_book_facts_on_anna():

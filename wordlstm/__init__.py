@@ -7,7 +7,8 @@ from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Corpus, Windows, corpus_from_text, load_corpus, split
 from .model import ModelConfig, WordLSTM
 from .sample import MAX_NEW_TOKENS, generate, sample_next, stream
-from .tokenizer import UserError, detokenize, tokenize
+from .errors import UserError
+from .tokenizer import detokenize, tokenize
 from .train import Event, TrainConfig, TrainResult, evaluate, pick_device, train
 from .vocab import UNK, Vocab
 

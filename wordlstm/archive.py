@@ -11,9 +11,8 @@ import tempfile
 import zipfile
 
 from .checkpoint import CARD_FILE, REQUIRED, Checkpoint, load_checkpoint
-from .tokenizer import UserError
+from .errors import UserError
 
-FILES = REQUIRED
 OPTIONAL = (CARD_FILE,)
 MAX_ZIP_BYTES = 100 * 2**20
 MAX_UNPACKED_BYTES = 200 * 2**20
@@ -21,8 +20,8 @@ MAX_UNPACKED_BYTES = 200 * 2**20
 
 def pack(checkpoint_dir, zip_path) -> str:
     with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in FILES + OPTIONAL:
-            if name in FILES or os.path.isfile(os.path.join(checkpoint_dir, name)):
+        for name in REQUIRED + OPTIONAL:
+            if name in REQUIRED or os.path.isfile(os.path.join(checkpoint_dir, name)):
                 zf.write(os.path.join(checkpoint_dir, name), arcname=name)
     return os.fspath(zip_path)
 
@@ -65,12 +64,12 @@ def _checked_members(zf: zipfile.ZipFile) -> dict:
         if name.startswith(("/", "\\")) or ".." in parts or ":" in name:
             raise UserError(f"the zip has an unsafe entry {name!r}; refused")
         base = parts[-1]
-        if base not in FILES + OPTIONAL or len(parts) > 2:  # the files, at the top or in one folder
-            raise UserError(f"the zip holds {name!r}; a model zip holds only {', '.join(FILES + OPTIONAL)}")
+        if base not in REQUIRED + OPTIONAL or len(parts) > 2:  # the files, at the top or in one folder
+            raise UserError(f"the zip holds {name!r}; a model zip holds only {', '.join(REQUIRED + OPTIONAL)}")
         if base in members:
             raise UserError(f"the zip holds {base} twice; refused")
         members[base] = info
-    missing = [n for n in FILES if n not in members]
+    missing = [n for n in REQUIRED if n not in members]
     if missing:
         raise UserError(f"the zip lacks {', '.join(missing)}; upload the .zip downloaded from this app")
     return members

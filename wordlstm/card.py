@@ -8,7 +8,7 @@ import os
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .sample import generate
-from .tokenizer import UserError
+from .errors import UserError
 
 LIBRARY = "wordlstm"
 TAGS = ["text-generation", "lstm", "pytorch", "word-level"]
@@ -81,7 +81,7 @@ repeats the biases of its corpus. Words it never saw are unknown to it.
 def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_included: bool = False) -> ModelCard:
     """A ModelCard from a checkpoint's parts; `repo_id` goes into the usage snippet."""
     corpus, metrics, train = config.get("corpus", {}), config.get("metrics", {}), config.get("train", {})
-    model_cfg = config.get("model", {})
+    model_cfg = config["model"]  # save_checkpoint always writes it
     repo_id = repo_id or "OWNER/NAME"
     corpus_name = os.path.splitext(os.path.basename(str(corpus.get("name") or "model")))[0]
     model_name = repo_id.split("/")[-1] if repo_id != "OWNER/NAME" else f"wordlstm-{corpus_name}"
@@ -93,13 +93,11 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
     data = ModelCardData(library_name=LIBRARY, tags=list(TAGS), pipeline_tag="text-generation",
                          model_name=model_name, eval_results=eval_results)
     prompt = next((w for w in ("the", *vocab.itos[:50]) if w in vocab.stoi and w.isalpha()), vocab.itos[0])
-    was_training = model.training
     try:
         samples = [{"seed": seed, "text": generate(model, vocab, prompt, seed=seed, **SAMPLE_SETTINGS)}
                    for seed in range(3)]
     except UserError:  # a vocabulary with no usable prompt word: a card without samples
         samples = []
-    model.train(was_training)
     results = {k: metrics[k] for k in ("val_loss", "val_ppl", "steps", "epochs", "tokens", "seconds", "device", "stopped")
                if k in metrics}
     for k in ("val_loss", "val_ppl", "epochs"):
@@ -109,7 +107,7 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
             "The training text itself is not included; its sha256 identifies it.")
     return ModelCard.from_template(
         data, template_str=TEMPLATE, model_name=model_name, repo_id=repo_id, prompt=prompt,
-        model={"num_layers": "?", "hidden_size": "?", "embed_dim": "?", "softmax": "full", **model_cfg},
+        model=model_cfg,
         corpus={"tokens": None, "min_count": 1, "max_vocab": None, "sha256": "?", **corpus,
                 "name": os.path.basename(str(corpus.get("name", "?")))},  # never the user's local path
         corpus_note=note, hyperparameters={**model_cfg, **train}, results=results, command=config.get("command"),

@@ -11,7 +11,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, is_dataclass
 
 import safetensors
 import safetensors.torch
@@ -20,14 +20,15 @@ from huggingface_hub import HfApi, ModelHubMixin, snapshot_download
 
 from .card import LIBRARY, TAGS, build_card
 from .model import ModelConfig, WordLSTM
-from .tokenizer import UserError
-from .train import TrainState
+from .errors import UserError
+from .train import Position, TrainState
 from .vocab import Vocab
 
 MODEL_FILE, CONFIG_FILE, VOCAB_FILE, CARD_FILE = "model.safetensors", "config.json", "vocab.json", "README.md"
 REQUIRED = (MODEL_FILE, CONFIG_FILE, VOCAB_FILE)  # what loading needs; the card is optional
 # Where an unfinished run stands (train.TrainState), for --resume: tensors and JSON, like the rest.
 RESUME_TENSORS, RESUME_JSON = "resume.safetensors", "resume.json"
+RESUME_FORMAT = "wordlstm-run/2"  # resume.json files before it listed their fields by hand
 CORPUS_FILE = "corpus.txt"  # only when the user opts in to sharing the text
 FORMAT = "wordlstm"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
@@ -44,8 +45,7 @@ class Checkpoint(ModelHubMixin, library_name=LIBRARY, tags=TAGS):
     def __init__(self, model: WordLSTM, vocab: Vocab, config: dict | None = None):
         self.model, self.vocab, self.config = model, vocab, dict(config or {})
 
-    def save_pretrained(self, save_directory, *, config=None, model_card_kwargs: dict | None = None,
-                        **_push_kwargs) -> str:
+    def save_pretrained(self, save_directory, *, model_card_kwargs: dict | None = None, **_push_kwargs) -> str:
         """Write the folder. model_card_kwargs: repo_id (for the card's usage
         snippet) and corpus_path (a text file to include as corpus.txt, opt-in)."""
         info = {k: v for k, v in self.config.items() if k not in ("format", "model", "versions")}
@@ -202,9 +202,8 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
 def recorded_model_config(config: dict, path) -> ModelConfig:
     """The ModelConfig in a checkpoint's config.json (`config`, read from folder `path`)."""
     try:
-        known = {f.name for f in fields(ModelConfig)}
         # Checkpoints from before the adaptive softmax have no "softmax" field: full.
-        return ModelConfig(**{"softmax": "full", **{k: v for k, v in config["model"].items() if k in known}})
+        return ModelConfig.from_dict({"softmax": "full", **config["model"]})
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise UserError(f"{CONFIG_FILE} in {path} has no valid model config ({e}); the checkpoint is corrupt") from None
 
@@ -213,20 +212,43 @@ def _missing(folder) -> list[str]:
     return [n for n in REQUIRED if not os.path.isfile(os.path.join(folder, n))]
 
 
-def _save_train_state(folder: str, st: TrainState):
-    tensors = {f"model/{k}": v for k, v in st.model.items()}
-    tensors.update({f"best/{k}": v for k, v in (st.best or {}).items()})
-    for pid, slots in st.optimizer["state"].items():
-        tensors.update({f"optimizer/{pid}/{name}": v for name, v in slots.items()})
-    tensors.update(rng=st.rng, epoch_rng=st.epoch_rng)
-    if st.hidden is not None:
-        tensors.update({"hidden/h": st.hidden[0], "hidden/c": st.hidden[1]})
-    safetensors.torch.save_file({k: v.contiguous() for k, v in tensors.items()}, os.path.join(folder, RESUME_TENSORS))
-    meta = {"param_groups": st.optimizer["param_groups"], "has_best": st.best is not None, "best_loss": st.best_loss,
-            "epoch": st.epoch, "epoch_steps": st.epoch_steps, "step": st.step, "tokens": st.tokens,
-            "train_time": st.train_time}
+def _save_train_state(folder: str, state: TrainState):
+    tensors: dict = {}
+    tree = _to_json(state, "", tensors)
+    safetensors.torch.save_file(tensors, os.path.join(folder, RESUME_TENSORS))
     with open(os.path.join(folder, RESUME_JSON), "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=2)
+        json.dump({"format": RESUME_FORMAT, "state": tree}, f, indent=1)
+
+
+def _to_json(obj, key: str, tensors: dict):
+    """`obj` as JSON, every tensor in it moved to `tensors` under its "/"-joined path.
+    A few markers keep what JSON would lose: tensors, tuples, non-string keys."""
+    if isinstance(obj, torch.Tensor):
+        tensors[key] = obj.contiguous()
+        return {"$tensor": key}
+    if is_dataclass(obj):
+        obj = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    if isinstance(obj, dict):
+        items = [[k, _to_json(v, f"{key}/{k}".lstrip("/"), tensors)] for k, v in obj.items()]
+        return dict(items) if all(isinstance(k, str) for k in obj) else {"$items": items}
+    if isinstance(obj, (list, tuple)):
+        items = [_to_json(v, f"{key}/{i}".lstrip("/"), tensors) for i, v in enumerate(obj)]
+        return {"$tuple": items} if isinstance(obj, tuple) else items
+    return obj
+
+
+def _from_json(tree, tensors: dict):
+    if isinstance(tree, list):
+        return [_from_json(v, tensors) for v in tree]
+    if not isinstance(tree, dict):
+        return tree
+    if "$tensor" in tree:
+        return tensors[tree["$tensor"]]
+    if "$tuple" in tree:
+        return tuple(_from_json(v, tensors) for v in tree["$tuple"])
+    if "$items" in tree:  # keys JSON would turn into strings: Adam's states are keyed by parameter number
+        return {k: _from_json(v, tensors) for k, v in tree["$items"]}
+    return {k: _from_json(v, tensors) for k, v in tree.items()}
 
 
 def load_train_state(path) -> TrainState:
@@ -235,25 +257,13 @@ def load_train_state(path) -> TrainState:
     if not all(os.path.isfile(os.path.join(path, n)) for n in (RESUME_TENSORS, RESUME_JSON)):
         raise UserError(f"{path} holds no run to resume ({RESUME_TENSORS} and {RESUME_JSON} are written while "
                         f"scripts/train.py runs); train anew instead")
-    meta = _read_json(path, RESUME_JSON)
+    saved = _read_json(path, RESUME_JSON)
+    if saved.get("format") != RESUME_FORMAT:
+        raise UserError(f"the saved run in {path} was written by an older wordlstm and cannot be resumed; "
+                        f"train anew (its model still loads for generation)")
     try:
-        tensors = safetensors.torch.load_file(os.path.join(path, RESUME_TENSORS))
-        groups: dict = {}
-        for key, value in tensors.items():
-            head, _, rest = key.partition("/")
-            groups.setdefault(head, {})[rest] = value
-        optimizer_state: dict = {}
-        for key, value in groups.get("optimizer", {}).items():
-            pid, name = key.split("/")
-            optimizer_state.setdefault(int(pid), {})[name] = value
-        hidden = (groups["hidden"]["h"], groups["hidden"]["c"]) if "hidden" in groups else None
-        param_groups = [{**g, "betas": tuple(g["betas"])} for g in meta["param_groups"]]  # JSON made it a list
-        return TrainState(
-            model=groups["model"], optimizer={"state": optimizer_state, "param_groups": param_groups},
-            best=groups["best"] if meta["has_best"] else None, best_loss=float(meta["best_loss"]),
-            rng=tensors["rng"], epoch_rng=tensors["epoch_rng"], hidden=hidden, epoch=int(meta["epoch"]),
-            epoch_steps=int(meta["epoch_steps"]), step=int(meta["step"]), tokens=int(meta["tokens"]),
-            train_time=float(meta["train_time"]))
+        state = _from_json(saved["state"], safetensors.torch.load_file(os.path.join(path, RESUME_TENSORS)))
+        return TrainState(**{**state, "position": Position(**state["position"])})
     except (safetensors.SafetensorError, OSError, KeyError, ValueError, TypeError) as e:
         raise UserError(f"the saved run in {path} is damaged ({e}); train anew instead") from None
 

@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from .tokenizer import UserError
+from .errors import UserError
 
 
 class ArgumentParser(argparse.ArgumentParser):

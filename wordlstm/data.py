@@ -5,13 +5,17 @@ into it: (x, y) = (ids[s : s+T], ids[s+1 : s+T+1]), gathered for a whole batch
 at once. The book builds one pair of tensors per window instead, which costs
 seconds and a gigabyte on a novel.
 """
+import codecs
 import hashlib
+import os
 from dataclasses import dataclass
 
 import torch
 
-from .tokenizer import UserError, read_text
+from .errors import UserError
 from .vocab import Vocab
+
+MAX_CORPUS_BYTES = 200 * 1024 * 1024
 
 
 @dataclass
@@ -30,6 +34,35 @@ class Corpus:
 
     def stats(self, top: int = 20) -> dict:
         return {**self.info(), "top_words": list(zip(self.vocab.itos[:top], self.vocab.counts[:top]))}
+
+
+def read_text(path, max_bytes: int = MAX_CORPUS_BYTES) -> str:
+    """Read a UTF-8 text file (a BOM is allowed, CRLF is fine) or raise UserError."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise UserError(f"{path}: no such file; give the path of a .txt file")
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a folder; give the path of a .txt file")
+    size = os.path.getsize(path)
+    if size > max_bytes:
+        raise UserError(f"{path} is {size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
+    with open(path, "rb") as f:
+        return decode_bytes(f.read(), name=path)
+
+
+def decode_bytes(data: bytes, name: str = "the corpus") -> str:
+    """UTF-8 (with or without BOM) only; anything else is a clear error, not mojibake."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise UserError(f"{name} is UTF-16; save it as UTF-8 and try again")
+    if b"\x00" in data:
+        raise UserError(f"{name} looks binary (it contains NUL bytes); give a plain text file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{name} is not valid UTF-8 (byte {e.start}); save it as UTF-8 and try again") from None
+    if not text.strip():
+        raise UserError(f"{name} is empty or only whitespace; give a text with some words")
+    return text
 
 
 def load_corpus(path, min_count: int = 1, max_vocab: int | None = None, name: str | None = None) -> Corpus:

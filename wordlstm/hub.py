@@ -14,19 +14,18 @@ from huggingface_hub.errors import (HFValidationError, HfHubHTTPError, LocalEntr
 from huggingface_hub.utils import validate_repo_id
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .tokenizer import UserError
+from .errors import UserError
 
 try:  # the HTTP client under huggingface_hub: httpx2 since 2.x, httpx in 1.x
     from httpx2 import TransportError
 except ImportError:
     from httpx import TransportError
 
+
 def no_token(doing: str) -> str:
     return (f"{doing} needs a Hugging Face token with write access: pass --token, set HF_TOKEN, or run "
             f"`hf auth login` (tokens: https://huggingface.co/settings/tokens)")
 
-
-NO_TOKEN = no_token("pushing")
 
 # What a Space needs of this repository: the app, the package, the bundled
 # default model and sample text. Tests, CI, caches and local runs stay behind.

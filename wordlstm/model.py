@@ -12,17 +12,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .tokenizer import UserError
+from .config import Config
+from .errors import UserError
 
 State = tuple[torch.Tensor, torch.Tensor]  # (h, c), each (num_layers, B, hidden_size)
 
 
 @dataclass
-class ModelConfig:
-    vocab_size: int
-    embed_dim: int = 128  # the book's sizes throughout
-    hidden_size: int = 128
-    num_layers: int = 3
+class ModelConfig(Config):
+    vocab_size: int  # words in the vocabulary: the embedding's rows and the output's columns
+    embed_dim: int = 128  # word embedding size, as in the book
+    hidden_size: int = 128  # LSTM units per layer, as in the book
+    num_layers: int = 3  # stacked LSTM layers, as in the book
     dropout: float = 0.2  # between LSTM layers, as in the book
     tie_weights: bool = False  # share the embedding with the output layer (Press & Wolf, 2017)
     softmax: str = "auto"  # "full", "adaptive", or "auto": adaptive for a large vocabulary unless tied
@@ -209,10 +210,15 @@ class WordLSTM(nn.Module):
         return self.logits(out), state
 
     def next_logits(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """Like forward, but logits for the last position only: (B, V). For sampling,
-        where a long prompt would otherwise cost a (T, V) matrix nobody reads."""
-        out, state = self.features(x, state)
-        return self.logits(out[:, -1]), state
+        """Like forward in eval mode, but logits for the last position only: (B, V).
+        For sampling, where a long prompt would otherwise cost a (T, V) matrix nobody
+        reads. Never any dropout, whatever the module's mode: generating from a model
+        that is training does not have to switch it (and switch it back)."""
+        if state is None:
+            state = self.init_state(x.shape[0])
+        out, h, c = torch.lstm(self.embed(x), state, self.lstm._flat_weights, True, self.config.num_layers,
+                               0.0, False, False, True)  # biases, layers, no dropout, not training, 1-way, batch-first
+        return self.logits(out[:, -1]), (h, c)
 
     @torch.no_grad()
     def init_output_bias(self, counts: torch.Tensor):

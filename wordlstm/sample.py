@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import torch
 
 from .model import WordLSTM
-from .tokenizer import Detokenizer, UserError
+from .errors import UserError
+from .tokenizer import Detokenizer
 from .vocab import Encoded, Vocab
 
 MAX_NEW_TOKENS = 2000
@@ -64,7 +65,7 @@ def stream(model: WordLSTM, vocab: Vocab, prompt: Encoded, max_new_tokens: int =
 
 @torch.inference_mode()
 def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed):
-    model.eval()
+    # No model.eval(): next_logits and the stepper never apply dropout, so the caller's model keeps its mode.
     device = model.embed.weight.device
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int(torch.seed()))

@@ -7,15 +7,7 @@ each of ,.:;?!$()/_&%*@'` and '"' stands alone as a token; split on whitespace.
 quotes hug the words they enclose, and re-tokenizing its output gives back the
 same tokens (it only ever removes a space next to a punctuation token).
 """
-import codecs
-import os
-
 PUNCT = ",.:;?!$()/_&%*@'`\""
-MAX_CORPUS_BYTES = 200 * 1024 * 1024
-
-
-class UserError(ValueError):
-    """A problem the user caused and can fix; its message says what to do."""
 
 
 def tokenize(text: str) -> list[str]:
@@ -26,35 +18,6 @@ def tokenize(text: str) -> list[str]:
     for c in PUNCT:
         text = text.replace(c, f" {c} ")
     return text.split()
-
-
-def read_text(path, max_bytes: int = MAX_CORPUS_BYTES) -> str:
-    """Read a UTF-8 text file (a BOM is allowed, CRLF is fine) or raise UserError."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise UserError(f"{path}: no such file; give the path of a .txt file")
-    if os.path.isdir(path):
-        raise UserError(f"{path} is a folder; give the path of a .txt file")
-    size = os.path.getsize(path)
-    if size > max_bytes:
-        raise UserError(f"{path} is {size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
-    with open(path, "rb") as f:
-        return decode_bytes(f.read(), name=path)
-
-
-def decode_bytes(data: bytes, name: str = "the corpus") -> str:
-    """UTF-8 (with or without BOM) only; anything else is a clear error, not mojibake."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise UserError(f"{name} is UTF-16; save it as UTF-8 and try again")
-    if b"\x00" in data:
-        raise UserError(f"{name} looks binary (it contains NUL bytes); give a plain text file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UserError(f"{name} is not valid UTF-8 (byte {e.start}); save it as UTF-8 and try again") from None
-    if not text.strip():
-        raise UserError(f"{name} is empty or only whitespace; give a text with some words")
-    return text
 
 
 # Detokenizing: whether to put a space between two tokens depends only on the

@@ -2,35 +2,39 @@
 
 It knows nothing about who watches: it reports plain `Event`s to a callback
 and asks `should_stop()` between steps, so a caller can stop it cleanly.
+Where a run stands is one object, `Position`; a checkpoint of a run in
+progress (`TrainState`) is that position plus the weights, Adam and the RNG.
 """
 import math
 import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from .config import Config
 from .data import Windows, split
+from .errors import UserError
 from .model import ModelConfig, WordLSTM
-from .tokenizer import UserError
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
     seq_len: int = 100  # tokens per window, as in the book
     stride: int | None = None  # window step; None = seq_len (state carried across batches), 1 = the book
-    batch_size: int = 32
+    batch_size: int = 32  # windows per step, as in the book (the global batch under DDP)
     lr: float = 5e-3  # Adam; the book's 1e-4 barely moves in a minute (see README)
     epochs: int | None = 10  # None: until max_seconds
     max_seconds: float | None = None  # wall-clock budget, validation included
     val_fraction: float = 0.1  # the contiguous tail held out for validation
-    grad_clip: float = 5.0
-    seed: int = 0
+    grad_clip: float = 5.0  # max gradient norm, as in the book
+    seed: int = 0  # model init, dropout and window order
     device: str = "auto"  # auto = cuda > mps > cpu
     log_every: int = 10  # read the loss every this many steps (each read is a host sync on GPU)
     precision: str = "auto"  # "fp32", "bf16" (autocast), or "auto": bf16 where it is fast (see use_bf16)
@@ -63,6 +67,40 @@ def perplexity(loss: float) -> float:
 
 
 @dataclass
+class Position:
+    """Where a run stands: everything besides the weights, Adam and the RNG that a
+    resume restores. A new resumable field is one line here: checkpoints store
+    every field (tensors in safetensors, the rest in JSON) without naming it."""
+    epoch: int = 1  # 1-based, the epoch in progress
+    epoch_steps: int = 0  # its batches done
+    step: int = 0  # optimizer steps so far
+    tokens: int = 0  # tokens trained on, all ranks together
+    train_time: float = 0.0  # seconds in training steps (validation and saving excluded)
+    best_loss: float = math.inf  # the best validation loss so far
+    best: dict | None = None  # a CPU copy of the weights that reached it
+    epoch_rng: torch.Tensor | None = None  # the shuffling generator as the epoch in progress began
+    hidden: tuple | None = None  # the carried LSTM state (contiguous windows), or None
+
+    def metrics(self) -> dict:
+        """What a checkpoint of an unfinished run records (TrainResult.metrics() once done)."""
+        return {"val_loss": self.best_loss, "val_ppl": perplexity(self.best_loss), "steps": self.step,
+                "tokens": self.tokens, "in_progress": True}
+
+
+@dataclass
+class TrainState:
+    """A run in progress, to continue it exactly: what train() hands to
+    `on_checkpoint` and takes back as `resume`. Tensors are on the CPU."""
+    position: Position
+    model: dict  # the current weights
+    optimizer: dict  # Adam's state_dict
+    rng: torch.Tensor  # torch's CPU generator: dropout
+
+    def metrics(self) -> dict:
+        return self.position.metrics()
+
+
+@dataclass
 class Event:
     """What the loop reports. kind: "start", "step", "epoch" (after validation) or "done"."""
     kind: str
@@ -92,7 +130,6 @@ class TrainResult:
     train_seconds: float  # in training steps only
     device: str
     stopped: bool  # stopped by the caller
-    history: list = field(default_factory=list)  # the "epoch" and "done" events
 
     @property
     def val_ppl(self) -> float:
@@ -107,6 +144,18 @@ class TrainResult:
         return {"val_loss": self.val_loss, "val_ppl": self.val_ppl, "steps": self.steps, "epochs": self.epochs,
                 "tokens": self.tokens, "seconds": round(self.seconds, 1), "device": self.device,
                 "stopped": self.stopped}
+
+
+def progress(pos: Position, cfg: TrainConfig, total_steps: int | None, elapsed: float) -> tuple[float, float | None]:
+    """How far a run is (0..1), by steps or by time, whichever is further along,
+    and the seconds left (None while unknown)."""
+    frac_steps = pos.step / total_steps if total_steps else 0.0
+    frac_time = elapsed / cfg.max_seconds if cfg.max_seconds else 0.0
+    eta = (total_steps - pos.step) * pos.train_time / pos.step if total_steps and pos.step else None
+    if cfg.max_seconds:
+        left = max(0.0, cfg.max_seconds - elapsed)
+        eta = left if eta is None else min(eta, left)
+    return min(1.0, max(frac_steps, frac_time)), eta
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -167,29 +216,6 @@ def evaluate(model: WordLSTM, ids: torch.Tensor, seq_len: int, batch_size: int =
     return total / count
 
 
-@dataclass
-class TrainState:
-    """Where a run is, to continue it exactly: what train() hands to `on_checkpoint`
-    and takes back as `resume`. Tensors are on the CPU; the caller stores them."""
-    model: dict  # the current weights
-    optimizer: dict  # Adam's state_dict
-    best: dict | None  # the best weights so far, by validation loss
-    best_loss: float
-    rng: torch.Tensor  # torch's CPU generator: dropout
-    epoch_rng: torch.Tensor  # the shuffling generator as the current epoch began
-    hidden: tuple | None  # the carried LSTM state (contiguous windows), or None
-    epoch: int  # 1-based, the epoch in progress
-    epoch_steps: int  # its batches done
-    step: int
-    tokens: int
-    train_time: float
-
-    def metrics(self) -> dict:
-        """What a checkpoint of an unfinished run records (TrainResult.metrics() once done)."""
-        return {"val_loss": self.best_loss, "val_ppl": perplexity(self.best_loss), "steps": self.step,
-                "tokens": self.tokens, "in_progress": True}
-
-
 def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_event=None, should_stop=None,
           on_checkpoint=None, resume: TrainState | None = None) -> tuple[WordLSTM, TrainResult]:
     """Train on the token stream `ids`; returns the model with the best weights loaded.
@@ -204,35 +230,132 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
     global batch, each rank trains on its own rows of it, and only rank 0
     reports events and checkpoints.
     """
-    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-    rank = dist.get_rank() if world > 1 else 0
+    rank, world = world_info()
     if world > 1 and cfg.batch_size % world:
         raise UserError(f"batch_size {cfg.batch_size} must be a multiple of the {world} processes")
     if rank:
         on_event = on_checkpoint = None
-    on_event = on_event or (lambda e: None)
     should_stop = should_stop or (lambda: False)
-    device = pick_device(cfg.device)
-    if world > 1 and device.type == "cuda":  # one GPU per process
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
+    device = _device(cfg, rank, world)
     bf16 = use_bf16(device, cfg.precision)
-    dev_name = device_name(device) + (", bf16" if bf16 else "")
-    t0 = last_save = time.perf_counter()
+    report = _Reporter(on_event, cfg, device_name(device) + (", bf16" if bf16 else ""))
     torch.manual_seed(cfg.seed)  # model init and dropout
     shuffle_gen = torch.Generator().manual_seed(cfg.seed)
 
     train_ids, val_ids = split(ids, cfg.seq_len, cfg.val_fraction)
-    windows = Windows(train_ids, cfg.seq_len, cfg.stride)
-    # Hidden state: with non-overlapping windows laid out as parallel streams
-    # (stride == seq_len), each batch row continues the text of the row before,
-    # so we carry the state across batches (detached: truncated BPTT) and the
-    # model sees context beyond one window. The book carries the state across
-    # *shuffled* windows, where it is noise; with overlapping windows we shuffle
-    # and start each batch from zeros instead.
-    contiguous = windows.stride == cfg.seq_len
+    windows, contiguous = _windows(train_ids, cfg, world)
     steps_per_epoch = windows.num_batches(cfg.batch_size, contiguous, world)
-    total_steps = steps_per_epoch * cfg.epochs if cfg.epochs else None
+    report.total_steps = steps_per_epoch * cfg.epochs if cfg.epochs else None
+    model, optimizer, loss_step = _build(model_config, cfg, train_ids, device, world)
+    pos = Position(epoch_rng=shuffle_gen.get_state())
+    if resume is not None:
+        pos = _restore(resume, model, optimizer, cfg, device)
 
+    report("start", pos)
+    loss = last_loss = None
+    last_save, stopped, out_of_time = time.perf_counter(), False, False
+    while True:
+        shuffle_gen.set_state(pos.epoch_rng)  # the epoch's order, drawn again when resuming mid-epoch
+        tick = time.perf_counter()
+        for x, y in windows.batches(cfg.batch_size, contiguous, shuffle_gen, start=pos.epoch_steps, rank=rank,
+                                    world=world):
+            x, y = _to(device, x), _to(device, y)
+            with autocast(device, bf16):
+                loss, hidden = loss_step(x, pos.hidden, y)
+            pos.hidden = (hidden[0].detach(), hidden[1].detach()) if contiguous else None
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            pos.step, pos.epoch_steps, pos.tokens = pos.step + 1, pos.epoch_steps + 1, pos.tokens + y.numel() * world
+            # The loss and the clock are read only at log steps: on a GPU each read waits for it to finish.
+            if pos.step == 1 or pos.step % cfg.log_every == 0:
+                last_loss, tick = loss.item(), _count_time(pos, tick)
+                report("step", pos, last_loss)
+            stopped, out_of_time = _stop_flags(should_stop, cfg, report.elapsed(), pos.step, world, device)
+            if stopped or out_of_time:
+                break
+            if on_checkpoint is not None and time.perf_counter() - last_save >= cfg.save_every:
+                _count_time(pos, tick)
+                last_save = tick = _checkpoint(on_checkpoint, model, optimizer, pos)
+        _count_time(pos, tick)
+        last_loss = loss.item() if pos.epoch_steps and loss is not None else last_loss
+        finished_epoch = pos.epoch_steps == steps_per_epoch
+        epochs_done = pos.epoch - 1 + pos.epoch_steps / steps_per_epoch
+        # On the GPU in bf16, for speed; on the CPU in fp32, where it is cheap anyway.
+        val_loss = evaluate(model, val_ids, cfg.seq_len, max(cfg.batch_size, 64), bf16 and device.type == "cuda")
+        if val_loss < pos.best_loss:
+            pos.best_loss, pos.best = val_loss, _cpu(model.state_dict())
+        report("epoch", pos, last_loss, val_loss)
+        ended_epoch, all_done = pos.epoch, bool(cfg.epochs and pos.epoch >= cfg.epochs and finished_epoch)
+        if finished_epoch:  # the cursor moves to the next epoch before saving, so a resume starts there
+            pos.epoch, pos.epoch_steps, pos.hidden, pos.epoch_rng = pos.epoch + 1, 0, None, shuffle_gen.get_state()
+        last_save = _checkpoint(on_checkpoint, model, optimizer, pos)
+        if all_done or stopped or out_of_time:
+            break
+
+    if pos.best is not None:
+        model.load_state_dict(pos.best)
+    result = TrainResult(val_loss=pos.best_loss, steps=pos.step, tokens=pos.tokens, epochs=epochs_done,
+                         seconds=report.elapsed(), train_seconds=pos.train_time, device=report.device,
+                         stopped=stopped)
+    report("done", replace(pos, epoch=ended_epoch), last_loss, pos.best_loss)
+    return model, result
+
+
+def world_info() -> tuple[int, int]:
+    """(this process's rank, the number of processes) under torch.distributed; (0, 1) without it."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class _Reporter:
+    """Turns the run's position into Events for `on_event`; owns the wall clock."""
+
+    def __init__(self, on_event, cfg: TrainConfig, device: str):
+        self.on_event, self.cfg, self.device = on_event, cfg, device
+        self.total_steps = None  # known once the data is split
+        self.t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def __call__(self, kind: str, pos: Position, train_loss: float | None = None, val_loss: float | None = None):
+        if self.on_event is None:
+            return
+        elapsed = self.elapsed()
+        done, eta = progress(pos, self.cfg, self.total_steps, elapsed)
+        self.on_event(Event(kind, pos.epoch, pos.step, self.total_steps, done, elapsed, eta,
+                            pos.tokens / pos.train_time if pos.train_time else 0.0, self.device, train_loss, val_loss))
+
+
+def _device(cfg: TrainConfig, rank: int, world: int) -> torch.device:
+    device = pick_device(cfg.device)
+    if world > 1 and device.type == "cuda":  # one GPU per process
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank % torch.cuda.device_count())))
+    return device
+
+
+def _windows(train_ids: torch.Tensor, cfg: TrainConfig, world: int) -> tuple[Windows, bool]:
+    """The training windows, and whether they are contiguous streams.
+
+    Hidden state: with non-overlapping windows laid out as parallel streams
+    (stride == seq_len), each batch row continues the text of the row before,
+    so we carry the state across batches (detached: truncated BPTT) and the
+    model sees context beyond one window. The book carries the state across
+    *shuffled* windows, where it is noise; with overlapping windows we shuffle
+    and start each batch from zeros instead.
+    """
+    windows = Windows(train_ids, cfg.seq_len, cfg.stride)
+    if world > 1 and len(windows) < cfg.batch_size:  # some ranks would get no rows at all
+        raise UserError(f"the training text has {len(windows)} windows, fewer than the batch of {cfg.batch_size} "
+                        f"shared by {world} processes; give more text, or lower batch_size or seq_len")
+    return windows, windows.stride == cfg.seq_len
+
+
+def _build(model_config: ModelConfig, cfg: TrainConfig, train_ids: torch.Tensor, device: torch.device, world: int):
+    """The model (on `device`, in train mode), its optimizer, and the module whose forward is the loss."""
     model = WordLSTM(model_config)
     model.init_output_bias(torch.bincount(train_ids.long(), minlength=model_config.vocab_size)[: model_config.vocab_size])
     model = model.to(device)
@@ -244,119 +367,55 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
         loss_step = nn.parallel.DistributedDataParallel(
             loss_step, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=model.adaptive)  # a rank's batch may have no word of some cluster
+    return model, optimizer, loss_step
 
-    epoch, epoch_steps, step, tokens, train_time = 1, 0, 0, 0, 0.0
-    best_loss, best_state, history, hidden = math.inf, None, [], None
-    epoch_rng = shuffle_gen.get_state()
-    if resume is not None:
-        if cfg.epochs and resume.epoch > cfg.epochs:
-            raise UserError(f"this run has already trained {resume.epoch - 1} epochs; ask for more than that "
-                            f"(epochs {cfg.epochs}), or for a time budget")
-        model.load_state_dict(resume.model)
-        optimizer.load_state_dict(resume.optimizer)
-        best_state, best_loss = resume.best, resume.best_loss
-        torch.set_rng_state(resume.rng)
-        epoch_rng = resume.epoch_rng
-        hidden = None if resume.hidden is None else tuple(h.to(device) for h in resume.hidden)
-        epoch, epoch_steps, step = resume.epoch, resume.epoch_steps, resume.step
-        tokens, train_time = resume.tokens, resume.train_time
-    stopped = out_of_time = False
-    last_loss = None
 
-    def event(kind, epoch, val_loss=None):
-        elapsed = time.perf_counter() - t0
-        frac_steps = step / total_steps if total_steps else 0.0
-        frac_time = elapsed / cfg.max_seconds if cfg.max_seconds else 0.0
-        progress = min(1.0, max(frac_steps, frac_time))
-        eta = None
-        if total_steps and step:
-            eta = (total_steps - step) * train_time / step
-        if cfg.max_seconds:
-            left = max(0.0, cfg.max_seconds - elapsed)
-            eta = left if eta is None else min(eta, left)
-        e = Event(kind, epoch, step, total_steps, progress, elapsed, eta,
-                  tokens / train_time if train_time else 0.0, dev_name, last_loss, val_loss)
-        on_event(e)
-        return e
+def _restore(resume: TrainState, model: WordLSTM, optimizer, cfg: TrainConfig, device: torch.device) -> Position:
+    """Load a saved run into the model, the optimizer and torch's RNG; returns its position."""
+    pos = resume.position
+    if cfg.epochs and pos.epoch > cfg.epochs:
+        raise UserError(f"this run has already trained {pos.epoch - 1} epochs; ask for more than that "
+                        f"(epochs {cfg.epochs}), or for a time budget")
+    model.load_state_dict(resume.model)
+    optimizer.load_state_dict(resume.optimizer)
+    torch.set_rng_state(resume.rng)
+    hidden = None if pos.hidden is None else tuple(h.to(device) for h in pos.hidden)
+    return replace(pos, hidden=hidden)
 
-    def validate():
-        nonlocal best_loss, best_state
-        # On the GPU in bf16, for speed; on the CPU in fp32, where it is cheap anyway.
-        loss = evaluate(model, val_ids, cfg.seq_len, max(cfg.batch_size, 64), bf16 and device.type == "cuda")
-        if loss < best_loss:  # keep a CPU copy of the best weights
-            best_loss = loss
-            best_state = _cpu(model.state_dict())
-        return loss
 
-    def stop_flags():
-        flags = (should_stop(), bool(cfg.max_seconds and time.perf_counter() - t0 >= cfg.max_seconds))
-        if world == 1:
-            return flags
-        if step % cfg.log_every:  # ranks must stop at the same step: they agree every log_every steps
-            return False, False
-        agreed = torch.tensor(flags, dtype=torch.float32, device=device)
-        dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
-        return bool(agreed[0]), bool(agreed[1])
+def _to(device: torch.device, batch: torch.Tensor) -> torch.Tensor:
+    if device.type == "cuda":  # pinned pages let the copy run asynchronously
+        batch = batch.pin_memory()
+    return batch.to(device, non_blocking=True)
 
-    def checkpoint():
-        nonlocal last_save
-        if on_checkpoint is not None:
-            on_checkpoint(TrainState(
-                _cpu(model.state_dict()), _cpu(optimizer.state_dict()), best_state, best_loss, torch.get_rng_state(),
-                epoch_rng, None if hidden is None else _cpu(hidden), epoch, epoch_steps, step, tokens, train_time))
-        last_save = time.perf_counter()
 
-    event("start", epoch)
-    ended_epoch = epoch
-    while not (stopped or out_of_time):
-        shuffle_gen.set_state(epoch_rng)  # the epoch's order, drawn again when resuming mid-epoch
-        tick = time.perf_counter()
-        for x, y in windows.batches(cfg.batch_size, contiguous, shuffle_gen, start=epoch_steps, rank=rank, world=world):
-            if device.type == "cuda":  # pinned pages let the copy run asynchronously
-                x, y = x.pin_memory(), y.pin_memory()
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with autocast(device, bf16):
-                loss, hidden = loss_step(x, hidden, y)
-            hidden = (hidden[0].detach(), hidden[1].detach()) if contiguous else None
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            step += 1
-            epoch_steps += 1
-            tokens += y.numel() * world
-            if step == 1 or step % cfg.log_every == 0:
-                last_loss = loss.item()
-                now = time.perf_counter()
-                train_time += now - tick
-                tick = now
-                event("step", epoch)
-            stopped, out_of_time = stop_flags()
-            if stopped or out_of_time:
-                break
-            if on_checkpoint is not None and time.perf_counter() - last_save >= cfg.save_every:
-                train_time += time.perf_counter() - tick
-                checkpoint()
-                tick = time.perf_counter()
-        train_time += time.perf_counter() - tick
-        last_loss = loss.item() if epoch_steps else last_loss
-        finished_epoch = epoch_steps == steps_per_epoch
-        epochs_done = epoch - 1 + epoch_steps / steps_per_epoch
-        history.append(event("epoch", epoch, validate()))
-        ended_epoch, all_done = epoch, bool(cfg.epochs and epoch >= cfg.epochs and finished_epoch)
-        if finished_epoch:  # the cursor moves to the next epoch before saving, so a resume starts there
-            epoch, epoch_steps, hidden, epoch_rng = epoch + 1, 0, None, shuffle_gen.get_state()
-        checkpoint()
-        if all_done:
-            break
+def _count_time(pos: Position, tick: float) -> float:
+    """Add the time since `tick` to the run's training time; returns now."""
+    now = time.perf_counter()
+    pos.train_time += now - tick
+    return now
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    result = TrainResult(val_loss=best_loss, steps=step, tokens=tokens, epochs=epochs_done,
-                         seconds=time.perf_counter() - t0, train_seconds=train_time, device=dev_name,
-                         stopped=stopped, history=history)
-    history.append(event("done", ended_epoch, best_loss))
-    return model, result
+
+def _checkpoint(on_checkpoint, model: WordLSTM, optimizer, pos: Position) -> float:
+    """Hand a TrainState to `on_checkpoint` (if any); returns the time it was done."""
+    if on_checkpoint is not None:
+        # pos.best and pos.epoch_rng are CPU tensors that the loop replaces, never changes: shared, not copied.
+        on_checkpoint(TrainState(replace(pos, hidden=_cpu(pos.hidden)), _cpu(model.state_dict()),
+                                 _cpu(optimizer.state_dict()), torch.get_rng_state()))
+    return time.perf_counter()
+
+
+def _stop_flags(should_stop, cfg: TrainConfig, elapsed: float, step: int, world: int, device) -> tuple[bool, bool]:
+    """(stopped by the caller, out of time). Under DDP the ranks must stop at the
+    same step: they agree every log_every steps, and go on in between."""
+    flags = (should_stop(), bool(cfg.max_seconds and elapsed >= cfg.max_seconds))
+    if world == 1:
+        return flags
+    if step % cfg.log_every:
+        return False, False
+    agreed = torch.tensor(flags, dtype=torch.float32, device=device)
+    dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
+    return bool(agreed[0]), bool(agreed[1])
 
 
 class _LossStep(nn.Module):
@@ -384,43 +443,49 @@ def _cpu(tree):
 
 
 class TrainingThread:
-    """Runs train() in a background thread, for front ends that poll.
+    """Runs a training in a background thread, for front ends that poll.
 
-    The caller reads `poll()` for events, sets `stop` to end training cleanly,
-    and finds `model` and `result` (or `error`) once `done`.
+    `run(ids, model_config, cfg, on_event=, should_stop=)` returns (model,
+    result): train() by default, or one that trains elsewhere (wordlstm.zerogpu).
+    The caller reads `events()`, sets `stop` to end training cleanly, and finds
+    `model` and `result` (or `error`) once `done`.
     """
 
-    def __init__(self, ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig):
+    def __init__(self, ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, run=None):
         self.stop = threading.Event()
         self.model = self.result = self.error = None
         self._events: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, args=(ids, model_config, cfg), daemon=True,
+        self._thread = threading.Thread(target=self._run, args=(run or train, ids, model_config, cfg), daemon=True,
                                         name="wordlstm-training")
         self._thread.start()
 
-    def _run(self, ids, model_config, cfg):
+    def _run(self, run, ids, model_config, cfg):
         try:
-            self.model, self.result = self._train(ids, model_config, cfg)
+            self.model, self.result = run(ids, model_config, cfg, on_event=self._events.put,
+                                          should_stop=self.stop.is_set)
         except Exception as e:  # handed to the caller, who owns the error reporting
             self.error = e
         finally:
-            self._events.put(None)
-
-    def _train(self, ids, model_config, cfg):
-        """(model, result), with events put on the queue. Subclasses train elsewhere."""
-        return train(ids, model_config, cfg, self._events.put, self.stop.is_set)
+            self._events.put(None)  # the end of the stream
 
     @property
     def done(self) -> bool:
         return not self._thread.is_alive()
 
-    def poll(self, timeout: float) -> list[Event]:
-        """The events so far; waits up to `timeout` for the first one."""
-        events = []
-        try:
-            events.append(self._events.get(timeout=timeout))
-            while True:
-                events.append(self._events.get_nowait())
-        except queue.Empty:
-            pass
-        return [e for e in events if e is not None]
+    def events(self, every: float = 1.0) -> Iterator[list[Event]]:
+        """The events as they come, in lists: each holds what was queued when the
+        first of them arrived, or nothing after `every` seconds without one (a
+        front end can still refresh, and notice a client that went away).
+        Ends once the training has ended."""
+        while True:
+            try:
+                batch = [self._events.get(timeout=every)]
+            except queue.Empty:
+                yield []
+                continue
+            while batch[-1] is not None and not self._events.empty():
+                batch.append(self._events.get_nowait())
+            if batch[-1] is None:  # the end of the stream
+                yield batch[:-1]
+                return
+            yield batch

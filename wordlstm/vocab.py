@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .tokenizer import UserError, detokenize, tokenize
+from .errors import UserError
+from .tokenizer import tokenize
 
 UNK = "<unk>"
 _CHUNK_CHARS = 1 << 16  # clean and count this much text at a time: bounded memory
@@ -128,9 +129,6 @@ class Vocab:
 
     def _examples(self, n: int = 5):
         return [w for w in self.itos if w.isalpha()][:n] or self.itos[:n]
-
-    def decode(self, ids) -> str:
-        return detokenize(self.itos[int(i)] for i in ids)
 
     # -- JSON ------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -50,10 +50,11 @@ class Session:
     """One user's corpus, model, curves and files."""
 
     def __init__(self):
-        self.corpus = None
+        self.corpus = None  # read only from a file this session uploaded, or from the bundled sample
         self.ckpt = None  # the user's own model: trained here or uploaded
         self.job = None
         self.tmp = None
+        self.uploads = {}  # the path gradio gave each file this session uploaded -> the session's copy
 
     def __deepcopy__(self, memo):  # gr.State copies its initial value; a session is never shared
         return self
@@ -63,11 +64,75 @@ class Session:
             self.tmp = tempfile.mkdtemp(prefix="wordlstm-session-")
         return self.tmp
 
+    def owns(self, path: str) -> bool:
+        """Whether `path` is the bundled sample or inside this session's own folder."""
+        if path == SAMPLE_CORPUS:
+            return True
+        return self.tmp is not None and _inside(path, self.tmp)
+
     def close(self):
         if self.job is not None:
             self.job.stop.set()
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _inside(path: str, folder: str) -> bool:
+    real, folder = os.path.realpath(path), os.path.realpath(folder)  # symlinks followed, ".." resolved
+    return os.path.commonpath([real, folder]) == folder
+
+
+NOT_UPLOADED = ("{} was not uploaded in this session; upload the file through the page, "
+                "or with gradio_client's handle_file()")
+
+
+def named_path(value) -> str | None:
+    """The path a request names for a file input, if it is one this server's upload
+    route could have written (in its upload folder); else gr.Error. None for no file."""
+    path = value.get("path") if isinstance(value, dict) else value
+    if path is None:
+        return None
+    name = "this file" if not isinstance(path, str) or "://" in path else os.path.basename(path)
+    if not isinstance(path, str) or "://" in path or not _inside(path, demo.GRADIO_CACHE):
+        raise gr.Error(NOT_UPLOADED.format(name))
+    return path
+
+
+class Blocks(gr.Blocks):
+    """gr.Blocks that checks every file a request names before gradio touches it.
+
+    Gradio refuses a path outside its upload folder too, but as an internal error
+    ("the upstream app raised an exception"), and it downloads a URL given as a
+    path. Here both get the app's one-line message, before anything is opened."""
+
+    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
+        for block, value in zip(block_fn.inputs, inputs):
+            if isinstance(block, gr.File):
+                named_path(value)
+        return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+
+
+def uploaded(file, session: Session, suffix: str) -> str:
+    """The session's own copy of a file it uploaded, or gr.Error before anything is opened.
+
+    A request names its files by path, and a hand-written request can name any
+    path. So the app takes only what gradio's upload route wrote into this
+    server's upload folder, and moves it into the session's folder the first
+    time it is used: another session that names the same path finds nothing."""
+    if file in session.uploads:
+        return session.uploads[file]
+    path = named_path(file)
+    if not os.path.isfile(path):  # not uploaded, or taken by the session that did
+        raise gr.Error(NOT_UPLOADED.format(os.path.basename(path)))
+    if not path.lower().endswith(suffix):
+        raise gr.Error(f"upload a {suffix} file")
+    own = os.path.join(tempfile.mkdtemp(prefix="upload-", dir=session.folder()), os.path.basename(path))
+    try:
+        shutil.move(os.path.realpath(path), own)  # a move, not a copy: the upload is this session's alone
+    except OSError:  # another session took it a moment ago
+        raise gr.Error(NOT_UPLOADED.format(os.path.basename(path))) from None
+    session.uploads[path] = own
+    return own
 
 
 def load_default():
@@ -131,9 +196,7 @@ def corpus_stats(corpus, seq_len: int) -> tuple[str, pd.DataFrame]:
 def use_upload(file, seq_len, session: Session):
     if file is None:
         return "Upload a .txt file, or use the sample.", None, session
-    if not str(file).lower().endswith(".txt"):
-        raise gr.Error("upload a plain-text .txt file")
-    session.corpus = load_corpus(file)
+    session.corpus = load_corpus(uploaded(file, session, ".txt"))
     return *corpus_stats(session.corpus, int(seq_len)), session
 
 
@@ -168,7 +231,10 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     progress(0, desc="Reading the corpus...")
     if session.job is not None and not session.job.done:
         raise gr.Error("a training is already running in this session; stop it first")
-    path = corpus or (session.corpus.name if session.corpus is not None else SAMPLE_CORPUS)
+    if corpus:
+        path = uploaded(corpus, session, ".txt")
+    else:  # the corpus picked in Data, or the sample: files the server chose itself
+        path = session.corpus.name if session.corpus is not None else SAMPLE_CORPUS
     if session.corpus is None or (session.corpus.name, session.corpus.min_count) != (path, int(min_count)):
         session.corpus = load_corpus(path, min_count=int(min_count))
     cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
@@ -236,7 +302,7 @@ def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, sessi
 def upload_model(file, session: Session):
     if file is None:
         raise gr.Error("choose a model .zip first")
-    session.ckpt = unpack(file, parent=session.folder())
+    session.ckpt = unpack(uploaded(file, session, ".zip"), parent=session.folder())
     return model_note(session), session
 
 
@@ -255,6 +321,8 @@ def push_model(repo_id, private, include_corpus, token, session: Session, oauth_
         if corpus is None or corpus.sha256 != sha or not os.path.isfile(corpus.name):
             raise gr.Error("the text this model was trained on is not here any more; "
                            "untick \"include the training text\" or train again")
+        if not session.owns(corpus.name):  # only ever a file of this session's, or the sample
+            raise gr.Error("the training text is not a file of this session; untick \"include the training text\"")
         corpus_path = corpus.name
     url = push(session.ckpt, repo_id, private=bool(private), token=token, corpus_path=corpus_path)
     return f"Pushed: [{url}]({url})", ""
@@ -278,7 +346,7 @@ def inputs_for(fn, **components) -> list:
 
 
 # -- The page -------------------------------------------------------------------
-with gr.Blocks(title="wordlstm") as demo:
+with Blocks(title="wordlstm") as demo:
     session = gr.State(Session, time_to_live=6 * 3600, delete_callback=Session.close)
     gr.Markdown("# wordlstm\nTrain a word-level LSTM language model on your own text, watch it learn, "
                 "then write with it. The method of *Learn Generative AI with PyTorch*, chapter 8, made fast.")

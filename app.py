@@ -21,7 +21,10 @@ from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, Windows, load
                       save_checkpoint, split, stream, train, zerogpu)
 from wordlstm.archive import pack, unpack
 from wordlstm.hub import load_model, push
-from wordlstm.sample import MAX_NEW_TOKENS
+from wordlstm.originality import NgramIndex, originality
+from wordlstm.sample import MAX_NEW_TOKENS, LiveSampler
+from wordlstm.score import score
+from wordlstm.tokenizer import Detokenizer, tokenize
 from wordlstm.train import TrainingThread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,6 +46,7 @@ TIME_BUDGET = 60  # the page's default budget (the library has none): a first mo
 
 # "Sign in with Hugging Face" exists only on a Space with `hf_oauth: true`.
 ON_SPACE_WITH_OAUTH = bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))
+SAMPLE_COLUMNS = ["step", "validation perplexity", "sample (same prompt and seed each time)"]
 EXAMPLES = ["Anna, and the prince", "Happy families are", "Levin went out into the fields", "She said, \""]
 
 
@@ -55,6 +59,7 @@ class Session:
         self.job = None
         self.tmp = None
         self.uploads = {}  # the path gradio gave each file this session uploaded -> the session's copy
+        self.index = None  # ((corpus sha256, min_count, n), NgramIndex) of the training text, for originality
 
     def __deepcopy__(self, memo):  # gr.State copies its initial value; a session is never shared
         return self
@@ -214,6 +219,10 @@ def curve(history: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(seed + history, columns=["step", "loss", "split"])
 
 
+def samples_table(rows: list) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
+
+
 def describe(e) -> str:
     parts = [f"Training on **{e.device}**: epoch {e.epoch}, step {e.step}"
              + (f"/{e.total_steps}" if e.total_steps else ""), f"{e.tokens_per_s:,.0f} tokens/s"]
@@ -242,8 +251,9 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     model_cfg = ModelConfig(vocab_size=len(session.corpus.vocab), embed_dim=int(embed_dim),
                             hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
                             softmax=softmax)
-    job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING)
-    history, status = [], "Starting..."
+    job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING,
+                                       sampler=LiveSampler(session.corpus.vocab))
+    history, samples, status = [], [], "Starting..."
     try:
         for events in job.events():
             for e in events:
@@ -251,10 +261,11 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
                     history.append({"step": e.step, "loss": e.train_loss, "split": "train"})
                 elif e.kind == "epoch":
                     history.append({"step": e.step, "loss": e.val_loss, "split": "validation"})
+                    samples.insert(0, [e.step, round(e.val_ppl, 1), e.sample])  # newest first
                 eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
                 progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
                 status = describe(e)
-            yield status, curve(history), gr.skip(), gr.skip(), session
+            yield status, curve(history), samples_table(samples), gr.skip(), gr.skip(), session
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
         job.stop.set()
         raise
@@ -265,13 +276,13 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     r = job.result
     folder = os.path.join(session.folder(), "model")
     save_checkpoint(folder, job.model.cpu(), session.corpus.vocab, train=asdict(cfg), metrics=r.metrics(),
-                    corpus=session.corpus.info())
+                    corpus=session.corpus.info(), corpus_ids=session.corpus.ids)
     session.ckpt = load_checkpoint(folder)
     zip_path = pack(folder, os.path.join(session.folder(), "wordlstm-model.zip"))
     how = "Stopped" if r.stopped else "Done"
     status = (f"{how}: {r.steps} steps in {r.seconds:.0f} s on **{r.device}**, {r.tokens_per_s:,.0f} tokens/s; "
               f"validation perplexity **{r.val_ppl:.1f}**. Generate below, or download it in Share.")
-    yield status, curve(history), model_note(session), zip_path, session
+    yield status, curve(history), samples_table(samples), model_note(session), zip_path, session
 
 
 def stop_training(session: Session):
@@ -295,6 +306,77 @@ def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, sessi
     for piece in pieces:
         text += piece
         yield text, note
+
+
+# -- What the model learned -----------------------------------------------------
+SURPRISE = {"surprising": "#fde68a", "very surprising": "#fca5a5", "unknown word": "#d4d4d8"}
+
+
+def surprise_label(w) -> str | None:
+    if w.unknown:
+        return "unknown word"
+    if w.bits is None or w.bits < 8:  # 8 bits: the model gave it less than 1 chance in 256
+        return None
+    return "very surprising" if w.bits >= 14 else "surprising"
+
+
+def highlighted(tokens: list[str], labels: list) -> list[tuple[str, str | None]]:
+    """Tokens as readable text for gr.HighlightedText, a piece per run of the same label."""
+    detok, pieces = Detokenizer(), []
+    for token, label in zip(tokens, labels):
+        piece = detok.add(token)
+        if pieces and pieces[-1][1] != label and piece.startswith(" "):  # the space before a run is not in it
+            pieces.append((" ", None) if pieces[-1][1] is not None else (pieces.pop()[0] + " ", None))
+            piece = piece[1:]
+        if pieces and pieces[-1][1] == label:
+            pieces[-1] = (pieces[-1][0] + piece, label)
+        else:
+            pieces.append((piece, label))
+    return pieces
+
+
+@user_error
+def score_text(text, session: Session):
+    """Perplexity of `text` under the current model, each word's surprise, the ten most surprising."""
+    ckpt = session.ckpt or DEFAULT
+    if ckpt is None:
+        raise gr.Error("there is no model yet: train one first")
+    if not (text or "").strip():
+        raise gr.Error("paste a text to score, a few sentences or more")
+    result = score(ckpt.model, ckpt.vocab, text)
+    summary = (f"**Perplexity {result.perplexity:,.1f}** over {result.scored:,} words: on average the model "
+               f"hesitated between about {result.perplexity:,.0f} words at each step."
+               + (f" {result.unknown:,} words are not in its vocabulary." if result.unknown else ""))
+    top = pd.DataFrame([[w.word, round(w.bits, 1), ", ".join(g for g, _ in w.guesses)]
+                        for w in result.most_surprising(10)], columns=["word", "bits", "the model expected"])
+    return summary, highlighted([w.word for w in result.words], [surprise_label(w) for w in result.words]), top
+
+
+def training_text(session: Session):
+    """The text the current model was trained on, with its n-gram index, if this session has it."""
+    ckpt = session.ckpt or DEFAULT
+    sha = (ckpt.config.get("corpus") or {}).get("sha256") if ckpt is not None else None
+    if session.corpus is not None and session.corpus.sha256 == sha:
+        return session.corpus
+    if session.ckpt is None:  # the default model: its text is the bundled sample
+        return load_corpus(SAMPLE_CORPUS)
+    raise gr.Error("the text your model was trained on is not in this session (a model from the Hub or a zip); "
+                   "pick that text in Data, or train here, to check for copies")
+
+
+@user_error
+def check_originality(text, min_words, session: Session):
+    """Which spans of `text` are copied word for word from the model's training text."""
+    if not (text or "").strip():
+        raise gr.Error("generate a text first, or paste one, to check it for copies")
+    corpus, n = training_text(session), int(min_words)
+    if session.index is None or session.index[0] != (corpus.sha256, corpus.min_count, n):
+        session.index = ((corpus.sha256, corpus.min_count, n), NgramIndex(corpus.ids, n))  # built once, kept
+    tokens = tokenize(text)
+    report = originality(corpus.ids, corpus.vocab.lookup(tokens), n, index=session.index[1])
+    labels = ["copied" if c else None for c in report.copied(len(tokens))]
+    note = f"**{report.summary()}** (against `{os.path.basename(corpus.name)}`)."
+    return note, highlighted(tokens, labels)
 
 
 # -- Share ----------------------------------------------------------------------
@@ -324,7 +406,10 @@ def push_model(repo_id, private, include_corpus, token, session: Session, oauth_
         if not session.owns(corpus.name):  # only ever a file of this session's, or the sample
             raise gr.Error("the training text is not a file of this session; untick \"include the training text\"")
         corpus_path = corpus.name
-    url = push(session.ckpt, repo_id, private=bool(private), token=token, corpus_path=corpus_path)
+    sha = session.ckpt.config.get("corpus", {}).get("sha256")
+    corpus_ids = session.corpus.ids if session.corpus is not None and session.corpus.sha256 == sha else None
+    url = push(session.ckpt, repo_id, private=bool(private), token=token, corpus_path=corpus_path,
+               corpus_ids=corpus_ids)
     return f"Pushed: [{url}]({url})", ""
 
 
@@ -391,6 +476,8 @@ with Blocks(title="wordlstm") as demo:
     plot = gr.LinePlot(curve([]), x="step", y="loss", color="split", title="Loss (cross-entropy)",
                        color_map={"train": "#4c78a8", "validation": "#f58518"},
                        label="Training curves", height=360)
+    samples = gr.Dataframe(samples_table([]), label="What the model writes after each validation (newest first)",
+                           interactive=False, wrap=True, column_widths=["8%", "14%", "78%"], max_height=300)
 
     gr.Markdown("## 3. Generate")
     model_md = gr.Markdown(model_note(Session()))
@@ -406,7 +493,29 @@ with Blocks(title="wordlstm") as demo:
     output = gr.Textbox(label="Generated text", lines=8)
     unknown_md = gr.Markdown()
 
-    gr.Markdown("## 4. Share")
+    gr.Markdown("## 4. What the model learned")
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("### Score a text\nHow surprised is the model by each word? Paste a passage of the "
+                        "training text, then the same words shuffled, and compare.")
+            score_input = gr.Textbox(label="Text to score", lines=5)
+            score_btn = gr.Button("Score")
+            score_md = gr.Markdown()
+            score_view = gr.HighlightedText(label="Surprise per word (-log2 of its probability, in bits)",
+                                            color_map=SURPRISE, combine_adjacent=False, show_legend=True)
+            surprising = gr.Dataframe(label="The ten most surprising words", interactive=False, wrap=True)
+        with gr.Column():
+            gr.Markdown("### Originality\nWhich parts of a text are copied word for word from the training text?")
+            orig_input = gr.Textbox(label="Text to check", lines=5, placeholder="generate above, then check")
+            with gr.Row():
+                min_words = gr.Slider(3, 20, 6, step=1, label="Shortest copy (words)")
+                use_output_btn = gr.Button("Use the generated text")
+            orig_btn = gr.Button("Check for copies")
+            orig_md = gr.Markdown()
+            orig_view = gr.HighlightedText(label="Copied spans", color_map={"copied": "#fca5a5"},
+                                           combine_adjacent=False, show_legend=True)
+
+    gr.Markdown("## 5. Share")
     with gr.Row():
         download = gr.File(label="Download your model (.zip)", interactive=False)
         with gr.Column():
@@ -437,11 +546,16 @@ with Blocks(title="wordlstm") as demo:
                                             hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
                                             batch_size=batch_size, min_count=min_count, softmax=softmax,
                                             session=session),
-                    [status_md, plot, model_md, download, session], api_name="train",
+                    [status_md, plot, samples, model_md, download, session], api_name="train",
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
     stop_btn.click(stop_training, [session], [status_md], api_name="stop", concurrency_limit=None, queue=False)
     gen_btn.click(generate_text, [prompt, max_new_tokens, temperature, top_k, top_p, gen_seed, session],
                   [output, unknown_md], api_name="generate", concurrency_id="generate", concurrency_limit=4)
+    score_btn.click(score_text, [score_input, session], [score_md, score_view, surprising], api_name="score",
+                    concurrency_id="generate", concurrency_limit=4)
+    orig_btn.click(check_originality, [orig_input, min_words, session], [orig_md, orig_view], api_name="originality",
+                   concurrency_id="generate", concurrency_limit=4)
+    use_output_btn.click(lambda text: text, [output], [orig_input], queue=False, api_visibility="private")
     load_btn.click(upload_model, [model_zip, session], [model_md, session], api_name="upload_model")
     push_btn.click(push_model, [repo_id, private, include_corpus, hf_token, session], [hub_md, hf_token],
                    api_name="push_to_hub")

@@ -2,6 +2,7 @@
 
     python scripts/bench.py --corpus ../shared/corpora/anna.txt --seconds 60
     python scripts/bench.py --prep-only --corpus big.txt      # preparation only, ours
+    python scripts/bench.py --analysis --corpus ../shared/corpora/anna.txt --seconds 60   # live samples, score, copies
 
 Both run on the same corpus, one after the other, with the same training budget,
 at the book's model size, evaluated with the baseline's protocol (10% tail,
@@ -19,7 +20,10 @@ import time
 
 import torch
 
-from wordlstm import ModelConfig, TrainConfig, load_corpus, stream, train
+import numpy as np
+
+from wordlstm import (LiveSampler, ModelConfig, NgramIndex, TrainConfig, detokenize, generate, load_corpus,
+                      originality, score, stream, tokenize, train)
 from wordlstm.cli import ArgumentParser, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -101,6 +105,58 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     return report
 
 
+def median_seconds(fn, runs=5) -> float:
+    times = []
+    for _ in range(runs + 1):  # one warm-up run
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:])
+
+
+def sorted_prefixes_seconds(ids: np.ndarray, n: int) -> float:
+    """The suffix-array alternative to hashed n-grams: sort every position by its first
+    n tokens (prefix doubling with lexsort, as a suffix array is built), the part a
+    lookup of n tokens needs. Returns its build time."""
+    t0, rank, k = time.perf_counter(), ids.astype(np.int64), 1
+    while k < n:
+        second = np.full(len(rank), -1, np.int64)
+        second[:-k] = rank[k:]
+        order = np.lexsort((second, rank))
+        new_key = np.concatenate([[0], np.cumsum((np.diff(rank[order]) != 0) | (np.diff(second[order]) != 0))])
+        rank = np.empty_like(rank)
+        rank[order] = new_key
+        k *= 2
+    return time.perf_counter() - t0
+
+
+def bench_analysis(path, seconds, device, min_words=6):
+    """What showing a user what the model learned costs: live samples during training,
+    scoring 10,000 tokens, and the originality index and check."""
+    corpus = load_corpus(path)
+    validations = []
+    cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device)
+    model, result = train(corpus.ids, ModelConfig(len(corpus.vocab)), cfg, sampler=LiveSampler(corpus.vocab),
+                          on_event=lambda e: e.kind == "epoch" and validations.append(e.sample))
+    model = model.cpu()
+    tail = detokenize(corpus.vocab.itos[i] for i in corpus.ids[-10_001:].tolist())  # 10,000 predictions
+    score_s = median_seconds(lambda: score(model, corpus.vocab, tail), runs=3)
+    t0 = time.perf_counter()
+    index = NgramIndex(corpus.ids, min_words)
+    index_s = time.perf_counter() - t0
+    text = generate(model, corpus.vocab, "the", max_new_tokens=999, temperature=0.8, top_k=40, seed=0)
+    ids = corpus.vocab.lookup(tokenize(text))
+    check_s = median_seconds(lambda: originality(corpus.ids, ids, min_words, index))
+    return {"corpus": path, "tokens": len(corpus.ids), "train_seconds": round(result.seconds, 1),
+            "validations": len(validations), "sample_seconds": round(result.sample_seconds, 3),
+            "sample_share": round(result.sample_seconds / result.seconds, 4),
+            "score_tokens": 10_000, "score_seconds": round(score_s, 3),
+            "index_seconds": round(index_s, 2), "index_mib": round((index.hashes.nbytes + index.starts.nbytes) / 2**20, 1),
+            "sorted_prefixes_seconds": round(sorted_prefixes_seconds(np.asarray(corpus.ids), min_words), 2),
+            "check_tokens": len(ids), "check_ms": round(1000 * check_s, 2),
+            "novel_fraction": round(originality(corpus.ids, ids, min_words, index).novel_fraction, 3)}
+
+
 def bench_baseline(script, path, seconds, gen_tokens):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "baseline.json")
@@ -125,7 +181,13 @@ def main():
     p.add_argument("--prep-only", action="store_true",
                    help="only read, clean, count and encode the corpus (ours); print one JSON line")
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
+    p.add_argument("--analysis", action="store_true",
+                   help="ours only: the cost of live samples, of scoring 10,000 tokens, and of the originality check")
     args = p.parse_args()
+
+    if args.analysis:
+        print(json.dumps(bench_analysis(args.corpus, args.seconds, args.device)))
+        return 0
 
     if args.prep_only:
         _, report = bench_prep(args.corpus, args.max_vocab)

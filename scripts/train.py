@@ -20,6 +20,7 @@ from tqdm import tqdm
 from wordlstm import Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, save_checkpoint, train
 from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.cli import ArgumentParser, run
+from wordlstm.sample import LiveSampler
 
 
 def parse_args():
@@ -51,6 +52,8 @@ def parse_args():
     p.add_argument("--device", default=T.device, help=f"auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps (default {T.device})")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=T.precision,
                    help="auto: bf16 autocast on CUDA and on CPUs with AMX, else fp32")
+    p.add_argument("--sample-words", type=int, default=LiveSampler.words,
+                   help=f"after each validation, print a sample of this many words (default {LiveSampler.words}; 0: none)")
     return p.parse_args()
 
 
@@ -96,11 +99,12 @@ def main():
     command = " ".join(["python", "scripts/train.py", *sys.argv[1:]])
     saved = []
 
-    def save(state, metrics):
+    def save(state, metrics, final=False):
         model = WordLSTM(model_cfg)
         model.load_state_dict(state.position.best or state.model)  # what users load: the best weights so far
         save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), metrics=metrics, corpus=corpus.info(),
-                        command=command, resume=state)
+                        command=command, resume=state,
+                        corpus_ids=corpus.ids if final else None)  # the card's originality: once, at the end
         saved[:] = [state]
 
     def on_checkpoint(state):
@@ -125,16 +129,19 @@ def main():
         bar.refresh()
         if e.kind == "epoch":
             bar.write(f"epoch {e.epoch}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
+            if e.sample:
+                bar.write(f"  sample at step {e.step}: {e.sample}")
 
+    sampler = LiveSampler(corpus.vocab, words=args.sample_words) if args.sample_words > 0 else None
     _, result = train(corpus.ids, model_cfg, cfg, on_event=on_event, should_stop=lambda: bool(stop),
-                      on_checkpoint=on_checkpoint, resume=resume)
+                      on_checkpoint=on_checkpoint, resume=resume, sampler=sampler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if dist.is_initialized():
         dist.destroy_process_group()
     if rank:
         return 0
     bars[0].close()
-    save(saved[0], result.metrics())  # the last state, with the final metrics
+    save(saved[0], result.metrics(), final=True)  # the last state, with the final metrics
     path = os.path.abspath(args.out)
     print(f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  "
           f"({result.steps} steps, {result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''})")

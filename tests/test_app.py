@@ -61,7 +61,7 @@ def test_train_reports_progress_then_generates_reproducibly(url, corpus):
     final_status = outputs[-1][0]
     assert final_status.startswith("Done") and "perplexity" in final_status and "cpu" in final_status
     assert any(p.desc and p.desc.startswith("epoch") for p in progress)
-    assert os.path.getsize(outputs[-1][3]) > 0  # the model zip
+    assert os.path.getsize(outputs[-1][4]) > 0  # the model zip
     a = c.predict(prompt="the cat", max_new_tokens=30, temperature=1.0, top_k=0, seed=5, api_name="/generate")[0]
     b = c.predict(prompt="the cat", max_new_tokens=30, temperature=1.0, top_k=0, seed=5, api_name="/generate")[0]
     assert a == b
@@ -131,7 +131,7 @@ def test_bad_model_zips_are_refused(url, tmp_path, entries, message):
 def test_model_zip_round_trip(url, corpus):
     c = client(url)
     zip_path = c.predict(corpus=corpus(text_of(WORDS_B)), epochs=0, max_seconds=2, seed=3, **SMALL,
-                         api_name="/train")[3]
+                         api_name="/train")[4]
     note = c.predict(handle_file(zip_path), api_name="/upload_model")
     assert "your model" in note
     other = client(url)
@@ -160,3 +160,25 @@ def test_a_client_that_goes_away_ends_its_training(url, corpus):
     while trainings() and time.time() < deadline:
         time.sleep(0.2)
     assert trainings() == []  # stopped within seconds, not after its 120 s budget
+
+
+def test_training_streams_samples_then_scores_and_checks_originality(url, corpus):
+    c = client(url)
+    outputs = list(c.submit(corpus=corpus(text_of(WORDS_A, 2000)), epochs=3, max_seconds=0, seed=1, **SMALL,
+                            api_name="/train"))
+    samples = outputs[-1][2]["data"]  # newest first: [step, validation perplexity, sample]
+    assert len(samples) == 3 and [row[0] for row in samples] == sorted((row[0] for row in samples), reverse=True)
+    assert all(words_in(row[2]) <= set(WORDS_A) and len(row[2].split()) > 10 for row in samples)
+
+    text = text_of(WORDS_A, 300, seed=9)
+    summary, view, top = c.predict(text=text, api_name="/score")
+    assert summary.startswith("**Perplexity ") and len(top["data"]) == 10
+    assert "".join(piece["token"] for piece in view) == text  # the whole text, readable, a piece per label
+
+    copied = text_of(WORDS_A, 2000)[:200]  # a slice of the training text...
+    note, view = c.predict(text="red orange yellow green blue " + copied, min_words=6, api_name="/originality")
+    labels = [piece["class_or_confidence"] for piece in view]
+    assert "copied" in labels and labels[0] is None  # ...marked, after the new words
+    assert "% of 6-word sequences are new" in note
+    note, _ = c.predict(text=" ".join(WORDS_B * 3), min_words=6, api_name="/originality")
+    assert note.startswith("**100% of 6-word sequences are new, nothing copied")

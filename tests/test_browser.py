@@ -1,10 +1,12 @@
-"""A real browser on the real page: upload, train, watch progress and the curve, generate.
+"""A real browser on the real page: upload, train, watch progress, the curve and the
+live samples, generate, score a text, and check the generated text for copies.
 
 Needs Debian's chromium (`apt-get install -y chromium`) and the playwright package;
 without them the test is skipped, unless WORDLSTM_REQUIRE_BROWSER=1 (as in CI).
 Set WORDLSTM_SCREENSHOT=path to keep the screenshot.
 """
 import os
+import re
 import shutil
 
 import pytest
@@ -34,14 +36,20 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
         page.locator("input[type=file]").first.set_input_files(str(corpus))
         expect(page.get_by_text("distinct words")).to_be_visible(timeout=30_000)
 
+        epochs = page.get_by_label("Epochs")
+        epochs.fill("0")  # train by the clock: six seconds learn the tiny text by heart
+        epochs.press("Tab")
         budget = page.get_by_label("Time budget (s)")
         budget.fill("6")
         budget.press("Tab")
         page.get_by_role("button", name="Train", exact=True).click()
         expect(page.locator(".progress-text, .progress-level, .eta-bar").first).to_be_attached(timeout=10_000)
-        expect(page.get_by_text("Training on").first).to_be_visible(timeout=30_000)
+        # The status line says "Training on ..." while it trains, under a progress overlay that may hide it.
+        expect(page.get_by_text(re.compile("Training on|Done:")).first).to_be_visible(timeout=30_000)
         expect(page.locator(".vega-embed, canvas").first).to_be_visible(timeout=30_000)
         expect(page.get_by_text("validation perplexity").first).to_be_visible(timeout=60_000)
+        sample = page.locator(".cell-wrap >> visible=true").filter(has_text=re.compile(r"^\s*the \w+ \w+"))
+        expect(sample.first).to_be_visible(timeout=60_000)  # a live sample in the table, while training
         expect(page.get_by_text("Done:")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Model: your model")).to_be_visible()
 
@@ -50,6 +58,20 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
         page.wait_for_function(
             "() => [...document.querySelectorAll('textarea')].some(t => t.value.startsWith('the cat ') && t.value.split(' ').length > 10)",
             timeout=30_000)
+
+        page.get_by_label("Text to score").fill(TINY[:300])
+        page.get_by_role("button", name="Score", exact=True).click()
+        expect(page.get_by_text("Perplexity", exact=False).first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("The ten most surprising words")).to_be_visible()
+
+        page.get_by_role("button", name="Use the generated text").click()
+        page.get_by_role("button", name="Check for copies").click()
+        # A text learnt by heart is written back: copies found, and marked in the text.
+        expect(page.get_by_text(re.compile(r"6-word sequences are new; \d+ copied span"))).to_be_visible(timeout=30_000)
+        page.wait_for_function(  # words painted in the "copied" colour (#fca5a5), besides the legend's swatch
+            "() => [...document.querySelectorAll('span')].some(e => !e.closest('.legend')"
+            " && getComputedStyle(e).backgroundColor.startsWith('rgba(252, 165, 165') && e.textContent.trim())",
+            timeout=10_000)
         page.screenshot(path=shot, full_page=True)
         browser.close()
     assert os.path.getsize(shot) > 10_000

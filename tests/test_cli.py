@@ -31,6 +31,8 @@ def test_train_writes_a_checkpoint_and_prints_metrics(trained):
     assert sorted(os.listdir(out)) == ["README.md", "config.json", "model.safetensors", "resume.json",
                                        "resume.safetensors", "vocab.json"]
     assert "val_loss" in r.stdout and "val_ppl" in r.stdout
+    samples = [line for line in r.stdout.splitlines() if line.startswith("  sample at step ")]
+    assert samples and all(line.split(": ", 1)[1].startswith("the") for line in samples)  # the prompt, then words
     assert "Traceback" not in r.stderr
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT
 
-PUBLIC = ["/upload_corpus", "/use_sample", "/train", "/stop", "/generate", "/upload_model", "/push_to_hub",
+PUBLIC = ["/upload_corpus", "/use_sample", "/train", "/stop", "/generate", "/score", "/originality", "/upload_model", "/push_to_hub",
           "/load_from_hub"]
 
 

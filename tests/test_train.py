@@ -4,7 +4,7 @@ import sys
 import pytest
 import torch
 
-from wordlstm import ModelConfig, TrainConfig, UserError, split, train
+from wordlstm import LiveSampler, ModelConfig, TrainConfig, UserError, split, tokenize, train
 from wordlstm.train import Position, TrainingThread, evaluate, progress
 
 SMALL = dict(embed_dim=32, hidden_size=64, num_layers=1, dropout=0.0)
@@ -153,3 +153,17 @@ def test_training_thread_streams_every_event_and_ends_with_the_training(tiny_cor
     assert job.done and job.error is None and job.result.epochs == 2
     assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 2
     assert kinds.count("step") == job.result.steps  # log_every=1: one event per step, none lost
+
+
+def test_live_samples_come_with_each_validation_and_change_nothing(tiny_corpus):
+    mc = ModelConfig(len(tiny_corpus.vocab), 16, 16, 2, dropout=0.3)
+    cfg = TrainConfig(seq_len=10, batch_size=4, epochs=2, seed=3)
+    events = []
+    model, result = train(tiny_corpus.ids, mc, cfg, on_event=events.append,
+                          sampler=LiveSampler(tiny_corpus.vocab, words=12))
+    samples = [e.sample for e in events if e.kind == "epoch"]
+    assert len(samples) == 2 and all(tokenize(s)[0] == "the" and len(tokenize(s)) == 13 for s in samples)
+    assert all(e.sample is None for e in events if e.kind != "epoch")
+    assert result.sample_seconds > 0
+    plain, _ = train(tiny_corpus.ids, mc, cfg)  # sampling draws nothing from training's random state
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.state_dict().values()))

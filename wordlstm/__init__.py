@@ -2,11 +2,14 @@
 
 The pipeline, one module per stage:
     tokenizer -> vocab -> data (split, windows) -> model -> train -> sample, checkpoint
+and what a model learned: score (surprise per word), originality (copies of the corpus)
 """
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .data import Corpus, Windows, corpus_from_text, load_corpus, split
 from .model import ModelConfig, WordLSTM
-from .sample import MAX_NEW_TOKENS, generate, sample_next, stream
+from .originality import NgramIndex, Originality, originality
+from .sample import MAX_NEW_TOKENS, LiveSampler, generate, sample_next, stream
+from .score import Score, score
 from .errors import UserError
 from .tokenizer import detokenize, tokenize
 from .train import Event, TrainConfig, TrainResult, evaluate, pick_device, train

@@ -7,11 +7,14 @@ import os
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .sample import generate
 from .errors import UserError
+from .originality import NgramIndex, originality
+from .sample import default_prompt, generate
+from .tokenizer import tokenize
 
 LIBRARY = "wordlstm"
 TAGS = ["text-generation", "lstm", "pytorch", "word-level"]
+ORIGINALITY_WORDS = 6  # a sample's copies of the training text are runs of at least this many words
 SAMPLE_SETTINGS = {"max_new_tokens": 40, "temperature": 0.8, "top_k": 40, "top_p": 1.0}
 
 TEMPLATE = """---
@@ -65,7 +68,7 @@ Or `python scripts/generate.py {{ repo_id }} --prompt "{{ prompt }}" --top-k 40`
 
 Settings: {{ sample_settings }}.
 
-{% for s in samples %}- seed {{ s.seed }}: {{ s.text }}
+{% for s in samples %}- seed {{ s.seed }}{% if s.novel is not none %} ({{ s.novel }}){% endif %}: {{ s.text }}
 {% endfor %}
 ## Versions
 
@@ -78,8 +81,10 @@ repeats the biases of its corpus. Words it never saw are unknown to it.
 """
 
 
-def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_included: bool = False) -> ModelCard:
-    """A ModelCard from a checkpoint's parts; `repo_id` goes into the usage snippet."""
+def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_included: bool = False,
+               corpus_ids=None) -> ModelCard:
+    """A ModelCard from a checkpoint's parts; `repo_id` goes into the usage snippet.
+    With the training text's `corpus_ids`, each sample says how much of it is new."""
     corpus, metrics, train = config.get("corpus", {}), config.get("metrics", {}), config.get("train", {})
     model_cfg = config["model"]  # save_checkpoint always writes it
     repo_id = repo_id or "OWNER/NAME"
@@ -92,12 +97,16 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
                                    metric_value=round(metrics["val_ppl"], 2), metric_name="validation perplexity")]
     data = ModelCardData(library_name=LIBRARY, tags=list(TAGS), pipeline_tag="text-generation",
                          model_name=model_name, eval_results=eval_results)
-    prompt = next((w for w in ("the", *vocab.itos[:50]) if w in vocab.stoi and w.isalpha()), vocab.itos[0])
+    prompt = default_prompt(vocab)
     try:
-        samples = [{"seed": seed, "text": generate(model, vocab, prompt, seed=seed, **SAMPLE_SETTINGS)}
+        samples = [{"seed": seed, "text": generate(model, vocab, prompt, seed=seed, **SAMPLE_SETTINGS), "novel": None}
                    for seed in range(3)]
     except UserError:  # a vocabulary with no usable prompt word: a card without samples
         samples = []
+    if corpus_ids is not None and samples:
+        index = NgramIndex(corpus_ids, ORIGINALITY_WORDS)
+        for s in samples:
+            s["novel"] = originality(corpus_ids, vocab.lookup(tokenize(s["text"])), ORIGINALITY_WORDS, index).summary()
     results = {k: metrics[k] for k in ("val_loss", "val_ppl", "steps", "epochs", "tokens", "seconds", "device", "stopped")
                if k in metrics}
     for k in ("val_loss", "val_ppl", "epochs"):

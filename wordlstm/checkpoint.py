@@ -89,10 +89,12 @@ def versions() -> dict:
 
 
 def save_checkpoint(path, model: WordLSTM, vocab: Vocab, *, repo_id: str | None = None,
-                    corpus_path: str | None = None, resume: TrainState | None = None, **info) -> str:
+                    corpus_path: str | None = None, resume: TrainState | None = None, corpus_ids=None,
+                    **info) -> str:
     """Write the folder atomically. `info` (train settings, metrics, corpus...) goes into
     config.json; the model card names `repo_id`; `corpus_path` is copied in as corpus.txt;
-    `resume` (a run in progress) goes into resume.safetensors + resume.json."""
+    `resume` (a run in progress) goes into resume.safetensors + resume.json; with the
+    training text's `corpus_ids`, the card says how much of each sample is new."""
     if len(vocab) != model.config.vocab_size:
         raise UserError(f"the vocabulary has {len(vocab)} words but the model {model.config.vocab_size}")
     path = check_writable(path)
@@ -108,7 +110,8 @@ def save_checkpoint(path, model: WordLSTM, vocab: Vocab, *, repo_id: str | None 
             shutil.copyfile(corpus_path, os.path.join(tmp, CORPUS_FILE))
         if resume is not None:
             _save_train_state(tmp, resume)
-        card = build_card(model, vocab, config, repo_id=repo_id, corpus_included=bool(corpus_path))
+        card = build_card(model, vocab, config, repo_id=repo_id, corpus_included=bool(corpus_path),
+                          corpus_ids=corpus_ids)
         card.save(os.path.join(tmp, CARD_FILE))
         for name in os.listdir(tmp):
             os.chmod(os.path.join(tmp, name), 0o644)  # readable like any file the user writes

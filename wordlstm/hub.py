@@ -104,14 +104,16 @@ def load_model(source, device: str = "cpu", token: str | None = None, revision: 
 
 
 def push(checkpoint: Checkpoint, repo_id: str, private: bool = False, token: str | None = None,
-         corpus_path: str | None = None) -> str:
+         corpus_path: str | None = None, corpus_ids=None) -> str:
     """Create (or update) the model repo and upload the checkpoint folder with its card.
-    Returns the repo's URL. The corpus text is uploaded only if `corpus_path` is given."""
+    Returns the repo's URL. The corpus text is uploaded only if `corpus_path` is given;
+    its `corpus_ids` (never uploaded) let the card say how much of each sample is new."""
     repo_id = check_repo_id(repo_id)
     token = write_token(token, "pushing")
     with hub_errors(repo_id, f"pushing to {repo_id}"):
         checkpoint.push_to_hub(repo_id, private=private, token=token, commit_message="Upload wordlstm model",
-                               model_card_kwargs={"repo_id": repo_id, "corpus_path": corpus_path})
+                               model_card_kwargs={"repo_id": repo_id, "corpus_path": corpus_path,
+                                                  "corpus_ids": corpus_ids})
     return f"{constants.ENDPOINT}/{repo_id}"
 
 

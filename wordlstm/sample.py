@@ -5,6 +5,7 @@ every step. `sample_next` is a pure function of the logits and a generator.
 """
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
@@ -90,3 +91,23 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
 def generate(model: WordLSTM, vocab: Vocab, prompt: str, **settings) -> str:
     """The whole text, prompt included. Raises UserError on a prompt with no known word."""
     return "".join(stream(model, vocab, vocab.encode_prompt(prompt), **settings))
+
+
+def default_prompt(vocab: Vocab) -> str:
+    """A one-word prompt every model of this vocabulary knows: "the", else its most frequent word."""
+    return next((w for w in ("the", *vocab.itos[:50]) if w in vocab.stoi and w.isalpha()), vocab.itos[0])
+
+
+@dataclass
+class LiveSampler:
+    """model -> a short text from a fixed prompt and seed, with the model's current
+    weights: train() emits one with each validation, so a user watches the text go
+    from word salad to sentences. Picklable, to cross into a ZeroGPU worker."""
+    vocab: Vocab
+    words: int = 30
+    prompt: str | None = None  # None: default_prompt(vocab)
+    seed: int = 0  # its own generator: training's random state is untouched
+
+    def __call__(self, model: WordLSTM) -> str:
+        return generate(model, self.vocab, self.prompt or default_prompt(self.vocab), max_new_tokens=self.words,
+                        temperature=0.8, top_k=40, seed=self.seed)

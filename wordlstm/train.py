@@ -114,6 +114,7 @@ class Event:
     device: str
     train_loss: float | None = None
     val_loss: float | None = None
+    sample: str | None = None  # with "epoch": a short text from the current weights (train's `sampler`)
 
     @property
     def val_ppl(self) -> float | None:
@@ -130,6 +131,7 @@ class TrainResult:
     train_seconds: float  # in training steps only
     device: str
     stopped: bool  # stopped by the caller
+    sample_seconds: float = 0.0  # spent writing the live samples (train's `sampler`)
 
     @property
     def val_ppl(self) -> float:
@@ -217,8 +219,11 @@ def evaluate(model: WordLSTM, ids: torch.Tensor, seq_len: int, batch_size: int =
 
 
 def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_event=None, should_stop=None,
-          on_checkpoint=None, resume: TrainState | None = None) -> tuple[WordLSTM, TrainResult]:
+          on_checkpoint=None, resume: TrainState | None = None, sampler=None) -> tuple[WordLSTM, TrainResult]:
     """Train on the token stream `ids`; returns the model with the best weights loaded.
+
+    sampler(model) -> str, if given (e.g. sample.LiveSampler), writes a short
+    text after each validation, which the "epoch" event carries.
 
     on_checkpoint(TrainState), if given, is called every `cfg.save_every`
     seconds, after each epoch's validation, and at the end. `resume` continues
@@ -234,7 +239,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
     if world > 1 and cfg.batch_size % world:
         raise UserError(f"batch_size {cfg.batch_size} must be a multiple of the {world} processes")
     if rank:
-        on_event = on_checkpoint = None
+        on_event = on_checkpoint = sampler = None
     should_stop = should_stop or (lambda: False)
     device = _device(cfg, rank, world)
     bf16 = use_bf16(device, cfg.precision)
@@ -253,7 +258,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
 
     report("start", pos)
     loss = last_loss = None
-    last_save, stopped, out_of_time = time.perf_counter(), False, False
+    last_save, stopped, out_of_time, sample_seconds = time.perf_counter(), False, False, 0.0
     while True:
         shuffle_gen.set_state(pos.epoch_rng)  # the epoch's order, drawn again when resuming mid-epoch
         tick = time.perf_counter()
@@ -286,7 +291,11 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
         val_loss = evaluate(model, val_ids, cfg.seq_len, max(cfg.batch_size, 64), bf16 and device.type == "cuda")
         if val_loss < pos.best_loss:
             pos.best_loss, pos.best = val_loss, _cpu(model.state_dict())
-        report("epoch", pos, last_loss, val_loss)
+        sample, started = None, time.perf_counter()
+        if sampler is not None:  # outside the training time: it is not training
+            sample = sampler(model)
+            sample_seconds += time.perf_counter() - started
+        report("epoch", pos, last_loss, val_loss, sample)
         ended_epoch, all_done = pos.epoch, bool(cfg.epochs and pos.epoch >= cfg.epochs and finished_epoch)
         if finished_epoch:  # the cursor moves to the next epoch before saving, so a resume starts there
             pos.epoch, pos.epoch_steps, pos.hidden, pos.epoch_rng = pos.epoch + 1, 0, None, shuffle_gen.get_state()
@@ -298,7 +307,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
         model.load_state_dict(pos.best)
     result = TrainResult(val_loss=pos.best_loss, steps=pos.step, tokens=pos.tokens, epochs=epochs_done,
                          seconds=report.elapsed(), train_seconds=pos.train_time, device=report.device,
-                         stopped=stopped)
+                         stopped=stopped, sample_seconds=sample_seconds)
     report("done", replace(pos, epoch=ended_epoch), last_loss, pos.best_loss)
     return model, result
 
@@ -321,13 +330,15 @@ class _Reporter:
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
 
-    def __call__(self, kind: str, pos: Position, train_loss: float | None = None, val_loss: float | None = None):
+    def __call__(self, kind: str, pos: Position, train_loss: float | None = None, val_loss: float | None = None,
+                 sample: str | None = None):
         if self.on_event is None:
             return
         elapsed = self.elapsed()
         done, eta = progress(pos, self.cfg, self.total_steps, elapsed)
         self.on_event(Event(kind, pos.epoch, pos.step, self.total_steps, done, elapsed, eta,
-                            pos.tokens / pos.train_time if pos.train_time else 0.0, self.device, train_loss, val_loss))
+                            pos.tokens / pos.train_time if pos.train_time else 0.0, self.device, train_loss, val_loss,
+                            sample))
 
 
 def _device(cfg: TrainConfig, rank: int, world: int) -> torch.device:
@@ -445,24 +456,24 @@ def _cpu(tree):
 class TrainingThread:
     """Runs a training in a background thread, for front ends that poll.
 
-    `run(ids, model_config, cfg, on_event=, should_stop=)` returns (model,
+    `run(ids, model_config, cfg, on_event=, should_stop=, sampler=)` returns (model,
     result): train() by default, or one that trains elsewhere (wordlstm.zerogpu).
     The caller reads `events()`, sets `stop` to end training cleanly, and finds
     `model` and `result` (or `error`) once `done`.
     """
 
-    def __init__(self, ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, run=None):
+    def __init__(self, ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, run=None, sampler=None):
         self.stop = threading.Event()
         self.model = self.result = self.error = None
         self._events: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, args=(run or train, ids, model_config, cfg), daemon=True,
-                                        name="wordlstm-training")
+        self._thread = threading.Thread(target=self._run, args=(run or train, ids, model_config, cfg, sampler),
+                                        daemon=True, name="wordlstm-training")
         self._thread.start()
 
-    def _run(self, run, ids, model_config, cfg):
+    def _run(self, run, ids, model_config, cfg, sampler):
         try:
             self.model, self.result = run(ids, model_config, cfg, on_event=self._events.put,
-                                          should_stop=self.stop.is_set)
+                                          should_stop=self.stop.is_set, sampler=sampler)
         except Exception as e:  # handed to the caller, who owns the error reporting
             self.error = e
         finally:

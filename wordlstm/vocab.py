@@ -108,6 +108,11 @@ class Vocab:
                 ids.append(i)
         return Encoded(ids, tokens, unknown)
 
+    def lookup(self, tokens) -> list[int]:
+        """Each token's id, and -1 for a word not in the vocabulary (never <unk>'s id:
+        for matching a text against the corpus, where an unknown word matches nothing)."""
+        return [self.stoi.get(w, -1) for w in tokens]
+
     def encode_prompt(self, text: str) -> Encoded:
         """encode(), but a prompt with no known word is an error that names the words."""
         enc = self.encode(text)

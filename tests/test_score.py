@@ -1,0 +1,96 @@
+"""Scoring a text: perplexity, each word's surprise, and the model's guesses, against first principles."""
+import json
+import math
+import random
+
+import pytest
+import torch
+
+from conftest import ANNA, ROOT, TINY
+from test_cli import run
+from wordlstm import UNK, ModelConfig, UserError, Vocab, WordLSTM, corpus_from_text, load_checkpoint, score, tokenize
+
+ADAPTIVE = dict(softmax="adaptive", cutoffs=[6, 12])
+
+
+@pytest.fixture(scope="module")
+def anna():
+    return load_checkpoint(f"{ROOT}/models/anna")
+
+
+def test_a_slice_of_the_corpus_is_far_less_surprising_than_its_words_shuffled(anna):
+    words = tokenize(open(ANNA, encoding="utf-8").read())[20_000:22_000]
+    shuffled = list(words)
+    random.Random(0).shuffle(shuffled)
+    real, mixed = score(anna.model, anna.vocab, " ".join(words)), score(anna.model, anna.vocab, " ".join(shuffled))
+    assert real.scored == mixed.scored == 1999 and real.unknown == 0
+    assert real.perplexity * 10 < mixed.perplexity  # about 60 against about 2,000
+
+
+@pytest.mark.parametrize("extra", [{}, ADAPTIVE])
+def test_surprise_is_minus_log2_of_the_probability_generate_samples_from(tiny_corpus, extra):
+    torch.manual_seed(0)
+    vocab = tiny_corpus.vocab
+    model = WordLSTM(ModelConfig(len(vocab), 16, 16, 2, dropout=0.3, **extra)).train()  # mode must not matter
+    text = "the cat sat on the mat . the dog ate"
+    result = score(model, vocab, text)
+    ids = vocab.encode(text).ids
+    for k in range(1, len(ids)):  # generate's distribution after the first k words, at temperature 1
+        logits, _ = model.next_logits(torch.tensor([ids[:k]]))
+        p = torch.softmax(logits[0].float(), dim=-1)[ids[k]].item()
+        assert result.words[k].bits == pytest.approx(-math.log2(p), rel=1e-4)
+        assert result.words[k].guesses[0][1] == pytest.approx(torch.softmax(logits[0].float(), -1).max().item(),
+                                                              rel=1e-4)
+    assert result.words[0].bits is None  # nothing to predict the first word from
+    nats = [b * math.log(2) for b in (w.bits for w in result.words[1:])]
+    assert result.perplexity == pytest.approx(math.exp(sum(nats) / len(nats)))
+    assert model.training
+
+
+def test_unknown_words_take_unk_where_it_exists_and_are_left_out_otherwise(tiny_corpus):
+    torch.manual_seed(0)
+    plain = tiny_corpus.vocab
+    with_unk = Vocab([*plain.itos, UNK])
+    text = "the cat zebra sat on the mat"
+    left_out = score(WordLSTM(ModelConfig(len(plain), 8, 8, 1)), plain, text)
+    assert left_out.unknown == 1 and left_out.scored == 5 and left_out.words[2].bits is None
+    assert left_out.words[2].unknown and not left_out.words[3].unknown
+    as_unk = score(WordLSTM(ModelConfig(len(with_unk), 8, 8, 1)), with_unk, text)
+    assert as_unk.unknown == 1 and as_unk.scored == 6 and as_unk.words[2].bits > 0 and as_unk.words[2].unknown
+
+
+def test_top_log_probs_are_the_top_of_the_full_distribution():
+    torch.manual_seed(1)
+    for extra in ({}, ADAPTIVE, dict(softmax="adaptive", cutoffs=[2, 9])):  # a shortlist smaller than k too
+        model = WordLSTM(ModelConfig(20, 8, 8, 1, **extra)).eval()
+        out = torch.randn(64, 8) * 3
+        values, ids = model.top_log_probs(out, 5)
+        logp = torch.log_softmax(model.logits(out).float(), dim=-1)
+        assert torch.allclose(values, logp.topk(5, dim=-1).values, atol=1e-5)  # the top five values...
+        assert torch.allclose(logp.gather(1, ids), values, atol=1e-5)  # ...of these words (ties may pick others)
+        assert all(len(set(row)) == 5 for row in ids.tolist())
+
+
+def test_a_text_the_model_cannot_read_is_a_clear_error(tiny_corpus):
+    model = WordLSTM(ModelConfig(len(tiny_corpus.vocab), 8, 8, 1))
+    with pytest.raises(UserError, match="at least two words the model knows"):
+        score(model, tiny_corpus.vocab, "zebra cat")
+
+
+def test_cli_prints_a_table_then_one_json_line(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text(" ".join(tokenize(open(ANNA, encoding="utf-8").read())[5_000:6_000]))
+    r = run("score.py", f"{ROOT}/models/anna", text, "--top", 3)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert report["tokens"] == 1000 and report["scored"] == 999 and 20 < report["perplexity"] < 300
+    assert len(report["most_surprising"]) == 3 and len(lines) == 1 + 1 + 3 + 1  # summary, header, rows, JSON
+    word, bits, guesses = report["most_surprising"][0]
+    assert lines[2].split()[0] == word and bits > 10 and len(guesses) == 5
+    r = run("score.py", f"{ROOT}/models/anna", tmp_path / "missing.txt")
+    assert r.returncode == 2 and "no such file" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_corpus_from_text_is_scored_like_its_text(tiny_corpus):
+    assert corpus_from_text(TINY).sha256 == tiny_corpus.sha256  # the fixture is the text the tests score

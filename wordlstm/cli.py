@@ -1,5 +1,6 @@
 """Shared plumbing for the command-line scripts: one-line errors, exit code 2."""
 import argparse
+import os
 import sys
 
 from .errors import UserError
@@ -10,6 +11,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def invocation() -> str:
+    """How this command was typed: `wordlstm train`, or `python scripts/train.py`."""
+    program = sys.argv[0]
+    return f"python {os.path.relpath(program)}" if program.endswith(".py") else program
 
 
 def run(main) -> int:

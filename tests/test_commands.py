@@ -1,0 +1,91 @@
+"""The `wordlstm` console command, as pip installs it, and run tracking with trackio."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, TINY
+
+WORDLSTM = shutil.which("wordlstm", path=os.path.dirname(sys.executable)) or shutil.which("wordlstm")
+pytestmark = pytest.mark.skipif(WORDLSTM is None and not os.environ.get("CI"),
+                                reason="the package is not installed (pip install -e .): no wordlstm command")
+SMALL = ["--seq-len", 10, "--batch-size", 4, "--embed-dim", 8, "--hidden-size", 8, "--num-layers", 1, "--seed", 2]
+
+
+def wordlstm(*args, env=None):
+    assert WORDLSTM, "CI installs the package, so the wordlstm command must exist"
+    return subprocess.run([WORDLSTM, *map(str, args)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
+def test_version_help_and_unknown_subcommands():
+    from wordlstm import __version__
+    r = wordlstm("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"wordlstm {__version__}"
+    r = wordlstm("--help")
+    assert r.returncode == 0 and all(f"  {name} " in r.stdout for name in
+                                     ("train", "generate", "score", "originality", "push", "deploy", "bench"))
+    for sub in ("train", "generate", "score", "originality", "push", "deploy", "bench"):
+        r = wordlstm(sub, "--help")
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: wordlstm {sub} "), sub
+    for args, message in [((), "give a subcommand"), (("trian",), "unknown subcommand 'trian'")]:
+        r = wordlstm(*args)
+        assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_train_then_generate_as_the_scripts_do(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY)
+    r = wordlstm("train", corpus, "--out", tmp_path / "m", "--epochs", 2, *SMALL)
+    assert r.returncode == 0, r.stderr
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["command"].startswith("wordlstm train ")
+    r = wordlstm("generate", tmp_path / "m", "--prompt", "the cat", "--max-new-tokens", 12, "--seed", 3)
+    script = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "generate.py"), str(tmp_path / "m"),
+                             "--prompt", "the cat", "--max-new-tokens", "12", "--seed", "3"],
+                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT})
+    assert r.returncode == 0 and r.stdout == script.stdout and len(r.stdout.split()) > 10
+    r = wordlstm("train", tmp_path / "missing.txt", "--out", tmp_path / "x")
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_track_logs_the_run_to_trackio(tmp_path):
+    trackio = pytest.importorskip("trackio")
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY)
+    env = {"TRACKIO_DIR": str(tmp_path / "trackio")}  # local only: no Space, no network
+    for seed in (1, 2):
+        r = wordlstm("train", corpus, "--out", tmp_path / f"m{seed}", "--epochs", 3, *SMALL[:-1], seed,
+                     "--track", "tiny-runs", env=env)
+        assert r.returncode == 0, r.stderr
+    code = """
+import json, trackio
+from trackio.sqlite_storage import SQLiteStorage
+runs = trackio.Api().runs("tiny-runs")
+print(json.dumps([[r.config["train"]["seed"], SQLiteStorage.get_logs("tiny-runs", r.name)] for r in runs]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
+    runs = dict(json.loads(out.stdout))  # read back through trackio's own API, in a fresh process
+    assert sorted(runs) == [1, 2]
+    for seed, logs in runs.items():
+        val = [log["val_ppl"] for log in logs if "val_ppl" in log]
+        assert len(val) == 3 and any("train_loss" in log and "tokens_per_s" in log for log in logs)
+        final = next(log for log in logs if "final/val_ppl" in log)
+        metrics = json.loads((tmp_path / f"m{seed}" / "config.json").read_text())["metrics"]
+        assert final["final/val_ppl"] == pytest.approx(metrics["val_ppl"]) == pytest.approx(min(val))
+    assert trackio is not None
+
+
+def test_track_without_trackio_says_how_to_install_it(tmp_path):
+    blocker = tmp_path / "no-trackio" / "trackio"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('trackio is not installed')\n")
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY)
+    r = wordlstm("train", corpus, "--out", tmp_path / "m", "--epochs", 1, *SMALL, "--track",
+                 env={"PYTHONPATH": str(blocker.parent)})
+    assert r.returncode == 2 and "pip install 'wordlstm[track]'" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

@@ -1,0 +1,228 @@
+"""Benchmark our pipeline against the book's (../shared/baselines/book_ch8.py), side by side.
+
+    wordlstm bench --corpus ../shared/corpora/anna.txt --seconds 60
+    wordlstm bench --prep-only --corpus big.txt      # preparation only, ours
+    wordlstm bench --analysis --corpus ../shared/corpora/anna.txt --seconds 60   # live samples, score, copies
+
+Both run on the same corpus, one after the other, with the same training budget,
+at the book's model size, evaluated with the baseline's protocol (10% tail,
+non-overlapping windows from a zero state). Prints a table, then one JSON line:
+{"ours": {...}, "baseline": {...}, "ratios": {...}}, every ratio bigger-is-better.
+"""
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+import numpy as np
+
+from wordlstm import (LiveSampler, ModelConfig, NgramIndex, TrainConfig, detokenize, generate, load_corpus,
+                      originality, score, stream, tokenize, train)
+from wordlstm.cli import ArgumentParser
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
+DEFAULT_BASELINE = os.path.join(REPO, "..", "shared", "baselines", "book_ch8.py")
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# Dense bf16 tensor-core peaks (FLOP/s) for model-FLOPs utilisation; by name, since CUDA does not report them.
+PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12,
+             "T4": 65e12}
+
+
+def train_flops_per_token(model_cfg, counts) -> float:
+    """Forward + backward (3x forward) matmul FLOPs per training token. For the
+    adaptive softmax a cluster is computed only for its own targets, weighted
+    here by how often the corpus's words fall in it."""
+    e, h, v = model_cfg.embed_dim, model_cfg.hidden_size, model_cfg.vocab_size
+    fwd = sum(2 * 4 * h * ((e if i == 0 else h) + h) for i in range(model_cfg.num_layers))
+    if model_cfg.softmax == "full":
+        fwd += 2 * h * v
+    else:
+        bounds = [*model_cfg.cutoffs, v]
+        fwd += 2 * h * (bounds[0] + len(bounds) - 1)
+        total = sum(counts)
+        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+            dim = h // 4 ** (i + 1)
+            fwd += sum(counts[a:b]) / total * 2 * dim * (h + (b - a))
+    return 3 * fwd
+
+
+def mfu(device_name, flops_per_s):
+    peak = next((p for name, p in PEAK_BF16.items() if name in device_name), None)
+    return round(flops_per_s / peak, 4) if peak else None
+
+
+def bench_prep(path, max_vocab=None):
+    # Prep is measured as the baseline measures it: wall time and growth of the
+    # peak RSS in this process, from the raw file to windows ready to train on.
+    rss0, t0 = peak_rss_mib(), time.perf_counter()
+    corpus = load_corpus(path, max_vocab=max_vocab)
+    report = {"system": "wordlstm", "tokens": len(corpus.ids), "vocab_size": len(corpus.vocab),
+              "prep_seconds": round(time.perf_counter() - t0, 3),
+              "prep_peak_rss_mib": round(max(peak_rss_mib() - rss0, 0.1), 1)}
+    return corpus, report
+
+
+def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto"):
+    corpus, report = bench_prep(path)
+
+    cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device, precision=precision)
+    model_cfg = ModelConfig(len(corpus.vocab), softmax=softmax)
+    model, result = train(corpus.ids, model_cfg, cfg)
+    flops = train_flops_per_token(model_cfg, corpus.vocab.counts)
+    report.update(device=result.device, softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
+                  train_steps=result.steps,
+                  train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(result.val_loss, 4),
+                  train_flops_per_token=round(flops),
+                  mfu=mfu(result.device, flops * result.tokens_per_s),
+                  val_ppl=round(result.val_ppl, 2))
+
+    # Ours takes a tenth of a second, so one run is at the mercy of a noisy
+    # machine and of the process settling after training (the first runs are
+    # up to 30% slower): one warm-up run, then the median of five. The
+    # baseline's single run lasts a second or more, which averages both out.
+    prompt = corpus.vocab.encode(" ".join(  # the baseline's prompt: the text's first four words
+        corpus.vocab.itos[i] for i in corpus.ids[:4].tolist()))
+    model = model.cpu()
+    times = []
+    for seed in range(6):
+        t0 = time.perf_counter()
+        text = "".join(stream(model, corpus.vocab, prompt, max_new_tokens=gen_tokens, temperature=1.0, seed=seed))
+        times.append(time.perf_counter() - t0)
+    gen_s = statistics.median(times[1:])
+    report.update(gen_tokens=gen_tokens, gen_seconds=round(gen_s, 3),
+                  gen_tokens_per_s=round(gen_tokens / gen_s, 1), sample=text[:300])
+    return report
+
+
+def median_seconds(fn, runs=5) -> float:
+    times = []
+    for _ in range(runs + 1):  # one warm-up run
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:])
+
+
+def sorted_prefixes_seconds(ids: np.ndarray, n: int) -> float:
+    """The suffix-array alternative to hashed n-grams: sort every position by its first
+    n tokens (prefix doubling with lexsort, as a suffix array is built), the part a
+    lookup of n tokens needs. Returns its build time."""
+    t0, rank, k = time.perf_counter(), ids.astype(np.int64), 1
+    while k < n:
+        second = np.full(len(rank), -1, np.int64)
+        second[:-k] = rank[k:]
+        order = np.lexsort((second, rank))
+        new_key = np.concatenate([[0], np.cumsum((np.diff(rank[order]) != 0) | (np.diff(second[order]) != 0))])
+        rank = np.empty_like(rank)
+        rank[order] = new_key
+        k *= 2
+    return time.perf_counter() - t0
+
+
+def bench_analysis(path, seconds, device, min_words=6):
+    """What showing a user what the model learned costs: live samples during training,
+    scoring 10,000 tokens, and the originality index and check."""
+    corpus = load_corpus(path)
+    validations = []
+    cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device)
+    model, result = train(corpus.ids, ModelConfig(len(corpus.vocab)), cfg, sampler=LiveSampler(corpus.vocab),
+                          on_event=lambda e: e.kind == "epoch" and validations.append(e.sample))
+    model = model.cpu()
+    tail = detokenize(corpus.vocab.itos[i] for i in corpus.ids[-10_001:].tolist())  # 10,000 predictions
+    score_s = median_seconds(lambda: score(model, corpus.vocab, tail), runs=3)
+    t0 = time.perf_counter()
+    index = NgramIndex(corpus.ids, min_words)
+    index_s = time.perf_counter() - t0
+    text = generate(model, corpus.vocab, "the", max_new_tokens=999, temperature=0.8, top_k=40, seed=0)
+    ids = corpus.vocab.lookup(tokenize(text))
+    check_s = median_seconds(lambda: originality(corpus.ids, ids, min_words, index))
+    return {"corpus": path, "tokens": len(corpus.ids), "train_seconds": round(result.seconds, 1),
+            "validations": len(validations), "sample_seconds": round(result.sample_seconds, 3),
+            "sample_share": round(result.sample_seconds / result.seconds, 4),
+            "score_tokens": 10_000, "score_seconds": round(score_s, 3),
+            "index_seconds": round(index_s, 2), "index_mib": round((index.hashes.nbytes + index.starts.nbytes) / 2**20, 1),
+            "sorted_prefixes_seconds": round(sorted_prefixes_seconds(np.asarray(corpus.ids), min_words), 2),
+            "check_tokens": len(ids), "check_ms": round(1000 * check_s, 2),
+            "novel_fraction": round(originality(corpus.ids, ids, min_words, index).novel_fraction, 3)}
+
+
+def bench_baseline(script, path, seconds, gen_tokens):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "baseline.json")
+        cmd = [sys.executable, script, path, "--train-seconds", str(seconds), "--gen-tokens", str(gen_tokens),
+               "--json", out, "--device", "cpu"]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            return json.load(f)
+
+
+def main():
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--corpus", default=os.path.join(REPO, "data", "anna.txt"), help="text file to benchmark on")
+    p.add_argument("--seconds", type=float, default=60, help="training budget for each side, in seconds")
+    p.add_argument("--gen-tokens", type=int, default=200, help="tokens to generate for the speed test")
+    p.add_argument("--baseline", default=DEFAULT_BASELINE, help="the book's pipeline (book_ch8.py)")
+    p.add_argument("--no-baseline", action="store_true", help="measure ours only")
+    p.add_argument("--device", default="cpu", help="device for our side (the baseline runs on the CPU)")
+    p.add_argument("--softmax", default="auto", choices=["auto", "adaptive", "full"],
+                   help="our output layer (the book's is full)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="our training precision")
+    p.add_argument("--prep-only", action="store_true",
+                   help="only read, clean, count and encode the corpus (ours); print one JSON line")
+    p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
+    p.add_argument("--analysis", action="store_true",
+                   help="ours only: the cost of live samples, of scoring 10,000 tokens, and of the originality check")
+    args = p.parse_args()
+
+    if args.analysis:
+        print(json.dumps(bench_analysis(args.corpus, args.seconds, args.device)))
+        return 0
+
+    if args.prep_only:
+        _, report = bench_prep(args.corpus, args.max_vocab)
+        print(json.dumps({**report, "corpus": args.corpus, "bytes": os.path.getsize(args.corpus),
+                          "peak_rss_mib": round(peak_rss_mib(), 1)}))
+        return 0
+
+    baseline, ratios = None, {}
+    if not args.no_baseline:
+        if not os.path.isfile(args.baseline):
+            print(f"error: baseline {args.baseline} not found; pass --baseline PATH or --no-baseline", file=sys.stderr)
+            return 2
+        # The baseline goes first: a child process inherits its parent's peak RSS
+        # (ru_maxrss survives fork and exec), so it must start before ours grows.
+        print(f"running the book's pipeline for {args.seconds:g} s of training...", file=sys.stderr)
+        baseline = bench_baseline(args.baseline, args.corpus, args.seconds, args.gen_tokens)
+    print(f"running ours for {args.seconds:g} s of training...", file=sys.stderr)
+    ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device, args.softmax, args.precision)
+    if baseline:
+        div = lambda a, b: round(a / b, 2) if b else None  # noqa: E731
+        ratios = {"prep_time": div(baseline["prep_seconds"], ours["prep_seconds"]),
+                  "prep_memory": div(baseline["prep_peak_rss_mib"], ours["prep_peak_rss_mib"]),
+                  "train_tokens_per_s": div(ours["train_tokens_per_s"], baseline["train_tokens_per_s"]),
+                  "val_ppl": div(baseline["val_ppl"], ours["val_ppl"]),
+                  "gen_tokens_per_s": div(ours["gen_tokens_per_s"], baseline["gen_tokens_per_s"])}
+
+    rows = [("prep seconds", "prep_seconds", "prep_time"), ("prep peak MiB", "prep_peak_rss_mib", "prep_memory"),
+            ("train tokens/s", "train_tokens_per_s", "train_tokens_per_s"), ("val perplexity", "val_ppl", "val_ppl"),
+            ("gen tokens/s", "gen_tokens_per_s", "gen_tokens_per_s")]
+    print(f"corpus {args.corpus}: {ours['tokens']:,} tokens, {ours['vocab_size']:,} words; "
+          f"{args.seconds:g} s of training each; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'':16}{'ours':>12}{'book':>12}{'ratio':>9}")
+    for label, key, rkey in rows:
+        b = baseline[key] if baseline else float("nan")
+        r = ratios.get(rkey)
+        print(f"{label:16}{ours[key]:>12,.1f}{b:>12,.1f}{(f'{r:.1f}x' if r else '-'):>9}")
+    print(json.dumps({"ours": ours, "baseline": baseline, "ratios": ratios}))
+

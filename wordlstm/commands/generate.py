@@ -1,0 +1,53 @@
+"""Generate text from a checkpoint folder or a Hugging Face Hub model repo.
+
+    wordlstm generate runs/anna --prompt "Anna, and the prince" --top-k 40
+    wordlstm generate alice/anna-lstm --prompt "Anna"   # downloaded once, then cached
+
+    wordlstm generate runs/anna --prompt "Anna" --check-copies data/anna.txt   # then: what is copied
+
+The text, prompt included, goes to stdout as it is generated; warnings to stderr.
+"""
+import sys
+
+from wordlstm import detokenize, load_corpus, stream, tokenize
+from wordlstm.cli import ArgumentParser
+from wordlstm.hub import load_model
+from wordlstm.originality import originality
+
+
+def main():
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint", help="checkpoint folder, or OWNER/NAME of a model repo on the Hub")
+    p.add_argument("--prompt", required=True, help="text to start from; unknown words are skipped or become <unk>")
+    p.add_argument("--max-new-tokens", type=int, default=100, help="tokens to generate (0 to 2000)")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy; below 1 safer, above 1 wilder")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0 = off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="sample among the most likely tokens holding this mass (1 = off)")
+    p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same text")
+    p.add_argument("--device", default="cpu", help="cpu (default; fastest for one token at a time), cuda, mps")
+    p.add_argument("--token", default=None, help="Hugging Face token, for a private repo (default: HF_TOKEN or saved login)")
+    p.add_argument("--check-copies", metavar="CORPUS", default=None,
+                   help="after the text, report the spans copied word for word from this training text")
+    p.add_argument("--min-words", type=int, default=6, help="with --check-copies: the shortest copy that counts (default 6)")
+    args = p.parse_args()
+
+    ckpt = load_model(args.checkpoint, device=args.device, token=args.token)
+    corpus = load_corpus(args.check_copies) if args.check_copies else None  # a bad path fails before generating
+    prompt = ckpt.vocab.encode_prompt(args.prompt)
+    note = ckpt.vocab.unknown_note(prompt)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+    pieces = stream(ckpt.model, ckpt.vocab, prompt, max_new_tokens=args.max_new_tokens,
+                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+    text = ""
+    for piece in pieces:
+        print(piece, end="", flush=True)
+        text += piece
+    print()
+    if corpus is not None:
+        tokens = tokenize(text)
+        report = originality(corpus.ids, corpus.vocab.lookup(tokens), args.min_words)
+        print(f"originality: {report.summary()}")
+        for start, end, offset in report.copied_spans:
+            print(f"  copied (corpus token {offset:,}): {detokenize(tokens[start:end])}")
+

@@ -1,0 +1,29 @@
+"""Which parts of a text are copied word for word from a corpus?
+
+    wordlstm originality data/anna.txt sample.txt --min-words 6
+
+Prints one JSON line: {"novel_fraction": ..., "ngrams": ..., "min_words": ...,
+"copied_spans": [[start, end, corpus_offset], ...]}, where a span is the text's
+tokens [start, end) (the book's tokenization), found verbatim at that token of
+the corpus.
+"""
+import json
+
+from wordlstm import load_corpus
+from wordlstm.cli import ArgumentParser
+from wordlstm.data import read_text
+from wordlstm.originality import originality
+from wordlstm.tokenizer import tokenize
+
+
+def main():
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("corpus", help="the training text, a UTF-8 .txt file")
+    p.add_argument("file", help="the text to check, a UTF-8 file")
+    p.add_argument("--min-words", type=int, default=6, help="the shortest copy that counts, in tokens (default 6)")
+    args = p.parse_args()
+
+    corpus = load_corpus(args.corpus)
+    text_ids = corpus.vocab.lookup(tokenize(read_text(args.file)))
+    print(json.dumps(originality(corpus.ids, text_ids, args.min_words).to_dict()))
+

@@ -1,0 +1,34 @@
+"""Score a text with a model: its perplexity, and the words that surprised the model most.
+
+    wordlstm score runs/anna chapter.txt
+    wordlstm score alice/anna-lstm chapter.txt --top 20
+
+Prints a short table (each word's surprise in bits, -log2 of its probability,
+and what the model expected instead), then one JSON line:
+{"perplexity": ..., "tokens": ..., "scored": ..., "unknown": ..., "most_surprising": [[word, bits, [guesses]], ...]}
+"""
+import json
+
+from wordlstm.cli import ArgumentParser
+from wordlstm.data import read_text
+from wordlstm.hub import load_model
+from wordlstm.score import score
+
+
+def main():
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint", help="checkpoint folder, or OWNER/NAME of a model repo on the Hub")
+    p.add_argument("file", help="a UTF-8 text file to score")
+    p.add_argument("--top", type=int, default=10, help="how many of the most surprising words to list (default 10)")
+    p.add_argument("--token", default=None, help="Hugging Face token, for a private repo")
+    args = p.parse_args()
+
+    ckpt = load_model(args.checkpoint, token=args.token)
+    result = score(ckpt.model, ckpt.vocab, read_text(args.file))
+    print(f"perplexity {result.perplexity:.1f} over {result.scored:,} words "
+          f"({len(result.words):,} tokens, {result.unknown:,} not in the vocabulary)")
+    print(f"{'word':<16}{'bits':>7}  the model expected")
+    for w in result.most_surprising(args.top):
+        print(f"{w.word:<16}{w.bits:>7.1f}  {', '.join(g for g, _ in w.guesses)}")
+    print(json.dumps(result.to_dict(args.top), ensure_ascii=False))
+

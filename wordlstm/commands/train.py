@@ -1,0 +1,180 @@
+"""Train a word-level LSTM on a text file and write a checkpoint folder.
+
+    wordlstm train data/anna.txt --out runs/anna --max-seconds 300
+    wordlstm train --resume runs/anna --epochs 20     # continue where it stopped
+    torchrun --nproc_per_node=2 scripts/train.py data/anna.txt --out runs/anna   # DDP, one process per GPU/CPU share
+
+The folder is written atomically every --save-every seconds and after every
+epoch, so a run killed at any moment leaves a loadable checkpoint (the best
+weights so far) and the state to resume it. Ctrl-C stops cleanly and saves.
+"""
+import os
+import signal
+import sys
+from dataclasses import asdict
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from wordlstm import Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, save_checkpoint, train
+from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
+from wordlstm.cli import ArgumentParser, invocation
+from wordlstm.sample import LiveSampler
+
+
+def parse_args():
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("corpus", nargs="?", help="a UTF-8 .txt file to learn from (with --resume: the recorded one)")
+    p.add_argument("--out", help="checkpoint folder to write (created or replaced; with --resume: that folder)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR, with its settings")
+    T, M = TrainConfig, ModelConfig  # every default below is theirs: written once, in the dataclass
+    p.add_argument("--save-every", type=float, default=T.save_every, help=f"seconds between checkpoints (default {T.save_every:g})")
+    p.add_argument("--epochs", type=int, default=None, help=f"passes over the text (default {T.epochs}, or none with --max-seconds)")
+    p.add_argument("--max-seconds", type=float, default=T.max_seconds, help="wall-clock budget for training, in seconds")
+    p.add_argument("--seq-len", type=int, default=T.seq_len, help=f"tokens per training window (default {T.seq_len}; book: 100)")
+    p.add_argument("--stride", type=int, default=T.stride, help="tokens between window starts (default seq-len; book: 1)")
+    p.add_argument("--batch-size", type=int, default=T.batch_size, help=f"windows per step (default {T.batch_size}; book: 32)")
+    p.add_argument("--lr", type=float, default=T.lr, help=f"Adam learning rate (default {T.lr}; book: 1e-4)")
+    p.add_argument("--embed-dim", type=int, default=M.embed_dim, help=f"word embedding size (default {M.embed_dim}; book: 128)")
+    p.add_argument("--hidden-size", type=int, default=M.hidden_size, help=f"LSTM hidden size (default {M.hidden_size}; book: 128)")
+    p.add_argument("--num-layers", type=int, default=M.num_layers, help=f"LSTM layers (default {M.num_layers}; book: 3)")
+    p.add_argument("--dropout", type=float, default=M.dropout, help=f"dropout between LSTM layers (default {M.dropout}; book: 0.2)")
+    p.add_argument("--tie-weights", action="store_true", default=M.tie_weights,
+                   help="share input and output embeddings (needs embed-dim == hidden-size)")
+    p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default=M.softmax,
+                   help=f"output layer: adaptive (fast, for 2,000+ words), full (the book's), auto picks (default {M.softmax})")
+    p.add_argument("--min-count", type=int, default=Corpus.min_count,
+                   help=f"words seen fewer times become <unk> (default {Corpus.min_count}: keep all)")
+    p.add_argument("--max-vocab", type=int, default=Corpus.max_vocab, help="keep at most this many words, the rest become <unk>")
+    p.add_argument("--val-fraction", type=float, default=T.val_fraction, help=f"tail of the text held out for validation (default {T.val_fraction})")
+    p.add_argument("--seed", type=int, default=T.seed, help="random seed: the same seed gives the same model")
+    p.add_argument("--device", default=T.device, help=f"auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps (default {T.device})")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=T.precision,
+                   help="auto: bf16 autocast on CUDA and on CPUs with AMX, else fp32")
+    p.add_argument("--track", nargs="?", const="wordlstm", metavar="PROJECT",
+                   help="log the run to trackio (project 'wordlstm' by default; needs pip install 'wordlstm[track]'); "
+                        "compare runs with `trackio show`")
+    p.add_argument("--sample-words", type=int, default=LiveSampler.words,
+                   help=f"after each validation, print a sample of this many words (default {LiveSampler.words}; 0: none)")
+    return p.parse_args()
+
+
+def settings(args, rank: int):
+    """(corpus, model config, train config) for a new run, or for the run in --resume."""
+    if not args.resume:
+        if not args.corpus or not args.out:
+            raise UserError("give a corpus and --out DIR (or --resume DIR)")
+        epochs = args.epochs if args.epochs is not None else (None if args.max_seconds else TrainConfig.epochs)
+        cfg = TrainConfig.from_dict(vars(args), epochs=epochs)
+        if rank == 0:  # the one process that writes
+            check_writable(args.out)  # fail now, not after an hour of training
+        corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
+        model_cfg = ModelConfig.from_dict(vars(args), vocab_size=len(corpus.vocab))
+        return corpus, model_cfg, cfg
+    config = read_config(args.resume)
+    budget = {}
+    if args.epochs is not None or args.max_seconds is not None:  # a new budget for this run
+        budget = {"epochs": args.epochs, "max_seconds": args.max_seconds}
+    cfg = TrainConfig.from_dict(config.get("train", {}), **budget, save_every=args.save_every)
+    recorded = config.get("corpus", {})
+    corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),
+                         max_vocab=recorded.get("max_vocab"))
+    if corpus.sha256 != recorded.get("sha256"):
+        raise UserError(f"{corpus.name} is not the text this run trained on (sha256 differs); give that text")
+    args.out = args.out or args.resume
+    return corpus, recorded_model_config(config, args.resume), cfg
+
+
+def init_distributed() -> int:
+    """Under torchrun (WORLD_SIZE > 1), join the process group; returns this process's rank."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank()
+
+
+class Tracker:
+    """Logs a run to trackio (`--track`): its settings, the curves, tokens/s and the final metrics."""
+
+    def __init__(self, project: str, config: dict):
+        try:
+            import trackio
+        except ImportError:
+            raise UserError("--track needs trackio: pip install 'wordlstm[track]' (or pip install trackio)") from None
+        self.trackio = trackio
+        trackio.init(project=project, config=config)
+
+    def __call__(self, e):
+        if e.kind == "step":
+            self.trackio.log({"train_loss": e.train_loss, "tokens_per_s": e.tokens_per_s}, step=e.step)
+        elif e.kind == "epoch":
+            self.trackio.log({"val_loss": e.val_loss, "val_ppl": e.val_ppl}, step=e.step)
+
+    def finish(self, metrics: dict):
+        self.trackio.log({f"final/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))})
+        self.trackio.finish()
+
+
+def main():
+    args = parse_args()
+    rank = init_distributed()  # train() runs DDP when a group exists; only rank 0 prints and saves
+    resume = load_train_state(args.resume) if args.resume else None
+    corpus, model_cfg, cfg = settings(args, rank)
+    command = " ".join([invocation(), *sys.argv[1:]])
+    track = Tracker(args.track, {"command": command, "corpus": corpus.info(), "model": asdict(model_cfg),
+                                 "train": asdict(cfg)}) if args.track and rank == 0 else None
+    saved = []
+
+    def save(state, metrics, final=False):
+        model = WordLSTM(model_cfg)
+        model.load_state_dict(state.position.best or state.model)  # what users load: the best weights so far
+        save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), metrics=metrics, corpus=corpus.info(),
+                        command=command, resume=state,
+                        corpus_ids=corpus.ids if final else None)  # the card's originality: once, at the end
+        saved[:] = [state]
+
+    def on_checkpoint(state):
+        save(state, state.metrics())
+
+    stop, bars = [], []
+    signal.signal(signal.SIGINT, lambda *_: stop.append(True))  # first Ctrl-C: stop and save
+
+    def on_event(e):
+        if e.kind == "start":  # the data checks passed: from here on, show progress
+            print(f"{corpus.name}: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} words; training on {e.device}",
+                  file=sys.stderr)
+            bars.append(tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]"))
+        bar = bars[0]
+        bar.n = round(100 * e.progress, 1)
+        post = {"epoch": e.epoch, "step": e.step, "tok/s": f"{e.tokens_per_s:,.0f}", "device": e.device}
+        if e.train_loss is not None:
+            post["loss"] = f"{e.train_loss:.3f}"
+        if e.val_loss is not None:
+            post["val_ppl"] = f"{e.val_ppl:.1f}"
+        bar.set_postfix(post, refresh=False)
+        bar.refresh()
+        if track is not None:
+            track(e)
+        if e.kind == "epoch":
+            bar.write(f"epoch {e.epoch}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
+            if e.sample:
+                bar.write(f"  sample at step {e.step}: {e.sample}")
+
+    sampler = LiveSampler(corpus.vocab, words=args.sample_words) if args.sample_words > 0 else None
+    _, result = train(corpus.ids, model_cfg, cfg, on_event=on_event, should_stop=lambda: bool(stop),
+                      on_checkpoint=on_checkpoint, resume=resume, sampler=sampler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    if rank:
+        return 0
+    bars[0].close()
+    save(saved[0], result.metrics(), final=True)  # the last state, with the final metrics
+    if track is not None:
+        track.finish({**result.metrics(), "tokens_per_s": result.tokens_per_s})
+    path = os.path.abspath(args.out)
+    print(f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  "
+          f"({result.steps} steps, {result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''})")
+    print(f"saved {path}")
+

@@ -60,6 +60,8 @@ class Session:
         self.tmp = None
         self.uploads = {}  # the path gradio gave each file this session uploaded -> the session's copy
         self.index = None  # ((corpus sha256, min_count, n), NgramIndex) of the training text, for originality
+        self.runs = []  # every training of the session, oldest first: see record_run
+        self.source = ""  # where the current model came from, for the model line
 
     def __deepcopy__(self, memo):  # gr.State copies its initial value; a session is never shared
         return self
@@ -177,7 +179,7 @@ def model_note(session: Session) -> str:
     ckpt = session.ckpt or DEFAULT
     if ckpt is None:
         return "**Model:** none yet. Train one above, or load one in Share."
-    who = "your model" if session.ckpt else "the default model"
+    who = f"your model ({session.source})" if session.ckpt else "the default model"
     m = ckpt.config.get("metrics", {})
     corpus = ckpt.config.get("corpus", {}).get("name", "?")
     ppl = f", validation perplexity {m['val_ppl']:.0f}" if "val_ppl" in m else ""
@@ -223,8 +225,8 @@ def samples_table(rows: list) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
 
 
-def describe(e) -> str:
-    parts = [f"Training on **{e.device}**: epoch {e.epoch}, step {e.step}"
+def describe(e, text: str) -> str:
+    parts = [f"Training on **{e.device}** on `{text}`: epoch {e.epoch}, step {e.step}"
              + (f"/{e.total_steps}" if e.total_steps else ""), f"{e.tokens_per_s:,.0f} tokens/s"]
     if e.train_loss is not None:
         parts.append(f"train loss {e.train_loss:.3f}")
@@ -264,8 +266,9 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
                     samples.insert(0, [e.step, round(e.val_ppl, 1), e.sample])  # newest first
                 eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
                 progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
-                status = describe(e)
-            yield status, curve(history), samples_table(samples), gr.skip(), gr.skip(), session
+                status = describe(e, os.path.basename(session.corpus.name))
+            yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), gr.skip(), gr.skip(),
+                   gr.skip(), gr.skip(), gr.skip(), gr.Markdown(visible=False), session)
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
         job.stop.set()
         raise
@@ -273,16 +276,76 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         if isinstance(job.error, UserError):
             raise gr.Error(str(job.error))
         raise job.error
-    r = job.result
-    folder = os.path.join(session.folder(), "model")
-    save_checkpoint(folder, job.model.cpu(), session.corpus.vocab, train=asdict(cfg), metrics=r.metrics(),
+    run = record_run(session, job.model.cpu(), job.result, cfg)
+    r, how = job.result, "Stopped" if job.result.stopped else "Done"
+    status = (f"{how}: run {run['id']} trained on `{os.path.basename(session.corpus.name)}`, {r.steps} steps in "
+              f"{r.seconds:.0f} s on **{r.device}**, {r.tokens_per_s:,.0f} tokens/s; validation perplexity "
+              f"**{r.val_ppl:.1f}**. Generate below, or download it in Share.")
+    yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), model_note(session),
+           run["zip"], runs_table(session), *prompts_for(session), gr.Markdown(visible=False), session)
+
+
+MAX_RUNS = 5  # the models a session keeps: its last trainings; older ones are freed
+RUN_COLUMNS = ["run", "text", "settings", "seconds", "steps", "tokens/s", "validation perplexity", "model in memory"]
+
+
+def record_run(session: Session, model, result, cfg) -> dict:
+    """Save a finished training as the session's current model and a row of its Runs table."""
+    run = {"id": len(session.runs) + 1, "corpus": session.corpus}
+    folder = os.path.join(session.folder(), f"run-{run['id']}")
+    save_checkpoint(folder, model, session.corpus.vocab, train=asdict(cfg), metrics=result.metrics(),
                     corpus=session.corpus.info(), corpus_ids=session.corpus.ids)
-    session.ckpt = load_checkpoint(folder)
-    zip_path = pack(folder, os.path.join(session.folder(), "wordlstm-model.zip"))
-    how = "Stopped" if r.stopped else "Done"
-    status = (f"{how}: {r.steps} steps in {r.seconds:.0f} s on **{r.device}**, {r.tokens_per_s:,.0f} tokens/s; "
-              f"validation perplexity **{r.val_ppl:.1f}**. Generate below, or download it in Share.")
-    yield status, curve(history), samples_table(samples), model_note(session), zip_path, session
+    run["ckpt"] = load_checkpoint(folder)
+    run["zip"] = pack(folder, os.path.join(session.folder(), f"wordlstm-run-{run['id']}.zip"))
+    m = model.config
+    run["row"] = [run["id"], os.path.basename(session.corpus.name),
+                  f"{m.num_layers}x{m.hidden_size} {m.softmax}, dropout {m.dropout}, seq {cfg.seq_len}, "
+                  f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}",
+                  round(result.seconds, 1), result.steps, round(result.tokens_per_s), round(result.val_ppl, 1)]
+    session.runs.append(run)
+    for old in session.runs[:-MAX_RUNS]:  # free the models beyond the last MAX_RUNS
+        if old["ckpt"] is not None:
+            old["ckpt"] = None
+            shutil.rmtree(os.path.join(session.folder(), f"run-{old['id']}"), ignore_errors=True)
+    session.ckpt, session.source = run["ckpt"], f"run {run['id']}, trained here"
+    return run
+
+
+def runs_table(session: Session) -> pd.DataFrame:
+    def memory(run):
+        if run["ckpt"] is None:
+            return "freed"
+        return f"{sum(p.numel() * p.element_size() for p in run['ckpt'].model.parameters()) / 2**20:.1f} MB"
+    return pd.DataFrame([[*run["row"], memory(run)] for run in reversed(session.runs)], columns=RUN_COLUMNS)
+
+
+@user_error
+def use_run(run, session: Session):
+    """Make run number `run` of this session's Runs table the current model."""
+    found = next((r for r in session.runs if r["id"] == int(run or 0)), None)
+    if found is None:
+        raise gr.Error(f"there is no run {run} in this session; pick a number from the Runs table")
+    if found["ckpt"] is None:
+        raise gr.Error(f"run {run}'s model was freed (the session keeps its last {MAX_RUNS}); train it again")
+    session.ckpt, session.corpus, session.source = found["ckpt"], found["corpus"], f"run {found['id']}, trained here"
+    return model_note(session), found["zip"], runs_table(session), *prompts_for(session), session
+
+
+def example_prompts(session: Session) -> list[str]:
+    """Prompts in the words of the current model's text: its frequent sentence openings."""
+    ckpt = session.ckpt
+    if ckpt is None:
+        return EXAMPLES
+    sha = (ckpt.config.get("corpus") or {}).get("sha256")
+    if session.corpus is not None and session.corpus.sha256 == sha:
+        return session.corpus.openings()
+    return [w for w in ckpt.vocab.itos if w.isalpha()][:4] or ckpt.vocab.itos[:4]  # a model without its text
+
+
+def prompts_for(session: Session):
+    """Updates for the example prompts and the prompt box, after the model changed."""
+    prompts = example_prompts(session)
+    return gr.Dataset(samples=[[p] for p in prompts]), prompts[0]
 
 
 def stop_training(session: Session):
@@ -385,6 +448,7 @@ def upload_model(file, session: Session):
     if file is None:
         raise gr.Error("choose a model .zip first")
     session.ckpt = unpack(uploaded(file, session, ".zip"), parent=session.folder())
+    session.source = f"loaded from the zip `{os.path.basename(file)}`"
     return model_note(session), session
 
 
@@ -418,6 +482,7 @@ def load_from_hub(repo_id, token, session: Session):
     if not (repo_id or "").strip():
         raise gr.Error("type the repo id of a wordlstm model, like alice/anna-lstm")
     session.ckpt = load_model(repo_id.strip(), token=(token or "").strip() or None, hub_only=True)
+    session.source = f"loaded from the Hub: `{repo_id.strip()}`"
     return model_note(session), session
 
 
@@ -473,16 +538,26 @@ with Blocks(title="wordlstm") as demo:
         train_btn = gr.Button("Train", variant="primary")
         stop_btn = gr.Button("Stop", variant="stop")
     status_md = gr.Markdown("Not trained yet.")
+    curve_md = gr.Markdown("*The loss curve appears here once training starts: the training loss every 10 "
+                           "steps, the validation loss after every epoch.*")
     plot = gr.LinePlot(curve([]), x="step", y="loss", color="split", title="Loss (cross-entropy)",
                        color_map={"train": "#4c78a8", "validation": "#f58518"},
-                       label="Training curves", height=360)
+                       label="Training curves", height=360, visible=False)  # no empty axes before training
     samples = gr.Dataframe(samples_table([]), label="What the model writes after each validation (newest first)",
                            interactive=False, wrap=True, column_widths=["8%", "14%", "78%"], max_height=300)
 
+    gr.Markdown("### Runs\nEvery training of this session, newest first. The session keeps the models of its "
+                f"last {MAX_RUNS} runs; make any of them the current model.")
+    runs = gr.Dataframe(runs_table(Session()), label="Runs", interactive=False, wrap=True)
+    with gr.Row():
+        run_number = gr.Number(label="Run", precision=0, minimum=1)
+        use_run_btn = gr.Button("Use this run's model")
+
     gr.Markdown("## 3. Generate")
     model_md = gr.Markdown(model_note(Session()))
-    prompt = gr.Textbox("Anna, and the prince", label="Prompt", lines=2)
-    gr.Examples(EXAMPLES, inputs=[prompt], label="Example prompts")
+    prompt = gr.Textbox(EXAMPLES[0], label="Prompt", lines=2)
+    examples = gr.Dataset(components=[prompt], samples=[[p] for p in EXAMPLES], label="Example prompts",
+                          type="values")
     with gr.Row():
         max_new_tokens = gr.Slider(0, MAX_NEW_TOKENS, 100, step=1, label="New tokens", info=f"0-{MAX_NEW_TOKENS}")
         temperature = gr.Slider(0, 2, 0.8, step=0.05, label="Temperature", info="0 = greedy; higher = wilder")
@@ -546,7 +621,8 @@ with Blocks(title="wordlstm") as demo:
                                             hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
                                             batch_size=batch_size, min_count=min_count, softmax=softmax,
                                             session=session),
-                    [status_md, plot, samples, model_md, download, session], api_name="train",
+                    [status_md, plot, samples, model_md, download, runs, examples, prompt, curve_md, session],
+                    api_name="train",
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
     stop_btn.click(stop_training, [session], [status_md], api_name="stop", concurrency_limit=None, queue=False)
     gen_btn.click(generate_text, [prompt, max_new_tokens, temperature, top_k, top_p, gen_seed, session],
@@ -556,10 +632,16 @@ with Blocks(title="wordlstm") as demo:
     orig_btn.click(check_originality, [orig_input, min_words, session], [orig_md, orig_view], api_name="originality",
                    concurrency_id="generate", concurrency_limit=4)
     use_output_btn.click(lambda text: text, [output], [orig_input], queue=False, api_visibility="private")
-    load_btn.click(upload_model, [model_zip, session], [model_md, session], api_name="upload_model")
+    use_run_btn.click(use_run, [run_number, session], [model_md, download, runs, examples, prompt, session],
+                      api_name="use_run")
+    examples.click(lambda sample: sample[0], [examples], [prompt], queue=False, api_visibility="private")
+    load_btn.click(upload_model, [model_zip, session], [model_md, session], api_name="upload_model").success(
+        prompts_for, [session], [examples, prompt], api_visibility="private")
     push_btn.click(push_model, [repo_id, private, include_corpus, hf_token, session], [hub_md, hf_token],
                    api_name="push_to_hub")
-    hub_load_btn.click(load_from_hub, [repo_id, hf_token, session], [model_md, session], api_name="load_from_hub")
+    hub_load_btn.click(load_from_hub, [repo_id, hf_token, session], [model_md, session],
+                       api_name="load_from_hub").success(prompts_for, [session], [examples, prompt],
+                                                         api_visibility="private")
 
 
 # gr.State(Session) makes each new page call Session() through a load event,

@@ -182,3 +182,31 @@ def test_training_streams_samples_then_scores_and_checks_originality(url, corpus
     assert "% of 6-word sequences are new" in note
     note, _ = c.predict(text=" ".join(WORDS_B * 3), min_words=6, api_name="/originality")
     assert note.startswith("**100% of 6-word sequences are new, nothing copied")
+
+
+def test_runs_table_switches_between_the_sessions_models(url, corpus, monkeypatch):
+    import app
+    c = client(url)
+    first = c.predict(corpus=corpus(text_of(WORDS_A, 600), "a.txt"), epochs=0, max_seconds=2, seed=1, **SMALL,
+                      api_name="/train")
+    second = c.predict(corpus=corpus(text_of(WORDS_B, 600), "b.txt"), epochs=0, max_seconds=2, seed=1, **SMALL,
+                       api_name="/train")
+    table = second[5]
+    assert [row[0] for row in table["data"]] == [2, 1] and [row[1] for row in table["data"]] == ["b.txt", "a.txt"]
+    assert all(row[-1].endswith(" MB") for row in table["data"])  # both models kept, with their memory
+    prompt = second[7]  # the prompt box now holds an opening of b.txt, in its words
+    assert words_in(prompt.lower()) <= set(WORDS_B) and words_in(first[7].lower()) <= set(WORDS_A)
+
+    note, zip_path, _, _, prompt = c.predict(run=1, api_name="/use_run")
+    assert "run 1, trained here" in note and "a.txt" in note and zip_path.endswith("wordlstm-run-1.zip")
+    text = c.predict(prompt=prompt, max_new_tokens=40, seed=3, api_name="/generate")[0]
+    assert words_in(text) <= set(WORDS_A)  # run 1's model again
+    with pytest.raises(AppError, match="there is no run 9 in this session"):
+        c.predict(run=9, api_name="/use_run")
+
+    monkeypatch.setattr(app, "MAX_RUNS", 1)  # the next training frees every older model
+    third = c.predict(corpus=corpus(text_of(WORDS_A, 600, seed=5), "c.txt"), epochs=0, max_seconds=1, seed=1,
+                      **SMALL, api_name="/train")
+    assert [row[-1] == "freed" for row in third[5]["data"]] == [False, True, True]
+    with pytest.raises(AppError, match="run 2's model was freed"):
+        c.predict(run=2, api_name="/use_run")

@@ -32,6 +32,7 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
         page = browser.new_page(viewport={"width": 1280, "height": 1800})
         page.goto(url)
         expect(page.get_by_text("wordlstm").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("The loss curve appears here")).to_be_visible()  # no empty axes before training
 
         page.locator("input[type=file]").first.set_input_files(str(corpus))
         expect(page.get_by_text("distinct words")).to_be_visible(timeout=30_000)
@@ -43,7 +44,10 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
         budget.fill("6")
         budget.press("Tab")
         page.get_by_role("button", name="Train", exact=True).click()
-        expect(page.locator(".progress-text, .progress-level, .eta-bar").first).to_be_attached(timeout=10_000)
+        # Progress: gradio's bar, or our status line's epoch and step (both are updated while it trains).
+        progress = page.locator(".progress-text, .progress-level, .eta-bar").or_(
+            page.get_by_text(re.compile(r"Training on .+: epoch \d+, step \d+")))
+        expect(progress.first).to_be_attached(timeout=10_000)
         # The status line says "Training on ..." while it trains, under a progress overlay that may hide it.
         expect(page.get_by_text(re.compile("Training on|Done:")).first).to_be_visible(timeout=30_000)
         expect(page.locator(".vega-embed, canvas").first).to_be_visible(timeout=30_000)
@@ -51,7 +55,20 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
         sample = page.locator(".cell-wrap >> visible=true").filter(has_text=re.compile(r"^\s*the \w+ \w+"))
         expect(sample.first).to_be_visible(timeout=60_000)  # a live sample in the table, while training
         expect(page.get_by_text("Done:")).to_be_visible(timeout=60_000)
-        expect(page.get_by_text("Model: your model")).to_be_visible()
+        expect(page.get_by_text("Model: your model (run 1, trained here), trained on tiny.txt")).to_be_visible()
+        expect(page.locator(".cell-wrap >> visible=true").filter(has_text="tiny.txt").first).to_be_visible()  # Runs
+        expect(page.get_by_text("The loss curve appears here")).to_be_hidden()  # the empty state gave way
+
+        # A second run, then back to the first through the Runs table.
+        page.get_by_role("button", name="Train", exact=True).click()
+        expect(page.get_by_text("Model: your model (run 2, trained here)")).to_be_visible(timeout=60_000)
+        run = page.get_by_label("Run", exact=True)
+        run.fill("1")
+        run.press("Tab")
+        page.get_by_role("button", name="Use this run's model").click()
+        expect(page.get_by_text("Model: your model (run 1, trained here)")).to_be_visible(timeout=30_000)
+        prompt = page.get_by_label("Prompt").input_value()
+        assert prompt.lower().split()[0] in TINY.split()  # an opening of the user's text, not Anna Karenina's
 
         page.get_by_label("Prompt").fill("the cat")
         page.get_by_role("button", name="Generate", exact=True).click()

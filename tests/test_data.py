@@ -63,3 +63,16 @@ def test_too_short_corpus_is_a_clear_error():
     train, val = split(torch.arange(12), seq_len=10)  # seq_len + 2 tokens: just enough
     assert train.tolist() == list(range(11)) and val.tolist() == [10, 11]
     assert len(Windows(train, 10)) == 1 and len(Windows(val, 1)) == 1
+
+
+def test_openings_are_frequent_sentence_starts_in_the_texts_own_words():
+    from wordlstm import corpus_from_text
+    text = ("Zorp quix blen the vat. Zorp quix blen a kel. Mip dorn fa zu. Zorp quix blen yo. "
+            "Mip dorn fa ra. Wub lop tik. ") * 5
+    corpus = corpus_from_text(text)
+    openings = corpus.openings(n=2, seed=0)
+    assert set(openings) <= {"Zorp quix blen", "Mip dorn fa", "Wub lop tik"} and len(openings) == 2
+    assert corpus.openings(n=3) == ["Zorp quix blen", "Mip dorn fa", "Wub lop tik"]  # all three, by frequency
+    drawn = {corpus.openings(n=1, seed=s)[0] for s in range(10)}  # the seed draws among the 3 most frequent
+    assert len(drawn) > 1 and corpus.openings(n=1, seed=4) == corpus.openings(n=1, seed=4)
+    assert corpus_from_text("alpha beta , gamma alpha").openings() == ["alpha", "beta", "gamma"]  # no sentences

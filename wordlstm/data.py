@@ -8,11 +8,14 @@ seconds and a gigabyte on a novel.
 import codecs
 import hashlib
 import os
+import random
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .errors import UserError
+from .tokenizer import detokenize
 from .vocab import Vocab
 
 MAX_CORPUS_BYTES = 200 * 1024 * 1024
@@ -34,6 +37,23 @@ class Corpus:
 
     def stats(self, top: int = 20) -> dict:
         return {**self.info(), "top_words": list(zip(self.vocab.itos[:top], self.vocab.counts[:top]))}
+
+    def openings(self, n: int = 4, words: int = 3, seed: int = 0) -> list[str]:
+        """Up to n example prompts in the text's own words: frequent sentence openings
+        (the first `words` words after a full stop, ! or ?), drawn with `seed` from the
+        3n most frequent; the most frequent words when the text has no sentences."""
+        ids = self.ids.numpy()
+        stops = [self.vocab.stoi[p] for p in ".!?" if p in self.vocab.stoi]
+        is_word = np.array([w.isalpha() for w in self.vocab.itos])
+        starts = np.flatnonzero(np.isin(ids[:-words], stops)) + 1
+        runs = ids[starts[:, None] + np.arange(words)] if len(starts) else np.zeros((0, words), ids.dtype)
+        runs = runs[is_word[runs].all(axis=1)]
+        if not len(runs):
+            return [w for w in self.vocab.itos if w.isalpha()][:n]
+        found, counts = np.unique(runs, axis=0, return_counts=True)
+        frequent = found[np.argsort(-counts, kind="stable")[: 3 * n]]
+        picked = random.Random(seed).sample(range(len(frequent)), min(n, len(frequent)))
+        return [detokenize(self.vocab.itos[i] for i in frequent[k]).capitalize() for k in sorted(picked)]
 
 
 def read_text(path, max_bytes: int = MAX_CORPUS_BYTES) -> str:

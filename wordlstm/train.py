@@ -291,10 +291,8 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
         val_loss = evaluate(model, val_ids, cfg.seq_len, max(cfg.batch_size, 64), bf16 and device.type == "cuda")
         if val_loss < pos.best_loss:
             pos.best_loss, pos.best = val_loss, _cpu(model.state_dict())
-        sample, started = None, time.perf_counter()
-        if sampler is not None:  # outside the training time: it is not training
-            sample = sampler(model)
-            sample_seconds += time.perf_counter() - started
+        sample, took = _timed(sampler, model) if sampler is not None else (None, 0.0)
+        sample_seconds += took  # kept out of the training time: it is not training
         report("epoch", pos, last_loss, val_loss, sample)
         ended_epoch, all_done = pos.epoch, bool(cfg.epochs and pos.epoch >= cfg.epochs and finished_epoch)
         if finished_epoch:  # the cursor moves to the next epoch before saving, so a resume starts there
@@ -398,6 +396,12 @@ def _to(device: torch.device, batch: torch.Tensor) -> torch.Tensor:
     if device.type == "cuda":  # pinned pages let the copy run asynchronously
         batch = batch.pin_memory()
     return batch.to(device, non_blocking=True)
+
+
+def _timed(fn, *args):
+    """(fn(*args), the seconds it took)."""
+    start = time.perf_counter()
+    return fn(*args), time.perf_counter() - start
 
 
 def _count_time(pos: Position, tick: float) -> float:

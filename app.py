@@ -278,9 +278,10 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         raise job.error
     run = record_run(session, job.model.cpu(), job.result, cfg)
     r, how = job.result, "Stopped" if job.result.stopped else "Done"
+    partial = f" (on {r.val_coverage:.0%} of the held-out text: the time budget)" if r.val_coverage < 1 else ""
     status = (f"{how}: run {run['id']} trained on `{os.path.basename(session.corpus.name)}`, {r.steps} steps in "
               f"{r.seconds:.0f} s on **{r.device}**, {r.tokens_per_s:,.0f} tokens/s; validation perplexity "
-              f"**{r.val_ppl:.1f}**. Generate below, or download it in Share.")
+              f"**{r.val_ppl:.1f}**{partial}. Generate below, or download it in Share.")
     yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), model_note(session),
            run["zip"], runs_table(session), *prompts_for(session), gr.Markdown(visible=False), session)
 

@@ -4,7 +4,8 @@ import sys
 import pytest
 import torch
 
-from wordlstm import LiveSampler, ModelConfig, TrainConfig, UserError, split, tokenize, train
+from conftest import TINY
+from wordlstm import LiveSampler, ModelConfig, TrainConfig, UserError, corpus_from_text, split, tokenize, train
 from wordlstm.train import Position, TrainingThread, evaluate, progress
 
 SMALL = dict(embed_dim=32, hidden_size=64, num_layers=1, dropout=0.0)
@@ -167,3 +168,18 @@ def test_live_samples_come_with_each_validation_and_change_nothing(tiny_corpus):
     assert result.sample_seconds > 0
     plain, _ = train(tiny_corpus.ids, mc, cfg)  # sampling draws nothing from training's random state
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.state_dict().values()))
+
+
+def test_the_time_budget_bounds_the_wall_time_validation_included():
+    """A slow model with a long validation tail (a full validation takes about 20 s here): the
+    3 s budget still bounds the run, validation included. A step that would end past it is not
+    started, and the last validation reads only the windows that fit (never under one batch).
+    The bound asserted, budget + max(5 s, one step), is generous for a noisy machine; the README
+    gives the overrun measured on a 25 MB corpus."""
+    corpus = corpus_from_text(TINY * 1200)  # 547K tokens, half of them held out
+    model_cfg = ModelConfig(len(corpus.vocab), 256, 512, 2, dropout=0.0)
+    _, result = train(corpus.ids, model_cfg, TrainConfig(seq_len=100, batch_size=32, epochs=None, max_seconds=3,
+                                                         val_fraction=0.5))
+    step = result.train_seconds / result.steps
+    assert result.seconds < 3 + max(5.0, step)
+    assert 0 < result.val_coverage < 0.5 and math.isfinite(result.val_loss)

@@ -132,6 +132,7 @@ class TrainResult:
     device: str
     stopped: bool  # stopped by the caller
     sample_seconds: float = 0.0  # spent writing the live samples (train's `sampler`)
+    val_coverage: float = 1.0  # the share of the validation windows the last validation read (< 1: out of time)
 
     @property
     def val_ppl(self) -> float:
@@ -145,7 +146,7 @@ class TrainResult:
         """What a checkpoint records about the training run."""
         return {"val_loss": self.val_loss, "val_ppl": self.val_ppl, "steps": self.steps, "epochs": self.epochs,
                 "tokens": self.tokens, "seconds": round(self.seconds, 1), "device": self.device,
-                "stopped": self.stopped}
+                "stopped": self.stopped, "val_coverage": round(self.val_coverage, 4)}
 
 
 def progress(pos: Position, cfg: TrainConfig, total_steps: int | None, elapsed: float) -> tuple[float, float | None]:
@@ -201,19 +202,25 @@ def autocast(device: torch.device, bf16: bool):
 
 
 @torch.no_grad()
-def evaluate(model: WordLSTM, ids: torch.Tensor, seq_len: int, batch_size: int = 64, bf16: bool = False) -> float:
+def evaluate(model: WordLSTM, ids: torch.Tensor, seq_len: int, batch_size: int = 64, bf16: bool = False,
+             max_windows: int | None = None) -> float:
     """Mean next-token cross-entropy over consecutive, non-overlapping windows of
-    `seq_len` tokens, each fed from a zero state: the baseline's protocol."""
+    `seq_len` tokens, each fed from a zero state: the baseline's protocol.
+    max_windows: only that many of them, a seeded sample (the same every time)."""
     was_training = model.training
     model.eval()
     device = model.embed.weight.device
     windows = Windows(ids, min(seq_len, len(ids) - 1))  # a tail shorter than a window: one short window
-    total, count = 0.0, 0
+    total, count, read = 0.0, 0, 0
     for x, y in windows.batches(batch_size, contiguous=False, generator=torch.Generator().manual_seed(0)):
+        if max_windows is not None:
+            x, y = x[: max_windows - read], y[: max_windows - read]
+            if not len(x):
+                break
         with autocast(device, bf16):
             out, _ = model.features(x.to(device))
             total += model.loss(out, y.to(device), reduction="sum").item()
-        count += y.numel()
+        count, read = count + y.numel(), read + len(x)
     model.train(was_training)
     return total / count
 
@@ -277,7 +284,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
             if pos.step == 1 or pos.step % cfg.log_every == 0:
                 last_loss, tick = loss.item(), _count_time(pos, tick)
                 report("step", pos, last_loss)
-            stopped, out_of_time = _stop_flags(should_stop, cfg, report.elapsed(), pos.step, world, device)
+            stopped, out_of_time = _stop_flags(should_stop, cfg, report.elapsed(), pos, world, device)
             if stopped or out_of_time:
                 break
             if on_checkpoint is not None and time.perf_counter() - last_save >= cfg.save_every:
@@ -287,8 +294,11 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
         last_loss = loss.item() if pos.epoch_steps and loss is not None else last_loss
         finished_epoch = pos.epoch_steps == steps_per_epoch
         epochs_done = pos.epoch - 1 + pos.epoch_steps / steps_per_epoch
-        # On the GPU in bf16, for speed; on the CPU in fp32, where it is cheap anyway.
-        val_loss = evaluate(model, val_ids, cfg.seq_len, max(cfg.batch_size, 64), bf16 and device.type == "cuda")
+        # On the GPU in bf16, for speed; on the CPU in fp32, where it is cheap anyway. Under a time
+        # budget, only the windows that fit in the time left (a seeded sample of them).
+        val_batch, val_total = max(cfg.batch_size, 64), len(Windows(val_ids, min(cfg.seq_len, len(val_ids) - 1)))
+        val_read = min(val_total, _val_windows(pos, cfg, report.elapsed(), val_batch) or val_total)
+        val_loss = evaluate(model, val_ids, cfg.seq_len, val_batch, bf16 and device.type == "cuda", val_read)
         if val_loss < pos.best_loss:
             pos.best_loss, pos.best = val_loss, _cpu(model.state_dict())
         sample, took = _timed(sampler, model) if sampler is not None else (None, 0.0)
@@ -305,7 +315,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
         model.load_state_dict(pos.best)
     result = TrainResult(val_loss=pos.best_loss, steps=pos.step, tokens=pos.tokens, epochs=epochs_done,
                          seconds=report.elapsed(), train_seconds=pos.train_time, device=report.device,
-                         stopped=stopped, sample_seconds=sample_seconds)
+                         stopped=stopped, sample_seconds=sample_seconds, val_coverage=val_read / val_total)
     report("done", replace(pos, epoch=ended_epoch), last_loss, pos.best_loss)
     return model, result
 
@@ -398,6 +408,16 @@ def _to(device: torch.device, batch: torch.Tensor) -> torch.Tensor:
     return batch.to(device, non_blocking=True)
 
 
+def _val_windows(pos: Position, cfg: TrainConfig, elapsed: float, batch: int) -> int | None:
+    """How many validation windows fit in the time budget's remainder (None: no budget,
+    or nothing measured yet), and never fewer than one batch: a run always gets a
+    validation figure. A window's forward pass costs about a third of its training step."""
+    if not cfg.max_seconds or not pos.tokens:
+        return None
+    seconds_per_window = pos.train_time / pos.tokens * cfg.seq_len / 3
+    return max(batch, int((cfg.max_seconds - elapsed) / seconds_per_window))
+
+
 def _timed(fn, *args):
     """(fn(*args), the seconds it took)."""
     start = time.perf_counter()
@@ -420,13 +440,16 @@ def _checkpoint(on_checkpoint, model: WordLSTM, optimizer, pos: Position) -> flo
     return time.perf_counter()
 
 
-def _stop_flags(should_stop, cfg: TrainConfig, elapsed: float, step: int, world: int, device) -> tuple[bool, bool]:
-    """(stopped by the caller, out of time). Under DDP the ranks must stop at the
-    same step: they agree every log_every steps, and go on in between."""
-    flags = (should_stop(), bool(cfg.max_seconds and elapsed >= cfg.max_seconds))
+def _stop_flags(should_stop, cfg: TrainConfig, elapsed: float, pos: Position, world: int, device) -> tuple[bool, bool]:
+    """(stopped by the caller, out of time). A step that would end past the time
+    budget is not started: the budget bounds the wall time, not the last step's
+    start. Under DDP the ranks must stop at the same step: they agree every
+    log_every steps, and go on in between."""
+    next_step = pos.train_time / pos.step if pos.step else 0.0  # the mean step so far
+    flags = (should_stop(), bool(cfg.max_seconds and elapsed + next_step >= cfg.max_seconds))
     if world == 1:
         return flags
-    if step % cfg.log_every:
+    if pos.step % cfg.log_every:
         return False, False
     agreed = torch.tensor(flags, dtype=torch.float32, device=device)
     dist.all_reduce(agreed, op=dist.ReduceOp.MAX)

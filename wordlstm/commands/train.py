@@ -174,7 +174,9 @@ def main():
     if track is not None:
         track.finish({**result.metrics(), "tokens_per_s": result.tokens_per_s})
     path = os.path.abspath(args.out)
+    partial = f", validated on {result.val_coverage:.0%} of the tail: the time budget" if result.val_coverage < 1 else ""
     print(f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  "
-          f"({result.steps} steps, {result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''})")
+          f"({result.steps} steps, {result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''}"
+          f"{partial})")
     print(f"saved {path}")
 

@@ -373,6 +373,7 @@ def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, sessi
 
 
 # -- What the model learned -----------------------------------------------------
+MAX_TEXT_TOKENS = 50_000  # what /score and /originality read at once: about 2 s of scoring on 2 CPU cores
 SURPRISE = {"surprising": "#fde68a", "very surprising": "#fca5a5", "unknown word": "#d4d4d8"}
 
 
@@ -399,6 +400,13 @@ def highlighted(tokens: list[str], labels: list) -> list[tuple[str, str | None]]
     return pieces
 
 
+def within_limit(text: str) -> str:
+    n = len(tokenize(text))
+    if n > MAX_TEXT_TOKENS:
+        raise gr.Error(f"the text has {n:,} tokens (words and punctuation); give at most {MAX_TEXT_TOKENS:,} at a time")
+    return text
+
+
 @user_error
 def score_text(text, session: Session):
     """Perplexity of `text` under the current model, each word's surprise, the ten most surprising."""
@@ -407,7 +415,7 @@ def score_text(text, session: Session):
         raise gr.Error("there is no model yet: train one first")
     if not (text or "").strip():
         raise gr.Error("paste a text to score, a few sentences or more")
-    result = score(ckpt.model, ckpt.vocab, text)
+    result = score(ckpt.model, ckpt.vocab, within_limit(text))
     summary = (f"**Perplexity {result.perplexity:,.1f}** over {result.scored:,} words: on average the model "
                f"hesitated between about {result.perplexity:,.0f} words at each step."
                + (f" {result.unknown:,} words are not in its vocabulary." if result.unknown else ""))
@@ -433,7 +441,7 @@ def check_originality(text, min_words, session: Session):
     """Which spans of `text` are copied word for word from the model's training text."""
     if not (text or "").strip():
         raise gr.Error("generate a text first, or paste one, to check it for copies")
-    corpus, n = training_text(session), int(min_words)
+    text, corpus, n = within_limit(text), training_text(session), int(min_words)
     if session.index is None or session.index[0] != (corpus.sha256, corpus.min_count, n):
         session.index = ((corpus.sha256, corpus.min_count, n), NgramIndex(corpus.ids, n))  # built once, kept
     tokens = tokenize(text)

@@ -210,3 +210,10 @@ def test_runs_table_switches_between_the_sessions_models(url, corpus, monkeypatc
     assert [row[-1] == "freed" for row in third[5]["data"]] == [False, True, True]
     with pytest.raises(AppError, match="run 2's model was freed"):
         c.predict(run=2, api_name="/use_run")
+
+
+@pytest.mark.parametrize("api_name, extra", [("/score", {}), ("/originality", {"min_words": 6})])
+def test_a_text_over_the_limit_is_refused_before_any_work(url, api_name, extra):
+    import app
+    with pytest.raises(AppError, match=f"the text has {app.MAX_TEXT_TOKENS + 1:,} tokens .*give at most"):
+        client(url).predict(text="word " * (app.MAX_TEXT_TOKENS + 1), **extra, api_name=api_name)

@@ -257,6 +257,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
     train_ids, val_ids = split(ids, cfg.seq_len, cfg.val_fraction)
     windows, contiguous = _windows(train_ids, cfg, world)
     steps_per_epoch = windows.num_batches(cfg.batch_size, contiguous, world)
+    val_batch, val_total = max(cfg.batch_size, 64), len(Windows(val_ids, min(cfg.seq_len, len(val_ids) - 1)))
     report.total_steps = steps_per_epoch * cfg.epochs if cfg.epochs else None
     model, optimizer, loss_step = _build(model_config, cfg, train_ids, device, world)
     pos = Position(epoch_rng=shuffle_gen.get_state())
@@ -296,7 +297,6 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
         epochs_done = pos.epoch - 1 + pos.epoch_steps / steps_per_epoch
         # On the GPU in bf16, for speed; on the CPU in fp32, where it is cheap anyway. Under a time
         # budget, only the windows that fit in the time left (a seeded sample of them).
-        val_batch, val_total = max(cfg.batch_size, 64), len(Windows(val_ids, min(cfg.seq_len, len(val_ids) - 1)))
         val_read = min(val_total, _val_windows(pos, cfg, report.elapsed(), val_batch) or val_total)
         val_loss = evaluate(model, val_ids, cfg.seq_len, val_batch, bf16 and device.type == "cuda", val_read)
         if val_loss < pos.best_loss:

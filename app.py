@@ -304,10 +304,11 @@ def record_run(session: Session, model, result, cfg) -> dict:
                   f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}",
                   round(result.seconds, 1), result.steps, round(result.tokens_per_s), round(result.val_ppl, 1)]
     session.runs.append(run)
-    for old in session.runs[:-MAX_RUNS]:  # free the models beyond the last MAX_RUNS
+    for old in session.runs[:-MAX_RUNS]:  # free the models beyond the last MAX_RUNS, and their files
         if old["ckpt"] is not None:
             old["ckpt"] = None
             shutil.rmtree(os.path.join(session.folder(), f"run-{old['id']}"), ignore_errors=True)
+            os.remove(old["zip"])
     session.ckpt, session.source = run["ckpt"], f"run {run['id']}, trained here"
     return run
 

@@ -217,3 +217,21 @@ def test_a_text_over_the_limit_is_refused_before_any_work(url, api_name, extra):
     import app
     with pytest.raises(AppError, match=f"the text has {app.MAX_TEXT_TOKENS + 1:,} tokens .*give at most"):
         client(url).predict(text="word " * (app.MAX_TEXT_TOKENS + 1), **extra, api_name=api_name)
+
+
+def test_a_freed_run_leaves_no_files(tiny_corpus, monkeypatch):
+    import app
+    from wordlstm import ModelConfig, TrainConfig, WordLSTM
+    from wordlstm.train import TrainResult
+    monkeypatch.setattr(app, "MAX_RUNS", 1)
+    session = app.Session()
+    session.corpus = tiny_corpus
+    model = WordLSTM(ModelConfig(len(tiny_corpus.vocab), 8, 8, 1))
+    result = TrainResult(val_loss=2.0, steps=3, epochs=1.0, tokens=90, seconds=0.5, train_seconds=0.4, device="cpu",
+                         stopped=False)
+    for _ in range(3):
+        app.record_run(session, model, result, TrainConfig())
+    assert sorted(os.listdir(session.folder())) == ["run-3", "wordlstm-run-3.zip"]
+    assert [run["ckpt"] is None for run in session.runs] == [True, True, False]
+    session.close()
+    assert not os.path.exists(session.tmp)  # and the session's end takes the rest

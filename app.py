@@ -333,15 +333,23 @@ def use_run(run, session: Session):
     return model_note(session), found["zip"], runs_table(session), *prompts_for(session), session
 
 
+def model_text(session: Session):
+    """The session's corpus if it is the text the current model (the user's, else the
+    default) was trained on, by sha256; else None (a model from the Hub or a zip)."""
+    ckpt = session.ckpt or DEFAULT
+    sha = (ckpt.config.get("corpus") or {}).get("sha256") if ckpt is not None else None
+    return session.corpus if session.corpus is not None and session.corpus.sha256 == sha else None
+
+
 def example_prompts(session: Session) -> list[str]:
     """Prompts in the words of the current model's text: its frequent sentence openings."""
-    ckpt = session.ckpt
-    if ckpt is None:
+    if session.ckpt is None:
         return EXAMPLES
-    sha = (ckpt.config.get("corpus") or {}).get("sha256")
-    if session.corpus is not None and session.corpus.sha256 == sha:
-        return session.corpus.openings()
-    return [w for w in ckpt.vocab.itos if w.isalpha()][:4] or ckpt.vocab.itos[:4]  # a model without its text
+    corpus = model_text(session)
+    if corpus is not None:
+        return corpus.openings()
+    vocab = session.ckpt.vocab  # a model without its text: its most frequent words
+    return [w for w in vocab.itos if w.isalpha()][:4] or vocab.itos[:4]
 
 
 def prompts_for(session: Session):
@@ -401,11 +409,11 @@ def highlighted(tokens: list[str], labels: list) -> list[tuple[str, str | None]]
     return pieces
 
 
-def within_limit(text: str) -> str:
-    n = len(tokenize(text))
-    if n > MAX_TEXT_TOKENS:
-        raise gr.Error(f"the text has {n:,} tokens (words and punctuation); give at most {MAX_TEXT_TOKENS:,} at a time")
-    return text
+def within_limit(tokens: list[str]) -> list[str]:
+    if len(tokens) > MAX_TEXT_TOKENS:
+        raise gr.Error(f"the text has {len(tokens):,} tokens (words and punctuation); "
+                       f"give at most {MAX_TEXT_TOKENS:,} at a time")
+    return tokens
 
 
 @user_error
@@ -416,7 +424,8 @@ def score_text(text, session: Session):
         raise gr.Error("there is no model yet: train one first")
     if not (text or "").strip():
         raise gr.Error("paste a text to score, a few sentences or more")
-    result = score(ckpt.model, ckpt.vocab, within_limit(text))
+    within_limit(tokenize(text))  # score() tokenizes again: a few milliseconds, against seconds of scoring
+    result = score(ckpt.model, ckpt.vocab, text)
     summary = (f"**Perplexity {result.perplexity:,.1f}** over {result.scored:,} words: on average the model "
                f"hesitated between about {result.perplexity:,.0f} words at each step."
                + (f" {result.unknown:,} words are not in its vocabulary." if result.unknown else ""))
@@ -425,14 +434,19 @@ def score_text(text, session: Session):
     return summary, highlighted([w.word for w in result.words], [surprise_label(w) for w in result.words]), top
 
 
+@functools.cache
+def sample_corpus():
+    """The bundled sample, read once: the default model's text, shared read-only like the model."""
+    return load_corpus(SAMPLE_CORPUS)
+
+
 def training_text(session: Session):
-    """The text the current model was trained on, with its n-gram index, if this session has it."""
-    ckpt = session.ckpt or DEFAULT
-    sha = (ckpt.config.get("corpus") or {}).get("sha256") if ckpt is not None else None
-    if session.corpus is not None and session.corpus.sha256 == sha:
-        return session.corpus
+    """The text the current model was trained on, or gr.Error if this session does not have it."""
+    corpus = model_text(session)
+    if corpus is not None:
+        return corpus
     if session.ckpt is None:  # the default model: its text is the bundled sample
-        return load_corpus(SAMPLE_CORPUS)
+        return sample_corpus()
     raise gr.Error("the text your model was trained on is not in this session (a model from the Hub or a zip); "
                    "pick that text in Data, or train here, to check for copies")
 
@@ -442,10 +456,9 @@ def check_originality(text, min_words, session: Session):
     """Which spans of `text` are copied word for word from the model's training text."""
     if not (text or "").strip():
         raise gr.Error("generate a text first, or paste one, to check it for copies")
-    text, corpus, n = within_limit(text), training_text(session), int(min_words)
+    tokens, corpus, n = within_limit(tokenize(text)), training_text(session), int(min_words)
     if session.index is None or session.index[0] != (corpus.sha256, corpus.min_count, n):
         session.index = ((corpus.sha256, corpus.min_count, n), NgramIndex(corpus.ids, n))  # built once, kept
-    tokens = tokenize(text)
     report = originality(corpus.ids, corpus.vocab.lookup(tokens), n, index=session.index[1])
     labels = ["copied" if c else None for c in report.copied(len(tokens))]
     note = f"**{report.summary()}** (against `{os.path.basename(corpus.name)}`)."
@@ -470,20 +483,16 @@ def push_model(repo_id, private, include_corpus, token, session: Session, oauth_
     if session.ckpt is None:
         raise gr.Error("there is no model of yours to push yet: train one, or load one, first")
     token = (token or "").strip() or (oauth_token.token if oauth_token else None)
-    corpus_path = None
+    corpus, corpus_path = model_text(session), None
     if include_corpus:
-        corpus = session.corpus
-        sha = session.ckpt.config.get("corpus", {}).get("sha256")
-        if corpus is None or corpus.sha256 != sha or not os.path.isfile(corpus.name):
+        if corpus is None or not os.path.isfile(corpus.name):
             raise gr.Error("the text this model was trained on is not here any more; "
                            "untick \"include the training text\" or train again")
         if not session.owns(corpus.name):  # only ever a file of this session's, or the sample
             raise gr.Error("the training text is not a file of this session; untick \"include the training text\"")
         corpus_path = corpus.name
-    sha = session.ckpt.config.get("corpus", {}).get("sha256")
-    corpus_ids = session.corpus.ids if session.corpus is not None and session.corpus.sha256 == sha else None
     url = push(session.ckpt, repo_id, private=bool(private), token=token, corpus_path=corpus_path,
-               corpus_ids=corpus_ids)
+               corpus_ids=None if corpus is None else corpus.ids)
     return f"Pushed: [{url}]({url})", ""
 
 

@@ -69,7 +69,7 @@ def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 1024) -> Score:
         top_i.append(guess)
     nll, top_p, top_i = torch.cat(nll).cpu(), torch.cat(top_p).cpu().tolist(), torch.cat(top_i).cpu().tolist()
 
-    words = [WordScore(w, None, [], ids[i] is None or w not in vocab.stoi) for i, w in enumerate(tokens)]
+    words = [WordScore(w, None, [], w not in vocab.stoi) for w in tokens]
     for k, pos in enumerate(read[1:]):  # read[k + 1] is predicted from read[: k + 1]
         words[pos].bits = nll[k].item() / math.log(2)
         words[pos].guesses = [(vocab.itos[i], p) for i, p in zip(top_i[k], top_p[k])]

@@ -21,6 +21,7 @@ from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, Windows, load
                       save_checkpoint, split, stream, train, zerogpu)
 from wordlstm.archive import pack, unpack
 from wordlstm.hub import load_model, push
+from wordlstm.limits import Limits, admit, memory_in_use
 from wordlstm.originality import NgramIndex, originality
 from wordlstm.sample import MAX_NEW_TOKENS, LiveSampler
 from wordlstm.score import score
@@ -43,6 +44,7 @@ if spaces is not None and os.environ.get("SPACES_ZERO_GPU"):
 else:
     RUN_TRAINING = train
 TIME_BUDGET = 60  # the page's default budget (the library has none): a first model within a minute
+LIMITS = Limits.from_env()  # what one training may take: WORDLSTM_MAX_MEMORY_MB, WORDLSTM_MAX_TRAIN_SECONDS
 
 # "Sign in with Hugging Face" exists only on a Space with `hf_oauth: true`.
 ON_SPACE_WITH_OAUTH = bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))
@@ -235,6 +237,55 @@ def describe(e, text: str) -> str:
     return ", ".join(parts)
 
 
+def vocab_size_at(corpus, min_count: int) -> int:
+    """The size of `corpus`'s vocabulary if rebuilt with `min_count`: the words seen
+    that often, and <unk> for the rest (exact from a corpus built with a lower min_count)."""
+    if min_count == corpus.min_count:
+        return len(corpus.vocab)
+    unk = corpus.vocab.unk_id
+    kept = sum(1 for i, c in enumerate(corpus.vocab.counts) if c >= min_count and i != unk)
+    return kept + (kept < len(corpus.vocab) - (unk is not None) or unk is not None)
+
+
+def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
+            batch_size, min_count, softmax) -> tuple[ModelConfig, TrainConfig]:
+    """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`."""
+    cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
+                      epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed))
+    model_cfg = ModelConfig(vocab_size=vocab_size_at(corpus, int(min_count)), embed_dim=int(embed_dim),
+                            hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
+                            softmax=softmax)
+    return model_cfg, cfg
+
+
+RUNNING = {}  # the estimated peak memory of each training running now, by job: counted as in use
+
+
+def admitted(corpus, model_cfg: ModelConfig, cfg: TrainConfig):
+    """The settings capped to this server's limits and their cost, or UserError
+    naming the estimate, the limit and a change that fits."""
+    return admit(len(corpus.ids), model_cfg, cfg, LIMITS, in_use=memory_in_use() + sum(RUNNING.values()),
+                 word_counts=corpus.vocab.counts, vocab_size_at=functools.partial(vocab_size_at, corpus))
+
+
+@user_error
+def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
+             batch_size, min_count, softmax, session: Session) -> str:
+    """What training with these settings would cost on the session's text (or the
+    sample), and whether it fits this server: the settings panel's live line."""
+    corpus = session.corpus or sample_corpus()
+    model_cfg, cfg = configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
+                             num_layers, dropout, lr, batch_size, min_count, softmax)
+    text = f"on `{os.path.basename(corpus.name)}` ({len(corpus.ids):,} tokens, {model_cfg.vocab_size:,} words)"
+    try:
+        cfg, cost = admitted(corpus, model_cfg, cfg)
+    except UserError as e:
+        return f"**Does not fit this server** {text}: {e}."
+    capped = (f" The time budget is capped at {cfg.max_seconds:.0f} s, this server's limit."
+              if LIMITS.seconds and cfg.max_seconds == LIMITS.seconds else "")
+    return f"**Estimate** {text}: {cost.summary()}; {LIMITS.describe()}.{capped}"
+
+
 @user_error
 def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
                 dropout, lr, batch_size, min_count, softmax, session: Session, progress=gr.Progress()):
@@ -248,14 +299,13 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         path = session.corpus.name if session.corpus is not None else SAMPLE_CORPUS
     if session.corpus is None or (session.corpus.name, session.corpus.min_count) != (path, int(min_count)):
         session.corpus = load_corpus(path, min_count=int(min_count))
-    cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
-                      epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed))
-    model_cfg = ModelConfig(vocab_size=len(session.corpus.vocab), embed_dim=int(embed_dim),
-                            hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
-                            softmax=softmax)
+    model_cfg, cfg = configs(session.corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
+                             num_layers, dropout, lr, batch_size, min_count, softmax)
+    cfg, cost = admitted(session.corpus, model_cfg, cfg)
     job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING,
                                        sampler=LiveSampler(session.corpus.vocab))
-    history, samples, status = [], [], "Starting..."
+    RUNNING[job] = cost.peak_bytes
+    history, samples, status = [], [], f"Starting: {cost.summary()}..."
     try:
         for events in job.events():
             for e in events:
@@ -272,6 +322,8 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
         job.stop.set()
         raise
+    finally:
+        RUNNING.pop(job, None)
     if job.error is not None:
         if isinstance(job.error, UserError):
             raise gr.Error(str(job.error))
@@ -553,6 +605,7 @@ with Blocks(title="wordlstm") as demo:
             min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>, 1-20")
             softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
                                   info="adaptive: about 5x faster on 2,000+ words; full: the book's")
+    estimate_md = gr.Markdown(f"*The memory and time these settings need appear here; {LIMITS.describe()}.*")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary")
         stop_btn = gr.Button("Stop", variant="stop")
@@ -631,15 +684,17 @@ with Blocks(title="wordlstm") as demo:
         hub_load_btn = gr.Button("Load from the Hub")
     hub_md = gr.Markdown()
 
+    settings = dict(epochs=epochs, max_seconds=max_seconds, seed=seed, seq_len=seq_len, stride=stride,
+                    embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
+                    batch_size=batch_size, min_count=min_count, softmax=softmax)
+    show_estimate = dict(fn=estimate, inputs=inputs_for(estimate, **settings, session=session), outputs=[estimate_md],
+                         concurrency_id="estimate", concurrency_limit=2, trigger_mode="always_last")
+    gr.on([demo.load] + [c.change for c in settings.values()], **show_estimate, api_name="estimate")
     corpus_file.upload(use_upload, [corpus_file, seq_len, session], [corpus_md, top_words, session],
-                       api_name="upload_corpus")
+                       api_name="upload_corpus").success(**show_estimate, api_visibility="private")
     sample_btn.click(use_sample, [seq_len, session], [corpus_md, top_words, corpus_file, session],
-                     api_name="use_sample")
-    train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, epochs=epochs, max_seconds=max_seconds,
-                                            seed=seed, seq_len=seq_len, stride=stride, embed_dim=embed_dim,
-                                            hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
-                                            batch_size=batch_size, min_count=min_count, softmax=softmax,
-                                            session=session),
+                     api_name="use_sample").success(**show_estimate, api_visibility="private")
+    train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, **settings, session=session),
                     [status_md, plot, samples, model_md, download, runs, examples, prompt, curve_md, session],
                     api_name="train",
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
@@ -672,7 +727,20 @@ demo.config = demo.get_config_file()
 
 
 def launch(**kwargs):
-    return demo.queue(default_concurrency_limit=4).launch(max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), **kwargs)
+    demo.queue(default_concurrency_limit=4)
+    expect_trainings_to_take(TIME_BUDGET)
+    return demo.launch(max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), **kwargs)
+
+
+def expect_trainings_to_take(seconds: float):
+    """Seed the queue's wait estimate for /train: gradio shows a queued user their
+    position and, from the mean time of the trainings so far, the wait. Until a
+    first training ends it has no mean and shows no wait; the page's default
+    budget is a fair first guess (gradio keeps no public setter for it)."""
+    queue = getattr(demo, "_queue", None)
+    fn = next(f for f in demo.fns.values() if f.api_name == "train")
+    if queue is not None and fn not in queue.process_time_per_fn:
+        queue.process_time_per_fn[fn].add(seconds)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT
 
-PUBLIC = ["/upload_corpus", "/use_sample", "/train", "/stop", "/use_run", "/generate", "/score", "/originality",
+PUBLIC = ["/upload_corpus", "/use_sample", "/estimate", "/train", "/stop", "/use_run", "/generate", "/score", "/originality",
           "/upload_model", "/push_to_hub", "/load_from_hub"]
 
 

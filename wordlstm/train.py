@@ -62,6 +62,12 @@ class TrainConfig(Config):
             raise UserError(f"grad_clip must be positive (got {self.grad_clip})")
 
 
+def val_batch_size(cfg: TrainConfig) -> int:
+    """Windows per validation batch: the training batch, or more, up to 6,400 tokens
+    (64 windows of 100), so that validation never needs much more memory than a step."""
+    return max(cfg.batch_size, 6400 // cfg.seq_len)
+
+
 def perplexity(loss: float) -> float:
     return math.exp(min(loss, 50.0))  # capped: an untrained model's loss would overflow
 
@@ -257,7 +263,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
     train_ids, val_ids = split(ids, cfg.seq_len, cfg.val_fraction)
     windows, contiguous = _windows(train_ids, cfg, world)
     steps_per_epoch = windows.num_batches(cfg.batch_size, contiguous, world)
-    val_batch, val_total = max(cfg.batch_size, 64), len(Windows(val_ids, min(cfg.seq_len, len(val_ids) - 1)))
+    val_batch, val_total = val_batch_size(cfg), len(Windows(val_ids, min(cfg.seq_len, len(val_ids) - 1)))
     report.total_steps = steps_per_epoch * cfg.epochs if cfg.epochs else None
     model, optimizer, loss_step = _build(model_config, cfg, train_ids, device, world)
     pos = Position(epoch_rng=shuffle_gen.get_state())

@@ -1,0 +1,179 @@
+"""What a training will cost, before it runs: its peak memory and its time.
+
+`plan()` is arithmetic on the settings; nothing is trained and no weights are
+made (the parameters are counted on the meta device). The app refuses settings
+that do not fit the server's limits (`Limits`) and shows the estimate as the
+sliders move; the CLI prints it. `probe()` times one real step on a small batch
+to calibrate the time formula on this machine, for when an estimate is near a
+limit. tests/test_plan.py holds the memory estimate to measured peaks.
+"""
+import math
+import os
+import time
+from dataclasses import dataclass, replace
+
+import torch
+
+from .data import Windows, split
+from .errors import UserError
+from .model import ModelConfig, WordLSTM
+from .train import _LossStep, val_batch_size
+
+FLOAT = 4  # bytes: weights, Adam and activations are float32 (bf16 autocast keeps fp32 copies)
+# Floats per token of a batch and hidden unit, fitted to measured peaks (tests/test_cost.py),
+# erring high: each layer keeps its gates, cell and output states and its dropout mask for
+# the backward pass, which then adds one layer's gradients at a time.
+LSTM_FLOATS_PER_LAYER, LSTM_FLOATS_BACKWARD = 12, 8
+# Seconds per step: sustained fp32 FLOP/s of a training step on one CPU core, and the
+# fixed cost of a step (kernel launches, the optimizer's pass over all weights).
+CPU_FLOPS_PER_CORE = 6e10
+GPU_FLOPS = 5e13
+STEP_OVERHEAD = 2e-3
+OPTIMIZER_SECONDS_PER_PARAM = 2e-9  # Adam reads and writes ~4 floats per weight, memory-bound
+LOGIT_SECONDS = 4.5e-9  # the softmax's passes over each output score, memory-bound
+SLACK = 100 * 2**20  # bytes: the allocator's, and small buffers the formula leaves out
+
+
+@dataclass
+class Plan:
+    """A training's estimated cost. memory: bytes by part, whose sum is the peak."""
+    params: int
+    memory: dict[str, int]
+    batch_tokens: int  # tokens per step (batch x sequence length)
+    steps_per_epoch: int
+    seconds_per_step: float
+    seconds_per_validation: float  # the whole held-out tail, once
+
+    @property
+    def peak_bytes(self) -> int:
+        return sum(self.memory.values())
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return self.steps_per_epoch * self.seconds_per_step + self.seconds_per_validation
+
+    def summary(self) -> str:
+        return (f"about {size(self.peak_bytes)} of memory and {duration(self.seconds_per_epoch)} per epoch "
+                f"({self.steps_per_epoch:,} steps of {duration(self.seconds_per_step)})")
+
+
+def size(n: float) -> str:
+    return f"{n / 2**30:.0f} GB" if n >= 10 * 2**30 else f"{n / 2**20:,.0f} MB"
+
+
+def duration(s: float) -> str:
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min"
+
+
+def parameter_counts(model_config: ModelConfig) -> dict[str, int]:
+    """Weights by part (embedding, lstm, output, and the output's rare-word clusters), counted on the meta device."""
+    with torch.device("meta"):
+        model = WordLSTM(model_config)
+    counts = {"embedding": model.embed.weight.numel(), "lstm": sum(p.numel() for p in model.lstm.parameters())}
+    if model.adaptive:
+        counts["output"] = sum(p.numel() for p in model.head.head.parameters())
+        counts["clusters"] = sum(p.numel() for p in model.head.tail.parameters())
+    else:
+        counts["output"] = 0 if model_config.tie_weights else model.head.weight.numel()
+        counts["output"] += model.head.bias.numel()
+    return counts
+
+
+def plan(corpus_tokens: int, model_config: ModelConfig, cfg, device="cpu", word_counts=None,
+         time_scale: float = 1.0) -> Plan:
+    """Estimate the peak memory and the time of train(ids, model_config, cfg) on a
+    text of `corpus_tokens` tokens. word_counts: the vocabulary's counts, most frequent
+    first (Vocab.counts), for the share of tokens in each of the adaptive softmax's
+    clusters; without them, Zipf's law. time_scale: what probe() measured, to
+    correct the time formula on this machine."""
+    m, device = model_config, torch.device(device)
+    counts = parameter_counts(m)
+    params = sum(counts.values())
+    V, E, H, L = m.vocab_size, m.embed_dim, m.hidden_size, m.num_layers
+    train_ids, val_ids = split(torch.zeros(1, dtype=torch.int32).expand(corpus_tokens), cfg.seq_len, cfg.val_fraction)
+    windows = Windows(train_ids, cfg.seq_len, cfg.stride)
+    batch = min(cfg.batch_size, len(windows))  # a short text gives smaller batches
+    n = batch * cfg.seq_len
+    val_len = min(cfg.seq_len, len(val_ids) - 1)
+    val_n = min(val_batch_size(cfg), len(Windows(val_ids, val_len))) * val_len
+
+    shares = cluster_shares(m, word_counts)
+    if m.softmax == "full":
+        logits, per_token = V, 2 * V  # the logits and their log-softmax
+    else:  # the head's, then each cluster's for its share of the tokens: its rows' outputs, projection, logits
+        bounds = [*m.cutoffs, V]
+        logits = m.cutoffs[0] + len(m.cutoffs) + sum(s * (b - a) for s, a, b in zip(shares, bounds[:-1], bounds[1:]))
+        per_token = 2 * logits + sum(s * (H + d) for s, d in zip(shares, _projections(m)))
+    memory = {
+        "weights, gradients and Adam": 4 * params * FLOAT,
+        "the best weights, kept": params * FLOAT,
+        "text": corpus_tokens * 8,  # the int32 ids, and an int64 copy to count words
+        "slack": SLACK,
+        # What comes and goes: a step's activations, a validation batch's, or the next
+        # copy of the best weights (made after validation, before the last one is freed).
+        "activations": max(n * (E + (LSTM_FLOATS_PER_LAYER * L + LSTM_FLOATS_BACKWARD) * H + per_token),
+                           val_n * (E + 4 * H + per_token), params) * FLOAT,
+    }
+
+    rate = GPU_FLOPS if device.type == "cuda" else CPU_FLOPS_PER_CORE * torch.get_num_threads()
+    token_seconds = (6 * flops_per_token(m, counts, shares) / rate + logits * LOGIT_SECONDS) * time_scale
+    step = n * token_seconds + STEP_OVERHEAD + OPTIMIZER_SECONDS_PER_PARAM * params
+    val_tokens = len(Windows(val_ids, val_len)) * val_len
+    return Plan(params=params, memory=memory, batch_tokens=n,
+                steps_per_epoch=windows.num_batches(cfg.batch_size, windows.stride == cfg.seq_len),
+                seconds_per_step=step, seconds_per_validation=val_tokens * token_seconds / 3)
+
+
+def cluster_shares(m: ModelConfig, word_counts=None) -> list[float]:
+    """The share of the text's tokens in each of the adaptive softmax's clusters
+    (none for the full softmax): from the counts, or by Zipf's law (a word's
+    frequency falls as 1 / its rank), which puts more of them in the clusters
+    than real texts do (22% past the 1,000 most frequent words of a 12,800-word
+    vocabulary, where anna.txt has 13%)."""
+    if m.softmax == "full":
+        return []
+    bounds = [*m.cutoffs, m.vocab_size]
+    if word_counts is not None:
+        counts = torch.as_tensor(word_counts, dtype=torch.float64)
+        return [(counts[a:b].sum() / counts.sum()).item() for a, b in zip(bounds[:-1], bounds[1:])]
+    harmonic = lambda k: math.log(k) + 0.5772  # noqa: E731  (1 + 1/2 + ... + 1/k, closely)
+    return [(harmonic(b) - harmonic(a)) / harmonic(m.vocab_size) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _projections(m: ModelConfig) -> list[int]:
+    """The width of each adaptive cluster's projection."""
+    with torch.device("meta"):
+        return [tail[0].weight.shape[0] for tail in WordLSTM(m).head.tail]
+
+
+def flops_per_token(m: ModelConfig, counts: dict[str, int], shares: list[float]) -> float:
+    """Multiply-adds per token of one forward pass: every weight but the embedding's
+    once; an adaptive softmax's cluster only for its share of the tokens."""
+    if not shares:
+        return counts["lstm"] + counts["output"]
+    cluster_weights = [d * (m.hidden_size + (b - a)) for d, a, b in
+                       zip(_projections(m), m.cutoffs, [*m.cutoffs[1:], m.vocab_size])]
+    return counts["lstm"] + counts["output"] + sum(s * w for s, w in zip(shares, cluster_weights))
+
+
+def probe(model_config: ModelConfig, cfg, device="cpu", batch: int = 4, seq_len: int = 32) -> float:
+    """Time a real training step of this model on a small batch (the second of two:
+    the first pays for set-up) and return measured / estimated: plan()'s time_scale."""
+    device = torch.device(device)
+    model = WordLSTM(model_config).to(device).train()
+    step, optimizer = _LossStep(model), torch.optim.Adam(model.parameters())  # the step as train() runs it
+    x = torch.randint(model_config.vocab_size, (batch, seq_len + 1), device=device)
+    for _ in range(2):
+        start = time.perf_counter()
+        loss, _ = step(x[:, :-1], None, x[:, 1:])
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    uniform = torch.ones(model_config.vocab_size)  # the probe's words are drawn uniformly
+    small = replace(cfg, batch_size=batch, seq_len=seq_len, stride=None)
+    return seconds / plan(4 * batch * (seq_len + 1), model_config, small, device, uniform).seconds_per_step

@@ -1,0 +1,166 @@
+"""Admission control: refuse, before anything runs, a training that would not fit.
+
+A shared server sets its limits in the environment:
+
+    WORDLSTM_MAX_MEMORY_MB      the most memory the process may reach, training included
+                                (default: 80% of what the container has: its cgroup limit,
+                                else the memory available when the limits are read)
+    WORDLSTM_MAX_TRAIN_SECONDS  the longest training (default: 600 on a Hugging Face
+                                Space, no limit elsewhere; 0 = no limit)
+
+`admit()` caps a training's time budget at the limit and checks cost.plan()'s
+estimate against the memory left; settings that do not fit get a UserError
+that names the estimate, the limit and one change that fits.
+"""
+import math
+import os
+from dataclasses import dataclass, replace
+
+from .cost import Plan, duration, plan, probe, size
+from .errors import UserError
+from .model import ModelConfig
+
+MEMORY_SHARE = 0.8  # of the container's memory, by default: the rest is the system's
+SPACE_SECONDS = 600  # the default longest training on a Space: one user cannot hold the queue for long
+
+
+@dataclass
+class Limits:
+    memory: int | None = None  # bytes the process may reach; None: no limit
+    seconds: float | None = None  # the longest training; None: no limit
+
+    @classmethod
+    def from_env(cls, environ=None) -> "Limits":
+        env = os.environ if environ is None else environ
+        memory = _number(env, "WORDLSTM_MAX_MEMORY_MB")
+        seconds = _number(env, "WORDLSTM_MAX_TRAIN_SECONDS")
+        if seconds is None and env.get("SPACE_ID"):
+            seconds = SPACE_SECONDS
+        return cls(memory=int(memory * 2**20) if memory else _default_memory() if memory is None else None,
+                   seconds=float(seconds) if seconds else None)
+
+    def describe(self) -> str:
+        memory = f"{size(self.memory)} of memory" if self.memory else "no memory limit"
+        seconds = f"{duration(self.seconds)} per training" if self.seconds else "no time limit"
+        return f"this server allows {memory} and {seconds}"
+
+
+def _number(env, name: str) -> float | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise UserError(f"{name} must be a number (got {value!r})") from None
+    if not number >= 0:
+        raise UserError(f"{name} must be 0 (no limit) or more (got {value!r})")
+    return number
+
+
+def _default_memory() -> int | None:
+    """MEMORY_SHARE of the container's memory limit (cgroup v2, then v1), or of the
+    memory available now; None where neither can be read (not Linux)."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                value = f.read().strip()
+        except OSError:
+            continue
+        if value.isdigit() and int(value) < 2**60:  # "max", or v1's huge number: no limit
+            return int(MEMORY_SHARE * int(value))
+    available = _proc_value("/proc/meminfo", "MemAvailable")
+    return int(MEMORY_SHARE * (available + memory_in_use())) if available else None
+
+
+def _proc_value(path: str, key: str) -> int | None:
+    """A `key: N kB` line of a /proc file, in bytes."""
+    try:
+        with open(path) as f:
+            return next((int(line.split()[1]) * 1024 for line in f if line.startswith(key + ":")), None)
+    except OSError:
+        return None
+
+
+def memory_in_use() -> int:
+    """This process's resident memory now, in bytes (0 where it cannot be read)."""
+    return _proc_value("/proc/self/status", "VmRSS") or 0
+
+
+def admit(corpus_tokens: int, model_config: ModelConfig, cfg, limits: Limits, in_use: int = 0, device="cpu",
+          word_counts=None, vocab_size_at=None):
+    """(cfg with its time budget capped at the limit, its Plan), or UserError if the
+    settings cannot fit: over the memory left (limits.memory - in_use), or one step
+    and one validation batch longer than the time budget.
+
+    vocab_size_at(min_count), if given, lets the message propose a higher min_count."""
+    if limits.seconds:
+        cfg = replace(cfg, max_seconds=min(cfg.max_seconds or math.inf, limits.seconds))
+    cost = plan(corpus_tokens, model_config, cfg, device, word_counts)
+    if cfg.max_seconds and 0.5 < first_seconds(cost) / cfg.max_seconds < 2 and _fits_memory(cost, limits, in_use):
+        # Near the limit, a real step on this machine settles it.
+        cost = plan(corpus_tokens, model_config, cfg, device, word_counts, probe(model_config, cfg, device))
+    problem = _problem(cost, cfg, limits, in_use)
+    if problem is None:
+        return cfg, cost
+
+    def fits(m, c):
+        counts = word_counts if m.vocab_size == model_config.vocab_size else None
+        return _problem(plan(corpus_tokens, m, c, device, counts), c, limits, in_use) is None
+    change = fitting_change(model_config, cfg, fits, vocab_size_at)
+    raise UserError(f"{problem}; {change or 'no single change of the settings fits: give a shorter text'}")
+
+
+def first_seconds(cost: Plan) -> float:
+    """A step, and the one batch of validation every training gets."""
+    return cost.seconds_per_step * 4 / 3  # a validation batch's forward pass is about a third of a step
+
+
+def _fits_memory(cost: Plan, limits: Limits, in_use: int) -> bool:
+    return not limits.memory or in_use + cost.peak_bytes <= limits.memory
+
+
+def _problem(cost: Plan, cfg, limits: Limits, in_use: int) -> str | None:
+    if not _fits_memory(cost, limits, in_use):
+        return (f"these settings need about {size(cost.peak_bytes)} of memory; this server allows "
+                f"{size(limits.memory)} ({size(in_use)} of it in use)")
+    if cfg.max_seconds and first_seconds(cost) > cfg.max_seconds:
+        return (f"one training step of these settings takes about {duration(cost.seconds_per_step)}, "
+                f"too long for the time budget of {duration(cfg.max_seconds)}")
+    return None
+
+
+def fitting_change(m: ModelConfig, cfg, fits, vocab_size_at=None) -> str | None:
+    """The first single change, from the least to the most drastic, for which
+    fits(model_config, train_config) is true; None if none does."""
+    def halvings(value, low, multiple=1):
+        while value // 2 >= low:
+            value //= 2
+            yield value - value % multiple
+
+    for b in halvings(cfg.batch_size, 1):
+        if fits(m, replace(cfg, batch_size=b)):
+            return f"a batch size of {b} fits"
+    for t in halvings(cfg.seq_len, 5):
+        if fits(m, replace(cfg, seq_len=t, stride=min(cfg.stride, t) if cfg.stride else None)):
+            return f"a sequence length of {t} fits"
+    if m.softmax == "full" and not m.tie_weights and m.vocab_size >= 2000:
+        if fits(replace(m, softmax="adaptive", cutoffs=None), cfg):
+            return "the adaptive output layer fits"
+    for h in halvings(m.hidden_size, 8, 8):
+        if fits(replace(m, hidden_size=h, embed_dim=h if m.tie_weights else m.embed_dim), cfg):
+            return f"a hidden size of {h} fits"
+    for layers in range(m.num_layers - 1, 0, -1):
+        if fits(replace(m, num_layers=layers), cfg):
+            return f"{layers} LSTM layer{'s fit' if layers > 1 else ' fits'}"
+    if vocab_size_at is not None:
+        for min_count in (2, 3, 5, 10, 20):
+            v = vocab_size_at(min_count)
+            smaller = replace(m, vocab_size=v, cutoffs=None, softmax=m.softmax if v >= 2000 else "full")
+            if 2 <= v < m.vocab_size and fits(smaller, cfg):
+                return f"a min count of {min_count} fits ({v:,} words)"
+    if not m.tie_weights:
+        for e in halvings(m.embed_dim, 8, 8):
+            if fits(replace(m, embed_dim=e), cfg):
+                return f"an embedding size of {e} fits"
+    return None

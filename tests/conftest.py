@@ -10,6 +10,8 @@ from fakehub import FakeHub
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ["WORDLSTM_MAX_UPLOAD"] = "200kb"  # the app's upload cap, small enough to test
+os.environ["WORDLSTM_MAX_MEMORY_MB"] = "3000"  # as on a small shared server, whatever this machine has
+os.environ.pop("WORDLSTM_MAX_TRAIN_SECONDS", None)
 # The Hub is a local fake (tests/fakehub.py), with its own cache and no saved
 # token. huggingface_hub reads these when it is imported, so they go first.
 HUB = FakeHub()

@@ -32,7 +32,7 @@ def test_softmax_auto_resolves_by_vocabulary_size():
     ({"softmax": "adaptive", "tie_weights": True, "embed_dim": 8, "hidden_size": 8}, "tie_weights needs the full"),
     ({"softmax": "adaptive", "cutoffs": [25, 10]}, "cutoffs must be increasing"),
     ({"softmax": "adaptive", "cutoffs": [10, 40]}, "between 1 and vocab_size - 1 = 39"),
-    ({"softmax": "adaptive"}, "cutoffs must be increasing"),  # 40 words: no derived clusters
+    ({"softmax": "adaptive"}, "the adaptive output layer needs a vocabulary of 2,000 words or more \\(this one has 40\\)"),
 ])
 def test_bad_softmax_config(kwargs, message):
     with pytest.raises(UserError, match=message):

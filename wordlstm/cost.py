@@ -64,6 +64,8 @@ def size(n: float) -> str:
 def duration(s: float) -> str:
     if s < 1:
         return f"{s * 1000:.0f} ms"
+    if s < 10:
+        return f"{s:.1f} s"
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min"
 
 

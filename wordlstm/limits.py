@@ -125,8 +125,8 @@ def _problem(cost: Plan, cfg, limits: Limits, in_use: int) -> str | None:
         return (f"these settings need about {size(cost.peak_bytes)} of memory; this server allows "
                 f"{size(limits.memory)} ({size(in_use)} of it in use)")
     if cfg.max_seconds and first_seconds(cost) > cfg.max_seconds:
-        return (f"one training step of these settings takes about {duration(cost.seconds_per_step)}, "
-                f"too long for the time budget of {duration(cfg.max_seconds)}")
+        return (f"a training step of these settings and the one batch of validation every training gets take "
+                f"about {duration(first_seconds(cost))}, more than the time budget of {duration(cfg.max_seconds)}")
     return None
 
 

@@ -44,6 +44,9 @@ class ModelConfig(Config):
             raise UserError("tie_weights needs the full softmax; use softmax full or drop tie_weights")
         if self.softmax != "full" and self.cutoffs is None:
             self.cutoffs = default_cutoffs(self.vocab_size)
+            if self.softmax == "adaptive" and not self.cutoffs:
+                raise UserError(f"the adaptive output layer needs a vocabulary of 2,000 words or more (this one "
+                                f"has {self.vocab_size:,}); use the full one, or auto")
         if self.softmax == "auto":  # resolved here, so a saved config says what was built
             self.softmax = "adaptive" if self.cutoffs and not self.tie_weights else "full"
         if self.softmax == "full":

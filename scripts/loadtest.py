@@ -21,6 +21,7 @@ import threading
 import time
 
 from wordlstm.cli import ArgumentParser, run
+from wordlstm.errors import UserError
 from wordlstm.tokenizer import tokenize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,9 +42,46 @@ def write_corpus(path: str, words: list[str], seed: int, n: int = 600):
         f.write(" ".join(rng.choice(words) + ("." if i % 9 == 8 else "") for i in range(n)))
 
 
-def server_rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+class App(subprocess.Popen):
+    """`python app.py` on `port`. Its stderr goes to a file (`log`), not a pipe: a pipe
+    nobody reads fills up and stalls the server."""
+
+    def __init__(self, port: int):
+        self.log = tempfile.TemporaryFile()
+        env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+        super().__init__([sys.executable, os.path.join(HERE, "..", "app.py")], env=env, stdout=subprocess.DEVNULL,
+                         stderr=self.log)
+
+
+def server_rss_mib(server: App) -> float:
+    try:
+        with open(f"/proc/{server.pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+    except (OSError, StopIteration):  # no such process, or a zombie without memory: it died
+        raise UserError(died(server)) from None
+
+
+def died(server: App) -> str:
+    """What to say when the app under test is gone: its exit code and the last line it wrote."""
+    code = server.wait(timeout=10)
+    server.log.seek(0)
+    last = (server.log.read().decode(errors="replace").strip().splitlines() or ["(nothing)"])[-1]
+    return f"the app exited (code {code}) during the load test; its last line on stderr: {last}"
+
+
+def wait_for(server: App, port: int, seconds: float = 120):
+    """Until the app answers on `port`; UserError if it exits or is silent for `seconds`."""
+    deadline = time.time() + seconds
+    while True:
+        if server.poll() is not None:
+            raise UserError(died(server).replace("during the load test", "before it answered"))
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.time() > deadline:
+                raise UserError(f"the app did not answer on port {port} within {seconds:.0f} s") from None
+            time.sleep(0.5)
 
 
 def one_user(url, user, words, args, folder, out):
@@ -65,7 +103,7 @@ def one_user(url, user, words, args, folder, out):
     out[user] = rec
 
 
-def cycles(url, pid, args, folder) -> dict:
+def cycles(url, server, args, folder) -> dict:
     """One user trains and generates `args.cycles` times in a row; the server's
     RSS after each cycle. Flat means each new model frees the last."""
     from gradio_client import Client, handle_file
@@ -77,7 +115,7 @@ def cycles(url, pid, args, folder) -> dict:
         client.predict(corpus=handle_file(path), epochs=0, max_seconds=args.train_seconds, seed=c, **SMALL,
                        api_name="/train")
         client.predict(prompt=words[0], max_new_tokens=40, seed=c, api_name="/generate")
-        rss.append(round(server_rss_mib(pid), 1))
+        rss.append(round(server_rss_mib(server), 1))
     warm = rss[min(4, len(rss) - 1)]  # after a few cycles the allocator and caches have settled
     growth = round(rss[-1] - warm, 1)
     return {"cycles": args.cycles, "rss_mib": rss, "growth_after_cycle_5_mib": growth,
@@ -96,26 +134,18 @@ def main():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    server = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "app.py")], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = App(port)
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
+        wait_for(server, port)
         if args.cycles:
             with tempfile.TemporaryDirectory() as folder:
-                report = cycles(url, server.pid, args, folder)
+                report = cycles(url, server, args, folder)
             print(f"{args.cycles} cycles: server RSS {report['rss_mib'][0]} -> {report['rss_mib'][-1]} MiB, "
                   f"{report['growth_after_cycle_5_mib']:+} MiB after cycle 5 (bound {args.max_growth})")
             print(json.dumps(report))
             return 0 if report["flat"] else 1
-        rss_start = server_rss_mib(server.pid)
+        rss_start = server_rss_mib(server)
         words = {u: user_words(u) for u in range(args.users)}
         results: dict = {}
         t0 = time.perf_counter()
@@ -127,7 +157,7 @@ def main():
             for t in threads:
                 t.join()
         seconds = time.perf_counter() - t0
-        rss_end = server_rss_mib(server.pid)
+        rss_end = server_rss_mib(server)
     finally:
         server.terminate()
         server.wait(timeout=30)

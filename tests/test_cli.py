@@ -97,3 +97,15 @@ def test_generate_bad_input(trained, args, message):
 def test_generate_bad_checkpoint(tmp_path):
     one_line_error(run("generate.py", tmp_path / "none", "--prompt", "the"), "no such checkpoint folder")
     one_line_error(run("generate.py", tmp_path, "--prompt", "the"), "not a complete checkpoint")
+
+
+def test_loadtest_says_in_one_line_when_the_app_it_started_dies(tmp_path):
+    """As when gradio is missing: the app exits at once; the load test names that, with no traceback."""
+    stub = tmp_path / "gradio"
+    stub.mkdir()
+    (stub / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'gradio' (a stand-in)\")")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "loadtest.py"), "--users", "1"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "the app exited (code 1) before it answered" in r.stderr and "No module named 'gradio'" in r.stderr

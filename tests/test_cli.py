@@ -109,3 +109,15 @@ def test_loadtest_says_in_one_line_when_the_app_it_started_dies(tmp_path):
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "the app exited (code 1) before it answered" in r.stderr and "No module named 'gradio'" in r.stderr
+
+
+def test_train_refuses_settings_over_the_memory_limit_in_one_line(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY)
+    env = {**os.environ, "PYTHONPATH": ROOT, "WORDLSTM_MAX_MEMORY_MB": "300"}
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), str(corpus), "--out",
+                        str(tmp_path / "m"), "--hidden-size", "1024", "--num-layers", "4", "--batch-size", "256",
+                        "--seq-len", "400", "--epochs", "1"], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "of memory; this machine allows 300 MB" in r.stderr and "fits" in r.stderr
+    assert not (tmp_path / "m").exists()  # refused before anything was written

@@ -28,6 +28,7 @@ SPACE_SECONDS = 600  # the default longest training on a Space: one user cannot 
 class Limits:
     memory: int | None = None  # bytes the process may reach; None: no limit
     seconds: float | None = None  # the longest training; None: no limit
+    place: str = "this server"  # whose limits, for the messages
 
     @classmethod
     def from_env(cls, environ=None) -> "Limits":
@@ -42,7 +43,7 @@ class Limits:
     def describe(self) -> str:
         memory = f"{size(self.memory)} of memory" if self.memory else "no memory limit"
         seconds = f"{duration(self.seconds)} per training" if self.seconds else "no time limit"
-        return f"this server allows {memory} and {seconds}"
+        return f"{self.place} allows {memory} and {seconds}"
 
 
 def _number(env, name: str) -> float | None:
@@ -108,7 +109,7 @@ def admit(corpus_tokens: int, model_config: ModelConfig, cfg, limits: Limits, in
         counts = word_counts if m.vocab_size == model_config.vocab_size else None
         return _problem(plan(corpus_tokens, m, c, device, counts), c, limits, in_use) is None
     change = fitting_change(model_config, cfg, fits, vocab_size_at)
-    raise UserError(f"{problem}; {change or 'no single change of the settings fits: give a shorter text'}")
+    raise UserError(f"{problem}; {change or 'no single change of the settings fits: start again from the defaults'}")
 
 
 def first_seconds(cost: Plan) -> float:
@@ -122,7 +123,7 @@ def _fits_memory(cost: Plan, limits: Limits, in_use: int) -> bool:
 
 def _problem(cost: Plan, cfg, limits: Limits, in_use: int) -> str | None:
     if not _fits_memory(cost, limits, in_use):
-        return (f"these settings need about {size(cost.peak_bytes)} of memory; this server allows "
+        return (f"these settings need about {size(cost.peak_bytes)} of memory; {limits.place} allows "
                 f"{size(limits.memory)} ({size(in_use)} of it in use)")
     if cfg.max_seconds and first_seconds(cost) > cfg.max_seconds:
         return (f"a training step of these settings and the one batch of validation every training gets take "

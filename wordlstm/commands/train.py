@@ -11,15 +11,17 @@ weights so far) and the state to resume it. Ctrl-C stops cleanly and saves.
 import os
 import signal
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from wordlstm import Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, save_checkpoint, train
+from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, pick_device, save_checkpoint,
+                      train)
 from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.cli import ArgumentParser, invocation
+from wordlstm.limits import Limits, admit, memory_in_use
 from wordlstm.sample import LiveSampler
 
 
@@ -121,6 +123,11 @@ def main():
     rank = init_distributed()  # train() runs DDP when a group exists; only rank 0 prints and saves
     resume = load_train_state(args.resume) if args.resume else None
     corpus, model_cfg, cfg = settings(args, rank)
+    cost = None
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:  # under torchrun each process would judge alone
+        limits = replace(Limits.from_env(), place="this machine")  # WORDLSTM_MAX_MEMORY_MB=0 lifts it
+        cfg, cost = admit(len(corpus.ids), model_cfg, cfg, limits, memory_in_use(), pick_device(cfg.device),
+                          word_counts=corpus.vocab.counts)
     command = " ".join([invocation(), *sys.argv[1:]])
     track = Tracker(args.track, {"command": command, "corpus": corpus.info(), "model": asdict(model_cfg),
                                  "train": asdict(cfg)}) if args.track and rank == 0 else None
@@ -142,8 +149,8 @@ def main():
 
     def on_event(e):
         if e.kind == "start":  # the data checks passed: from here on, show progress
-            print(f"{corpus.name}: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} words; training on {e.device}",
-                  file=sys.stderr)
+            print(f"{corpus.name}: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} words; training on {e.device}"
+                  + (f"; {cost.summary()}" if cost else ""), file=sys.stderr)
             bars.append(tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]"))
         bar = bars[0]
         bar.n = round(100 * e.progress, 1)

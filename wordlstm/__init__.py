@@ -2,9 +2,11 @@
 
 The pipeline, one module per stage:
     tokenizer -> vocab -> data (split, windows) -> model -> train -> sample, checkpoint
-and what a model learned: score (surprise per word), originality (copies of the corpus)
+and what a model learned: score (surprise per word), originality (copies of the corpus);
+and what a training will cost before it runs: cost (plan), limits (admission control)
 """
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .cost import Plan, plan
 from .data import Corpus, Windows, corpus_from_text, load_corpus, split
 from .model import ModelConfig, WordLSTM
 from .originality import NgramIndex, Originality, originality

@@ -235,3 +235,26 @@ def test_a_freed_run_leaves_no_files(tiny_corpus, monkeypatch):
     assert [run["ckpt"] is None for run in session.runs] == [True, True, False]
     session.close()
     assert not os.path.exists(session.tmp)  # and the session's end takes the rest
+
+
+def test_a_queued_training_sees_its_position_and_the_wait(url, corpus):
+    """One training at a time: the second waits in gradio's queue, which tells it its place
+    and, from the expected length of the trainings (seeded with the page's budget), its wait."""
+    from gradio_client.utils import Status
+    first = client(url).submit(corpus=corpus(text_of(WORDS_A)), epochs=0, max_seconds=6, seed=0, **SMALL,
+                               api_name="/train")
+    deadline = time.time() + 60
+    while first.status().code not in (Status.PROCESSING, Status.ITERATING, Status.PROGRESS) and time.time() < deadline:
+        time.sleep(0.1)
+    second = client(url).submit(corpus=corpus(text_of(WORDS_B)), epochs=0, max_seconds=1, seed=0, **SMALL,
+                                api_name="/train")
+    seen = None
+    while not first.done() and time.time() < deadline:
+        status = second.status()
+        if status.code == Status.IN_QUEUE and status.eta is not None:
+            seen = status
+            break
+        time.sleep(0.1)
+    assert seen is not None and seen.rank == 0 and seen.queue_size == 1 and seen.eta > 0, seen
+    first.result(timeout=60)
+    second.result(timeout=60)

@@ -16,6 +16,7 @@ from dataclasses import asdict
 
 import gradio as gr
 import pandas as pd
+import torch
 
 from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, Windows, load_checkpoint, load_corpus,
                       save_checkpoint, split, stream, train, zerogpu)
@@ -43,6 +44,7 @@ if spaces is not None and os.environ.get("SPACES_ZERO_GPU"):
     RUN_TRAINING = zerogpu.runner(spaces.GPU(duration=zerogpu.lease_seconds)(zerogpu.train_in_lease))
 else:
     RUN_TRAINING = train
+TRAINS_ON = "cuda" if RUN_TRAINING is not train or torch.cuda.is_available() else "cpu"  # for the estimates
 TIME_BUDGET = 60  # the page's default budget (the library has none): a first model within a minute
 LIMITS = Limits.from_env()  # what one training may take: WORDLSTM_MAX_MEMORY_MB, WORDLSTM_MAX_TRAIN_SECONDS
 
@@ -265,7 +267,15 @@ def admitted(corpus, model_cfg: ModelConfig, cfg: TrainConfig):
     """The settings capped to this server's limits and their cost, or UserError
     naming the estimate, the limit and a change that fits."""
     return admit(len(corpus.ids), model_cfg, cfg, LIMITS, in_use=memory_in_use() + sum(RUNNING.values()),
-                 word_counts=corpus.vocab.counts, vocab_size_at=functools.partial(vocab_size_at, corpus))
+                 device=TRAINS_ON, word_counts=corpus.vocab.counts,
+                 vocab_size_at=functools.partial(vocab_size_at, corpus))
+
+
+def capped(asked: float, cfg: TrainConfig) -> str:
+    """A note when the server's time limit shortened the budget asked for (0: none)."""
+    if LIMITS.seconds and cfg.max_seconds == LIMITS.seconds and not 0 < asked <= LIMITS.seconds:
+        return f" The time budget is capped at {LIMITS.seconds:.0f} s, this server's limit."
+    return ""
 
 
 @user_error
@@ -281,9 +291,7 @@ def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
         cfg, cost = admitted(corpus, model_cfg, cfg)
     except UserError as e:
         return f"**Does not fit this server** {text}: {e}."
-    capped = (f" The time budget is capped at {cfg.max_seconds:.0f} s, this server's limit."
-              if LIMITS.seconds and cfg.max_seconds == LIMITS.seconds else "")
-    return f"**Estimate** {text}: {cost.summary()}; {LIMITS.describe()}.{capped}"
+    return f"**Estimate** {text}: {cost.summary()}; {LIMITS.describe()}.{capped(float(max_seconds), cfg)}"
 
 
 @user_error
@@ -305,7 +313,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING,
                                        sampler=LiveSampler(session.corpus.vocab))
     RUNNING[job] = cost.peak_bytes
-    history, samples, status = [], [], f"Starting: {cost.summary()}..."
+    history, samples, status = [], [], f"Starting: {cost.summary()}.{capped(float(max_seconds), cfg)}"
     try:
         for events in job.events():
             for e in events:

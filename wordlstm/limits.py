@@ -16,6 +16,8 @@ import math
 import os
 from dataclasses import dataclass, replace
 
+import torch
+
 from .cost import Plan, duration, plan, probe, size
 from .errors import UserError
 from .model import ModelConfig
@@ -98,7 +100,9 @@ def admit(corpus_tokens: int, model_config: ModelConfig, cfg, limits: Limits, in
     if limits.seconds:
         cfg = replace(cfg, max_seconds=min(cfg.max_seconds or math.inf, limits.seconds))
     cost = plan(corpus_tokens, model_config, cfg, device, word_counts)
-    if cfg.max_seconds and 0.5 < first_seconds(cost) / cfg.max_seconds < 2 and _fits_memory(cost, limits, in_use):
+    here = torch.device(device).type == "cpu" or torch.cuda.is_available()  # not so in ZeroGPU's main process
+    if here and cfg.max_seconds and 0.5 < first_seconds(cost) / cfg.max_seconds < 2 and _fits_memory(cost, limits,
+                                                                                                      in_use):
         # Near the limit, a real step on this machine settles it.
         cost = plan(corpus_tokens, model_config, cfg, device, word_counts, probe(model_config, cfg, device))
     problem = _problem(cost, cfg, limits, in_use)

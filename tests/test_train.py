@@ -1,12 +1,13 @@
 import math
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
 
 from conftest import TINY
 from wordlstm import LiveSampler, ModelConfig, TrainConfig, UserError, corpus_from_text, split, tokenize, train
-from wordlstm.train import Position, TrainingThread, evaluate, progress
+from wordlstm.train import Position, TrainingThread, evaluate, lr_factor, progress
 
 SMALL = dict(embed_dim=32, hidden_size=64, num_layers=1, dropout=0.0)
 
@@ -122,11 +123,38 @@ def test_a_short_run_gives_the_pinned_numbers(tiny_corpus, stride, val_loss, ste
     """Same seed, same settings, same weights across refactors of the loop. The numbers were
     computed once with the code before the Position refactor (wordlstm 0.2.0, torch 2.13 CPU,
     one thread), by running this very training and printing them; a change to the recipe
-    that moves them must say so and recompute them."""
+    that moves them must say so and recompute them. The recipe has changed since (a learning
+    rate schedule, a higher rate); switched back to the old one, it gives exactly the old numbers."""
     model, r = train(tiny_corpus.ids, ModelConfig(len(tiny_corpus.vocab), 16, 16, 2, dropout=0.3),
-                     TrainConfig(seq_len=10, stride=stride, batch_size=4, epochs=2, seed=3))
+                     TrainConfig(seq_len=10, stride=stride, batch_size=4, epochs=2, seed=3, lr=5e-3,
+                                 schedule="constant"))
     assert (r.val_loss, r.steps) == (val_loss, steps)
     assert sum(float(p.double().sum()) for p in model.state_dict().values()) == pytest.approx(weight_sum, abs=1e-9)
+
+
+def test_the_learning_rate_warms_up_then_falls_to_zero_at_the_end_of_the_run(tiny_corpus, monkeypatch):
+    cfg = TrainConfig(epochs=2, warmup=0.1)
+    assert lr_factor(cfg, 0.0) == pytest.approx(0.01) and lr_factor(cfg, 0.05) == pytest.approx(0.51)
+    assert lr_factor(cfg, 0.1) == pytest.approx(1.0) and lr_factor(cfg, 0.55) == pytest.approx(0.5)
+    assert lr_factor(cfg, 1.0) == 0.0 and lr_factor(TrainConfig(schedule="constant"), 0.7) == 1.0
+    rates = []  # what Adam is given at each step of a real run, by steps (2 epochs)
+    step = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: (rates.append(self.param_groups[0]["lr"]),
+                                                                         step(self, *a, **k))[1])
+    _, r = train(tiny_corpus.ids, ModelConfig(len(tiny_corpus.vocab), 16, 16, 1), TrainConfig(
+        seq_len=10, batch_size=4, epochs=2, lr=0.02, warmup=0.1))
+    assert len(rates) == r.steps and max(rates) == pytest.approx(0.02, rel=0.1)
+    peak = rates.index(max(rates))
+    assert 0 < peak < r.steps * 0.2 and rates[0] < rates[peak] and rates[-1] < 0.02 * 2 / r.steps
+    assert all(a >= b for a, b in zip(rates[peak:], rates[peak + 1:]))  # down, never up, after the warm-up
+
+
+def test_weight_decay_uses_adamw_and_zero_is_plain_adam(tiny_corpus):
+    mc, base = ModelConfig(len(tiny_corpus.vocab), 16, 16, 1), TrainConfig(seq_len=10, batch_size=4, epochs=1)
+    plain, _ = train(tiny_corpus.ids, mc, base)
+    decayed, _ = train(tiny_corpus.ids, mc, replace(base, weight_decay=0.5))
+    norm = lambda m: sum(float(p.detach().norm()) for n, p in m.named_parameters() if "weight" in n)  # noqa: E731
+    assert norm(decayed) < norm(plain)
 
 
 def test_progress_and_eta_come_from_the_position_alone():

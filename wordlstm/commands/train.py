@@ -38,6 +38,12 @@ def parse_args():
     p.add_argument("--stride", type=int, default=T.stride, help="tokens between window starts (default seq-len; book: 1)")
     p.add_argument("--batch-size", type=int, default=T.batch_size, help=f"windows per step (default {T.batch_size}; book: 32)")
     p.add_argument("--lr", type=float, default=T.lr, help=f"Adam learning rate (default {T.lr}; book: 1e-4)")
+    p.add_argument("--schedule", choices=["linear", "constant"], default=T.schedule,
+                   help=f"learning rate over the run: linear (warm up, then down to zero at its end: by time with "
+                        f"--max-seconds, else by step) or constant (default {T.schedule})")
+    p.add_argument("--warmup", type=float, default=T.warmup, help=f"share of the run spent warming up (default {T.warmup})")
+    p.add_argument("--weight-decay", type=float, default=T.weight_decay,
+                   help=f"AdamW's decoupled weight decay (default {T.weight_decay}: plain Adam)")
     p.add_argument("--embed-dim", type=int, default=M.embed_dim, help=f"word embedding size (default {M.embed_dim}; book: 128)")
     p.add_argument("--hidden-size", type=int, default=M.hidden_size, help=f"LSTM hidden size (default {M.hidden_size}; book: 128)")
     p.add_argument("--num-layers", type=int, default=M.num_layers, help=f"LSTM layers (default {M.num_layers}; book: 3)")
@@ -78,7 +84,10 @@ def settings(args, rank: int):
     budget = {}
     if args.epochs is not None or args.max_seconds is not None:  # a new budget for this run
         budget = {"epochs": args.epochs, "max_seconds": args.max_seconds}
-    cfg = TrainConfig.from_dict(config.get("train", {}), **budget, save_every=args.save_every)
+    recorded_train = config.get("train", {})
+    # A run recorded before the schedule existed trained at a constant rate: it goes on so.
+    cfg = TrainConfig.from_dict(recorded_train, **budget, save_every=args.save_every,
+                                schedule=recorded_train.get("schedule", "constant"))
     recorded = config.get("corpus", {})
     corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),
                          max_vocab=recorded.get("max_vocab"))

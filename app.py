@@ -339,6 +339,8 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     run = record_run(session, job.model.cpu(), job.result, cfg)
     r, how = job.result, "Stopped" if job.result.stopped else "Done"
     partial = f" (on {r.val_coverage:.0%} of the held-out text: the time budget)" if r.val_coverage < 1 else ""
+    if r.stopped_early:  # the queue is free sooner; more training would only have overfit
+        partial += f"; stopped early at {r.seconds:.0f} s: no gain in the last {cfg.patience} validations"
     status = (f"{how}: run {run['id']} trained on `{os.path.basename(session.corpus.name)}`, {r.steps} steps in "
               f"{r.seconds:.0f} s on **{r.device}**, {r.tokens_per_s:,.0f} tokens/s; validation perplexity "
               f"**{r.val_ppl:.1f}**{partial}. Generate below, or download it in Share.")

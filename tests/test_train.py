@@ -157,6 +157,20 @@ def test_weight_decay_uses_adamw_and_zero_is_plain_adam(tiny_corpus):
     assert norm(decayed) < norm(plain)
 
 
+def test_training_stops_early_when_validation_stops_improving(tiny_corpus):
+    """The tiny text is learnt by heart within a few epochs; then validation only gets worse."""
+    mc = ModelConfig(len(tiny_corpus.vocab), 32, 64, 1, dropout=0.0)
+    events = []
+    model, r = train(tiny_corpus.ids, mc, TrainConfig(seq_len=10, batch_size=4, epochs=100, lr=0.05, patience=3),
+                     on_event=events.append)
+    losses = [e.val_loss for e in events if e.kind == "epoch"]
+    assert r.stopped_early and len(losses) < 100 and r.metrics()["stopped_early"]
+    assert min(losses) == r.val_loss == losses[-4] and all(loss > r.val_loss for loss in losses[-3:])
+    _, full = train(tiny_corpus.ids, mc, TrainConfig(seq_len=10, batch_size=4, epochs=len(losses) + 2, lr=0.05,
+                                                     patience=None))
+    assert not full.stopped_early and full.epochs == len(losses) + 2  # None: every epoch asked for
+
+
 def test_progress_and_eta_come_from_the_position_alone():
     cfg = TrainConfig(epochs=4, max_seconds=100)
     pos = Position(step=10, train_time=5.0)

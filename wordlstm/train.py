@@ -45,6 +45,7 @@ class TrainConfig(Config):
     schedule: str = "linear"
     warmup: float = 0.02  # the share of the run spent warming up
     weight_decay: float = 0.0  # AdamW's decoupled weight decay; 0: plain Adam
+    patience: int | None = 5  # stop after this many validations in a row without a new best; None: never
 
     def __post_init__(self):
         for name in ("seq_len", "batch_size", "log_every"):
@@ -70,6 +71,8 @@ class TrainConfig(Config):
             raise UserError(f"schedule must be linear or constant (got {self.schedule!r})")
         if not 0 <= self.warmup < 1:
             raise UserError(f"warmup must be in [0, 1) (got {self.warmup})")
+        if self.patience is not None and self.patience < 1:
+            raise UserError(f"patience must be at least 1, or none (got {self.patience})")
         if not self.weight_decay >= 0:
             raise UserError(f"weight_decay must be 0 or more (got {self.weight_decay})")
 
@@ -96,6 +99,7 @@ class Position:
     train_time: float = 0.0  # seconds in training steps (validation and saving excluded)
     best_loss: float = math.inf  # the best validation loss so far
     best: dict | None = None  # a CPU copy of the weights that reached it
+    since_best: int = 0  # validations since the best one
     epoch_rng: torch.Tensor | None = None  # the shuffling generator as the epoch in progress began
     hidden: tuple | None = None  # the carried LSTM state (contiguous windows), or None
 
@@ -149,6 +153,7 @@ class TrainResult:
     train_seconds: float  # in training steps only
     device: str
     stopped: bool  # stopped by the caller
+    stopped_early: bool = False  # no new best in the last `patience` validations: more would only overfit
     sample_seconds: float = 0.0  # spent writing the live samples (train's `sampler`)
     val_coverage: float = 1.0  # the share of the validation windows the last validation read (< 1: out of time)
 
@@ -164,7 +169,8 @@ class TrainResult:
         """What a checkpoint records about the training run."""
         return {"val_loss": self.val_loss, "val_ppl": self.val_ppl, "steps": self.steps, "epochs": self.epochs,
                 "tokens": self.tokens, "seconds": round(self.seconds, 1), "device": self.device,
-                "stopped": self.stopped, "val_coverage": round(self.val_coverage, 4)}
+                "stopped": self.stopped, "stopped_early": self.stopped_early,
+                "val_coverage": round(self.val_coverage, 4)}
 
 
 def progress(pos: Position, cfg: TrainConfig, total_steps: int | None, elapsed: float) -> tuple[float, float | None]:
@@ -331,7 +337,10 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
         val_read = min(val_total, _val_windows(pos, cfg, report.elapsed(), val_batch) or val_total)
         val_loss = evaluate(model, val_ids, cfg.seq_len, val_batch, bf16 and device.type == "cuda", val_read)
         if val_loss < pos.best_loss:
-            pos.best_loss, pos.best = val_loss, _cpu(model.state_dict())
+            pos.best_loss, pos.best, pos.since_best = val_loss, _cpu(model.state_dict()), 0
+        else:
+            pos.since_best += 1
+        early = bool(cfg.patience and pos.since_best >= cfg.patience)
         sample, took = _timed(sampler, model) if sampler is not None else (None, 0.0)
         sample_seconds += took  # kept out of the training time: it is not training
         report("epoch", pos, last_loss, val_loss, sample)
@@ -339,14 +348,15 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
         if finished_epoch:  # the cursor moves to the next epoch before saving, so a resume starts there
             pos.epoch, pos.epoch_steps, pos.hidden, pos.epoch_rng = pos.epoch + 1, 0, None, shuffle_gen.get_state()
         last_save = _checkpoint(on_checkpoint, model, optimizer, pos)
-        if all_done or stopped or out_of_time:
+        if all_done or stopped or out_of_time or early:
             break
 
     if pos.best is not None:
         model.load_state_dict(pos.best)
     result = TrainResult(val_loss=pos.best_loss, steps=pos.step, tokens=pos.tokens, epochs=epochs_done,
                          seconds=report.elapsed(), train_seconds=pos.train_time, device=report.device,
-                         stopped=stopped, sample_seconds=sample_seconds, val_coverage=val_read / val_total)
+                         stopped=stopped, stopped_early=early and not (all_done or stopped or out_of_time),
+                         sample_seconds=sample_seconds, val_coverage=val_read / val_total)
     report("done", replace(pos, epoch=ended_epoch), last_loss, pos.best_loss)
     return model, result
 

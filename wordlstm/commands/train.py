@@ -44,6 +44,9 @@ def parse_args():
     p.add_argument("--warmup", type=float, default=T.warmup, help=f"share of the run spent warming up (default {T.warmup})")
     p.add_argument("--weight-decay", type=float, default=T.weight_decay,
                    help=f"AdamW's decoupled weight decay (default {T.weight_decay}: plain Adam)")
+    p.add_argument("--patience", type=int, default=T.patience,
+                   help=f"stop after this many validations in a row without a new best (default {T.patience}); "
+                        f"0: never")
     p.add_argument("--embed-dim", type=int, default=M.embed_dim, help=f"word embedding size (default {M.embed_dim}; book: 128)")
     p.add_argument("--hidden-size", type=int, default=M.hidden_size, help=f"LSTM hidden size (default {M.hidden_size}; book: 128)")
     p.add_argument("--num-layers", type=int, default=M.num_layers, help=f"LSTM layers (default {M.num_layers}; book: 3)")
@@ -74,7 +77,7 @@ def settings(args, rank: int):
         if not args.corpus or not args.out:
             raise UserError("give a corpus and --out DIR (or --resume DIR)")
         epochs = args.epochs if args.epochs is not None else (None if args.max_seconds else TrainConfig.epochs)
-        cfg = TrainConfig.from_dict(vars(args), epochs=epochs)
+        cfg = TrainConfig.from_dict(vars(args), epochs=epochs, patience=args.patience or None)
         if rank == 0:  # the one process that writes
             check_writable(args.out)  # fail now, not after an hour of training
         corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
@@ -85,9 +88,10 @@ def settings(args, rank: int):
     if args.epochs is not None or args.max_seconds is not None:  # a new budget for this run
         budget = {"epochs": args.epochs, "max_seconds": args.max_seconds}
     recorded_train = config.get("train", {})
-    # A run recorded before the schedule existed trained at a constant rate: it goes on so.
+    # A run recorded before the schedule and early stopping existed goes on as it began.
     cfg = TrainConfig.from_dict(recorded_train, **budget, save_every=args.save_every,
-                                schedule=recorded_train.get("schedule", "constant"))
+                                schedule=recorded_train.get("schedule", "constant"),
+                                patience=recorded_train.get("patience"))  # and without early stopping
     recorded = config.get("corpus", {})
     corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),
                          max_vocab=recorded.get("max_vocab"))
@@ -191,6 +195,8 @@ def main():
         track.finish({**result.metrics(), "tokens_per_s": result.tokens_per_s})
     path = os.path.abspath(args.out)
     partial = f", validated on {result.val_coverage:.0%} of the tail: the time budget" if result.val_coverage < 1 else ""
+    if result.stopped_early:
+        partial += f"; stopped early at {result.seconds:.0f} s: no gain in the last {cfg.patience} validations"
     print(f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  "
           f"({result.steps} steps, {result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''}"
           f"{partial})")

@@ -174,3 +174,39 @@ def test_cpu_training_path_is_nn_lstm_with_our_dropout(monkeypatch):
     monkeypatch.undo()
     torch.manual_seed(0)
     assert not torch.allclose(m.features(x, state)[0], ref)  # and with it, dropout applies
+
+
+def test_locked_output_dropout_uses_one_mask_per_sequence_and_only_in_training():
+    torch.manual_seed(0)
+    model = WordLSTM(ModelConfig(50, 8, 16, 1, dropout=0.0, output_dropout=0.5)).train()
+    x = torch.randint(50, (4, 12))
+    out, _ = model.features(x)
+    dropped = out == 0
+    assert dropped.any() and (dropped == dropped[:, :1]).all()  # a unit is dropped at every step, or at none
+    assert 0.3 < dropped[:, 0].float().mean() < 0.7
+    kept = ~dropped
+    plain, _ = model.eval_features(x)
+    assert torch.allclose(out[kept], 2 * plain[kept], atol=1e-6)  # the kept units are scaled by 1 / (1 - p)
+    assert torch.equal(model.eval().features(x)[0], plain)  # no dropout outside training
+
+
+def test_embedding_dropout_drops_whole_words():
+    torch.manual_seed(0)
+    model = WordLSTM(ModelConfig(50, 8, 16, 1, dropout=0.0, embed_dropout=0.5)).train()
+    x = torch.arange(50).repeat(3, 2)  # every word six times
+    emb = model._embedded(x)
+    zero = (emb == 0).all(-1)
+    assert zero.any() and not zero.all()
+    for word in range(50):  # a word is dropped everywhere in the batch, or nowhere
+        assert zero[x == word].all() or not zero[x == word].any()
+    assert torch.allclose(emb[~zero], 2 * model.embed(x)[~zero])
+
+
+def test_regularizers_switched_off_draw_nothing():
+    """At 0 they must not touch the random stream: the old numbers stay exactly the same."""
+    x = torch.randint(50, (4, 12))
+    for p, draws in ((0.0, False), (0.3, True)):
+        model = WordLSTM(ModelConfig(50, 8, 16, 2, dropout=0.0, output_dropout=p, embed_dropout=p)).train()
+        before = torch.get_rng_state()
+        model.features(x)
+        assert torch.equal(torch.get_rng_state(), before) != draws

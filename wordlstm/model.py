@@ -25,6 +25,9 @@ class ModelConfig(Config):
     hidden_size: int = 128  # LSTM units per layer, as in the book
     num_layers: int = 3  # stacked LSTM layers, as in the book
     dropout: float = 0.2  # between LSTM layers, as in the book
+    # AWD-LSTM's regularizers (Merity et al., 2017), for texts small enough to learn by heart; 0: off.
+    output_dropout: float = 0.0  # locked dropout on the LSTM's output: one mask per sequence, for all its steps
+    embed_dropout: float = 0.0  # drops whole words: a word's embedding row, for the whole batch
     tie_weights: bool = False  # share the embedding with the output layer (Press & Wolf, 2017)
     softmax: str = "auto"  # "full", "adaptive", or "auto": adaptive for a large vocabulary unless tied
     cutoffs: list[int] | None = None  # adaptive cluster boundaries; None: derived from vocab_size
@@ -33,8 +36,9 @@ class ModelConfig(Config):
         for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
             if int(getattr(self, name)) < 1:
                 raise UserError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"dropout must be in [0, 1) (got {self.dropout})")
+        for name in ("dropout", "output_dropout", "embed_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"{name} must be in [0, 1) (got {getattr(self, name)})")
         if self.tie_weights and self.embed_dim != self.hidden_size:
             raise UserError(f"tie_weights needs embed_dim == hidden_size "
                             f"(got {self.embed_dim} and {self.hidden_size}); make them equal or drop tie_weights")
@@ -163,16 +167,32 @@ class WordLSTM(nn.Module):
             self.head.weight = self.embed.weight
 
     def features(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """x: (B, T) token ids -> LSTM outputs (B, T, H) and the state after the last token."""
+        """x: (B, T) token ids -> LSTM outputs (B, T, H) and the state after the last token.
+        In training, with the config's dropouts: whole words, between layers, locked on the output.
+        A dropout of 0 draws nothing, so the random stream (and every number) is as without it."""
         if state is None:
             state = self.init_state(x.shape[0])
+        out, state = self._lstm(self._embedded(x), state)
+        p = self.config.output_dropout
+        if self.training and p:
+            out = out * out.new_empty(out.shape[0], 1, out.shape[2]).bernoulli_(1 - p).div_(1 - p)
+        return out, state
+
+    def _embedded(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.config.embed_dropout
+        if not (self.training and p):
+            return self.embed(x)
+        weight = self.embed.weight
+        return F.embedding(x, weight * weight.new_empty(weight.shape[0], 1).bernoulli_(1 - p).div_(1 - p))
+
+    def _lstm(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         p = self.lstm.dropout
         if not (self.training and p and x.device.type == "cpu"):
-            return self.lstm(self.embed(x), state)
+            return self.lstm(x, state)
         # Training on the CPU: nn.LSTM's own dropout between layers draws one
         # 64-bit random number per element, an eighth of a step at the book's
         # sizes. Here the same kernels run layer by layer with dropout() between.
-        out, hs, cs = self.embed(x), [], []
+        out, hs, cs = x, [], []
         for i, (weights, h, c) in enumerate(zip(self._layer_weights(), *state)):
             if i:
                 out = dropout(out, p)

@@ -51,6 +51,10 @@ def parse_args():
     p.add_argument("--hidden-size", type=int, default=M.hidden_size, help=f"LSTM hidden size (default {M.hidden_size}; book: 128)")
     p.add_argument("--num-layers", type=int, default=M.num_layers, help=f"LSTM layers (default {M.num_layers}; book: 3)")
     p.add_argument("--dropout", type=float, default=M.dropout, help=f"dropout between LSTM layers (default {M.dropout}; book: 0.2)")
+    p.add_argument("--output-dropout", type=float, default=M.output_dropout,
+                   help=f"locked dropout on the LSTM's output, one mask per sequence (default {M.output_dropout}: off)")
+    p.add_argument("--embed-dropout", type=float, default=M.embed_dropout,
+                   help=f"drops whole words' embeddings (default {M.embed_dropout}: off)")
     p.add_argument("--tie-weights", action="store_true", default=M.tie_weights,
                    help="share input and output embeddings (needs embed-dim == hidden-size)")
     p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default=M.softmax,

@@ -63,6 +63,10 @@ Or `python scripts/generate.py {{ repo_id }} --prompt "{{ prompt }}" --top-k 40`
 {% for k, v in results.items() %}| {{ k }} | {{ v }} |
 {% endfor %}
 {% if command %}Command: `{{ command }}`
+{% endif %}{% if init_from %}
+Initialised from `{{ init_from.source }}`: its LSTM, and the rows of the {{ init_from.shared_words }} words of
+{{ init_from.vocab_size }} that both vocabularies share ({{ init_from.copied_output_rows }} with their output rows);
+the other words started from the mean embedding.
 {% endif %}
 ## Samples
 
@@ -120,5 +124,6 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
         corpus={"tokens": None, "min_count": 1, "max_vocab": None, "sha256": "?", **corpus,
                 "name": os.path.basename(str(corpus.get("name", "?")))},  # never the user's local path
         corpus_note=note, hyperparameters={**model_cfg, **train}, results=results, command=config.get("command"),
+        init_from=config.get("init_from"),
         samples=samples, sample_settings=", ".join(f"{k} {v}" for k, v in SAMPLE_SETTINGS.items()) + f", prompt \"{prompt}\"",
         versions=config.get("versions", {}))

@@ -259,11 +259,14 @@ def evaluate(model: WordLSTM, ids: torch.Tensor, seq_len: int, batch_size: int =
 
 
 def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_event=None, should_stop=None,
-          on_checkpoint=None, resume: TrainState | None = None, sampler=None) -> tuple[WordLSTM, TrainResult]:
+          on_checkpoint=None, resume: TrainState | None = None, sampler=None,
+          init: dict | None = None) -> tuple[WordLSTM, TrainResult]:
     """Train on the token stream `ids`; returns the model with the best weights loaded.
 
     sampler(model) -> str, if given (e.g. sample.LiveSampler), writes a short
     text after each validation, which the "epoch" event carries.
+
+    init, if given, is a state dict the new model starts from (warmstart.transfer).
 
     on_checkpoint(TrainState), if given, is called every `cfg.save_every`
     seconds, after each epoch's validation, and at the end. `resume` continues
@@ -294,6 +297,8 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
     report.total_steps = steps_per_epoch * cfg.epochs if cfg.epochs else None
     model, optimizer, loss_step = _build(model_config, cfg, train_ids, device, world)
     pos = Position(epoch_rng=shuffle_gen.get_state())
+    if init is not None and resume is None:
+        model.load_state_dict(init)
     if resume is not None:
         pos = _restore(resume, model, optimizer, cfg, device)
 

@@ -21,8 +21,10 @@ from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, loa
                       train)
 from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.cli import ArgumentParser, invocation
+from wordlstm.hub import load_model
 from wordlstm.limits import Limits, admit, memory_in_use
 from wordlstm.sample import LiveSampler
+from wordlstm.warmstart import transfer
 
 
 def parse_args():
@@ -31,6 +33,9 @@ def parse_args():
     p.add_argument("--out", help="checkpoint folder to write (created or replaced; with --resume: that folder)")
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR, with its settings")
     T, M = TrainConfig, ModelConfig  # every default below is theirs: written once, in the dataclass
+    p.add_argument("--init-from", metavar="DIR_OR_REPO_ID",
+                   help="start from this model's weights (a checkpoint folder or a Hub repo id): its LSTM, and the "
+                        "rows of the words both vocabularies share; the new text keeps its own vocabulary")
     p.add_argument("--save-every", type=float, default=T.save_every, help=f"seconds between checkpoints (default {T.save_every:g})")
     p.add_argument("--epochs", type=int, default=None, help=f"passes over the text (default {T.epochs}, or none with --max-seconds)")
     p.add_argument("--max-seconds", type=float, default=T.max_seconds, help="wall-clock budget for training, in seconds")
@@ -87,6 +92,8 @@ def settings(args, rank: int):
         corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
         model_cfg = ModelConfig.from_dict(vars(args), vocab_size=len(corpus.vocab))
         return corpus, model_cfg, cfg
+    if args.init_from:
+        raise UserError("--init-from starts a new run; a resumed run goes on from its own weights")
     config = read_config(args.resume)
     budget = {}
     if args.epochs is not None or args.max_seconds is not None:  # a new budget for this run
@@ -145,6 +152,14 @@ def main():
         limits = replace(Limits.from_env(), place="this machine")  # WORDLSTM_MAX_MEMORY_MB=0 lifts it
         cfg, cost = admit(len(corpus.ids), model_cfg, cfg, limits, memory_in_use(), pick_device(cfg.device),
                           word_counts=corpus.vocab.counts)
+    init, init_from = None, read_config(args.resume).get("init_from") if args.resume else None
+    if args.init_from and not args.resume:
+        source = load_model(args.init_from)
+        init = transfer(source.model, source.vocab, model_cfg, corpus.vocab, corpus.vocab.counts)
+        init_from = init.describe(args.init_from)
+        if rank == 0:
+            print(f"starting from {args.init_from}: {init.shared:,} of {len(corpus.vocab):,} words shared, "
+                  f"{init.copied_output:,} with their output rows", file=sys.stderr)
     command = " ".join([invocation(), *sys.argv[1:]])
     track = Tracker(args.track, {"command": command, "corpus": corpus.info(), "model": asdict(model_cfg),
                                  "train": asdict(cfg)}) if args.track and rank == 0 else None
@@ -154,7 +169,7 @@ def main():
         model = WordLSTM(model_cfg)
         model.load_state_dict(state.position.best or state.model)  # what users load: the best weights so far
         save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), metrics=metrics, corpus=corpus.info(),
-                        command=command, resume=state,
+                        command=command, resume=state, **({"init_from": init_from} if init_from else {}),
                         corpus_ids=corpus.ids if final else None)  # the card's originality: once, at the end
         saved[:] = [state]
 
@@ -187,7 +202,8 @@ def main():
 
     sampler = LiveSampler(corpus.vocab, words=args.sample_words) if args.sample_words > 0 else None
     _, result = train(corpus.ids, model_cfg, cfg, on_event=on_event, should_stop=lambda: bool(stop),
-                      on_checkpoint=on_checkpoint, resume=resume, sampler=sampler)
+                      on_checkpoint=on_checkpoint, resume=resume, sampler=sampler,
+                      init=init.state if init else None)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if dist.is_initialized():
         dist.destroy_process_group()

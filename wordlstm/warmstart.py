@@ -1,0 +1,83 @@
+"""Start a training from another model: its LSTM, and its rows of every word the two vocabularies share.
+
+A small text learns little from scratch, and most of its words are in any
+novel's vocabulary. The new text keeps its own vocabulary; `transfer()` copies
+the source's LSTM weights, and, word by word, its embedding and output rows:
+the full softmax's row and bias, or the adaptive softmax's head row (a frequent
+word), its cluster's entry in the head, the cluster's projection, and the
+word's row in its cluster, where the word falls in the same part of both
+vocabularies. A word new to the source starts from the source's mean
+embedding, with the new text's unigram output bias (as a new model does).
+"""
+from dataclasses import dataclass
+
+import torch
+
+from .errors import UserError
+from .model import ModelConfig, WordLSTM
+from .vocab import Vocab
+
+
+@dataclass
+class Transfer:
+    state: dict  # the new model's weights to start from
+    shared: int  # words of the new vocabulary that the source knew
+    copied_output: int  # of them, the words whose output rows were copied too
+    vocab_size: int
+
+    def describe(self, source: str) -> dict:
+        """What the model card records: where the weights came from, and how much of them."""
+        return {"source": source, "shared_words": self.shared, "copied_output_rows": self.copied_output,
+                "vocab_size": self.vocab_size}
+
+
+def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, vocab: Vocab, counts) -> Transfer:
+    """The weights a model of `model_config` over `vocab` (word counts `counts`) starts from,
+    taken from `source`; UserError if their shapes do not fit."""
+    src, m = source.config, model_config
+    for name, flag in (("embed_dim", "--embed-dim"), ("hidden_size", "--hidden-size"), ("num_layers", "--num-layers")):
+        if getattr(src, name) != getattr(m, name):
+            raise UserError(f"cannot start from that model: its {name} is {getattr(src, name)}, this one's "
+                            f"{getattr(m, name)}; train with {flag} {getattr(src, name)}, or start from a new model")
+    if src.softmax != m.softmax or src.tie_weights != m.tie_weights:
+        raise UserError(f"cannot start from that model: its output layer is {src.softmax}"
+                        f"{' (tied)' if src.tie_weights else ''}, this one's {m.softmax}; train with --softmax "
+                        f"{src.softmax}{' --tie-weights' if src.tie_weights else ''}")
+    model = WordLSTM(m)
+    model.init_output_bias(torch.as_tensor(counts))
+    pairs = [(i, source_vocab.stoi[w]) for i, w in enumerate(vocab.itos) if w in source_vocab.stoi]
+    new = torch.tensor([i for i, _ in pairs], dtype=torch.long)
+    old = torch.tensor([j for _, j in pairs], dtype=torch.long)
+    with torch.no_grad():
+        model.lstm.load_state_dict(source.lstm.state_dict())
+        model.embed.weight.copy_(source.embed.weight.mean(0))
+        model.embed.weight[new] = source.embed.weight[old]
+        copied = _copy_output(model, source, new, old)
+    return Transfer(model.state_dict(), len(pairs), copied, len(vocab))
+
+
+def _copy_output(model: WordLSTM, source: WordLSTM, new: torch.Tensor, old: torch.Tensor) -> int:
+    """Copy the output rows of the shared words; returns how many words got theirs."""
+    if not model.adaptive:
+        if not model.config.tie_weights:  # tied: the embedding's copy was this
+            model.head.weight[new] = source.head.weight[old]
+        model.head.bias[new] = source.head.bias[old]
+        return len(new)
+    ours, theirs = model.head, source.head
+    bounds_new, bounds_old = [0, *ours.cutoffs], [0, *theirs.cutoffs]
+    part_new = torch.bucketize(new, torch.tensor(ours.cutoffs[:-1]), right=True)  # 0: the head, k: cluster k
+    part_old = torch.bucketize(old, torch.tensor(theirs.cutoffs[:-1]), right=True)
+    same = part_new == part_old
+    head = same & (part_new == 0)
+    ours.head.weight[new[head]] = theirs.head.weight[old[head]]
+    ours.head.bias[new[head]] = theirs.head.bias[old[head]]
+    copied = int(head.sum())
+    for k, (tail, their_tail) in enumerate(zip(ours.tail, theirs.tail), start=1):
+        if tail[0].weight.shape != their_tail[0].weight.shape:
+            continue
+        tail[0].weight.copy_(their_tail[0].weight)  # the cluster's projection
+        ours.head.weight[ours.shortlist_size + k - 1] = theirs.head.weight[theirs.shortlist_size + k - 1]
+        rows = same & (part_new == k)
+        tail[1].weight[new[rows] - bounds_new[k]] = their_tail[1].weight[old[rows] - bounds_old[k]]
+        copied += int(rows.sum())
+    return copied

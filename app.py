@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import gradio as gr
 import pandas as pd
@@ -27,6 +27,7 @@ from wordlstm.originality import NgramIndex, originality
 from wordlstm.sample import MAX_NEW_TOKENS, LiveSampler
 from wordlstm.score import score
 from wordlstm.tokenizer import Detokenizer, tokenize
+from wordlstm.warmstart import transfer
 from wordlstm.train import TrainingThread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -294,10 +295,39 @@ def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
     return f"**Estimate** {text}: {cost.summary()}; {LIMITS.describe()}.{capped(float(max_seconds), cfg)}"
 
 
+START_FROM = ["a new model", "the default model", "my current model", "a Hub model"]
+
+
+def start_source(start_from: str, start_repo: str, session: Session):
+    """(the checkpoint a training starts from, its name), or (None, None) for a new model."""
+    if start_from == "the default model":
+        if DEFAULT is None:
+            raise gr.Error("this server has no default model; start from a new model")
+        return DEFAULT, "the default model"
+    if start_from == "my current model":
+        if session.ckpt is None:
+            raise gr.Error("you have no model yet: train one, or load one in Share, then continue from it")
+        return session.ckpt, session.source
+    if start_from == "a Hub model":
+        if not (start_repo or "").strip():
+            raise gr.Error("type the repo id of the Hub model to start from, like alice/anna-lstm")
+        return load_model(start_repo.strip(), hub_only=True), f"the Hub model `{start_repo.strip()}`"
+    return None, None
+
+
+def shaped_like(model_cfg: ModelConfig, source) -> ModelConfig:
+    """The source model's shapes (the settings' other values kept): a warm start needs them."""
+    s = source.model.config
+    return replace(model_cfg, embed_dim=s.embed_dim, hidden_size=s.hidden_size, num_layers=s.num_layers,
+                   tie_weights=s.tie_weights, softmax=s.softmax, cutoffs=None)
+
+
 @user_error
 def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
-                dropout, lr, batch_size, min_count, softmax, session: Session, progress=gr.Progress()):
-    """Train on `corpus` (or the corpus picked in Data, or the sample); streams status and curves."""
+                dropout, lr, batch_size, min_count, softmax, start_from, start_repo, session: Session,
+                progress=gr.Progress()):
+    """Train on `corpus` (or the corpus picked in Data, or the sample), from a new model or
+    from another one (warm start); streams status and curves."""
     progress(0, desc="Reading the corpus...")
     if session.job is not None and not session.job.done:
         raise gr.Error("a training is already running in this session; stop it first")
@@ -309,9 +339,14 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         session.corpus = load_corpus(path, min_count=int(min_count))
     model_cfg, cfg = configs(session.corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
                              num_layers, dropout, lr, batch_size, min_count, softmax)
+    source, source_name = start_source(start_from, start_repo, session)
+    init = None
+    if source is not None:
+        model_cfg = shaped_like(model_cfg, source)
+        init = transfer(source.model, source.vocab, model_cfg, session.corpus.vocab, session.corpus.vocab.counts)
     cfg, cost = admitted(session.corpus, model_cfg, cfg)
     job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING,
-                                       sampler=LiveSampler(session.corpus.vocab))
+                                       sampler=LiveSampler(session.corpus.vocab), init=init and init.state)
     RUNNING[job] = cost.peak_bytes
     history, samples, status = [], [], f"Starting: {cost.summary()}.{capped(float(max_seconds), cfg)}"
     try:
@@ -336,7 +371,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         if isinstance(job.error, UserError):
             raise gr.Error(str(job.error))
         raise job.error
-    run = record_run(session, job.model.cpu(), job.result, cfg)
+    run = record_run(session, job.model.cpu(), job.result, cfg, init and init.describe(source_name))
     r, how = job.result, "Stopped" if job.result.stopped else "Done"
     partial = f" (on {r.val_coverage:.0%} of the held-out text: the time budget)" if r.val_coverage < 1 else ""
     if r.stopped_early:  # the queue is free sooner; more training would only have overfit
@@ -352,18 +387,20 @@ MAX_RUNS = 5  # the models a session keeps: its last trainings; older ones are f
 RUN_COLUMNS = ["run", "text", "settings", "seconds", "steps", "tokens/s", "validation perplexity", "model in memory"]
 
 
-def record_run(session: Session, model, result, cfg) -> dict:
+def record_run(session: Session, model, result, cfg, init_from: dict | None = None) -> dict:
     """Save a finished training as the session's current model and a row of its Runs table."""
     run = {"id": len(session.runs) + 1, "corpus": session.corpus}
     folder = os.path.join(session.folder(), f"run-{run['id']}")
     save_checkpoint(folder, model, session.corpus.vocab, train=asdict(cfg), metrics=result.metrics(),
-                    corpus=session.corpus.info(), corpus_ids=session.corpus.ids)
+                    corpus=session.corpus.info(), corpus_ids=session.corpus.ids,
+                    **({"init_from": init_from} if init_from else {}))
     run["ckpt"] = load_checkpoint(folder)
     run["zip"] = pack(folder, os.path.join(session.folder(), f"wordlstm-run-{run['id']}.zip"))
     m = model.config
     run["row"] = [run["id"], os.path.basename(session.corpus.name),
                   f"{m.num_layers}x{m.hidden_size} {m.softmax}, dropout {m.dropout}, seq {cfg.seq_len}, "
-                  f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}",
+                  f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}"
+                  + (f", from {init_from['source']}" if init_from else ""),
                   round(result.seconds, 1), result.steps, round(result.tokens_per_s), round(result.val_ppl, 1)]
     session.runs.append(run)
     for old in session.runs[:-MAX_RUNS]:  # free the models beyond the last MAX_RUNS, and their files
@@ -598,6 +635,12 @@ with Blocks(title="wordlstm") as demo:
         max_seconds = gr.Number(TIME_BUDGET, label="Time budget (s)", info="stop after this many seconds, 0 = no limit",
                                 precision=0, minimum=0, maximum=24 * 3600)
         seed = gr.Number(TrainConfig.seed, label="Seed", info="same seed, same model", precision=0)
+    with gr.Row():
+        start_from = gr.Radio(START_FROM, value=START_FROM[0], label="Start from",
+                              info="another model's weights, for the words both texts share (a warm start: a "
+                                   "small text learns far more); your current model on the same text continues it")
+        start_repo = gr.Textbox("", label="Hub model to start from", placeholder="alice/anna-lstm",
+                                info="for \"a Hub model\": its shapes replace the settings below")
     T, M = TrainConfig, ModelConfig  # every default is theirs: written once, in the dataclass
     with gr.Accordion("Model and optimiser settings (the book's values by default)", open=False):
         with gr.Row():
@@ -704,7 +747,8 @@ with Blocks(title="wordlstm") as demo:
                        api_name="upload_corpus").success(**show_estimate, api_visibility="private")
     sample_btn.click(use_sample, [seq_len, session], [corpus_md, top_words, corpus_file, session],
                      api_name="use_sample").success(**show_estimate, api_visibility="private")
-    train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, **settings, session=session),
+    train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, **settings, start_from=start_from,
+                                            start_repo=start_repo, session=session),
                     [status_md, plot, samples, model_md, download, runs, examples, prompt, curve_md, session],
                     api_name="train",
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)

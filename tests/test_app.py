@@ -258,3 +258,18 @@ def test_a_queued_training_sees_its_position_and_the_wait(url, corpus):
     assert seen is not None and seen.rank == 0 and seen.queue_size == 1 and seen.eta > 0, seen
     first.result(timeout=60)
     second.result(timeout=60)
+
+
+def test_a_training_can_start_from_the_current_model(url, corpus):
+    """"My current model" on the same text continues it: every word is shared, so a second
+    epoch from it ends far below where a new model's first ends."""
+    c, path = client(url), corpus(TINY * 4)
+    ppl = lambda out: float(out[0].split("validation perplexity **")[1].split("**")[0])  # noqa: E731
+    fresh = c.predict(corpus=path, epochs=1, max_seconds=0, seed=0, **SMALL, api_name="/train")
+    warm = c.predict(corpus=path, epochs=1, max_seconds=0, seed=0, **SMALL, start_from="my current model",
+                     api_name="/train")
+    assert ppl(warm) < 0.8 * ppl(fresh)
+    newest, older = warm[5]["data"][:2]
+    assert newest[2].endswith(f"from run {older[0]}, trained here")
+    with pytest.raises(AppError, match="type the repo id of the Hub model to start from"):
+        c.predict(corpus=path, epochs=1, max_seconds=0, **SMALL, start_from="a Hub model", api_name="/train")

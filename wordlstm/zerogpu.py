@@ -6,7 +6,7 @@ The app wraps `train_in_lease` with `spaces.GPU(duration=lease_seconds)` at
 start-up (ZeroGPU registers its functions then) and hands `runner(wrapped)` to
 TrainingThread. Only picklable things cross into the worker and back: token
 ids, the two configs, the events, and at the end a CPU state dict with the
-TrainResult, never the model object; the live sampler pickles too. The worker cannot see the Stop button:
+TrainResult, never the model object; the live sampler and a warm start's weights pickle too. The worker cannot see the Stop button:
 there, training ends with its time budget.
 """
 import os
@@ -26,14 +26,14 @@ def budget(cfg) -> float:
     return min(cfg.max_seconds or max_lease(), max_lease())
 
 
-def lease_seconds(ids, model_cfg, cfg, sampler=None) -> int:
+def lease_seconds(ids, model_cfg, cfg, sampler=None, init=None) -> int:
     """The lease for one training: its time budget plus a margin for start-up and the last validation."""
     return int(budget(cfg)) + 30
 
 
-def train_in_lease(ids, model_cfg, cfg, sampler=None):
+def train_in_lease(ids, model_cfg, cfg, sampler=None, init=None):
     """train() inside the lease: yields its events, then (CPU state dict, TrainResult)."""
-    job = TrainingThread(ids, model_cfg, replace(cfg, max_seconds=budget(cfg)), sampler=sampler)
+    job = TrainingThread(ids, model_cfg, replace(cfg, max_seconds=budget(cfg)), sampler=sampler, init=init)
     for events in job.events():
         yield from events
     if job.error is not None:
@@ -44,8 +44,8 @@ def train_in_lease(ids, model_cfg, cfg, sampler=None):
 def runner(leased):
     """A run function for TrainingThread that trains through `leased`, the
     spaces.GPU-wrapped train_in_lease, and rebuilds the model here."""
-    def run(ids, model_cfg, cfg, on_event, should_stop, sampler=None):  # should_stop cannot reach the worker
-        for item in leased(ids, model_cfg, cfg, sampler):
+    def run(ids, model_cfg, cfg, on_event, should_stop, sampler=None, init=None):  # should_stop cannot reach it
+        for item in leased(ids, model_cfg, cfg, sampler, init):
             if isinstance(item, tuple):  # the last item: the weights and the result
                 state, result = item
                 model = WordLSTM(model_cfg)

@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import gradio as gr
 import pandas as pd
@@ -27,7 +27,7 @@ from wordlstm.originality import NgramIndex, originality
 from wordlstm.sample import MAX_NEW_TOKENS, LiveSampler
 from wordlstm.score import score
 from wordlstm.tokenizer import Detokenizer, tokenize
-from wordlstm.warmstart import transfer
+from wordlstm.warmstart import shaped_like, transfer
 from wordlstm.train import TrainingThread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -315,13 +315,6 @@ def start_source(start_from: str, start_repo: str, session: Session):
     return None, None
 
 
-def shaped_like(model_cfg: ModelConfig, source) -> ModelConfig:
-    """The source model's shapes (the settings' other values kept): a warm start needs them."""
-    s = source.model.config
-    return replace(model_cfg, embed_dim=s.embed_dim, hidden_size=s.hidden_size, num_layers=s.num_layers,
-                   tie_weights=s.tie_weights, softmax=s.softmax, cutoffs=None)
-
-
 @user_error
 def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
                 dropout, lr, batch_size, min_count, softmax, start_from, start_repo, session: Session,
@@ -342,7 +335,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     source, source_name = start_source(start_from, start_repo, session)
     init = None
     if source is not None:
-        model_cfg = shaped_like(model_cfg, source)
+        model_cfg = shaped_like(model_cfg, source.model)
         init = transfer(source.model, source.vocab, model_cfg, session.corpus.vocab, session.corpus.vocab.counts)
     cfg, cost = admitted(session.corpus, model_cfg, cfg)
     job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING,

@@ -241,7 +241,9 @@ def test_a_queued_training_sees_its_position_and_the_wait(url, corpus):
     """One training at a time: the second waits in gradio's queue, which tells it its place
     and, from the expected length of the trainings (seeded with the page's budget), its wait."""
     from gradio_client.utils import Status
-    first = client(url).submit(corpus=corpus(text_of(WORDS_A)), epochs=0, max_seconds=6, seed=0, **SMALL,
+    # Epochs of seconds, so that early stopping cannot end it before the second one is queued.
+    slow = {**SMALL, "hidden_size": 512, "num_layers": 2, "seq_len": 50, "batch_size": 32}
+    first = client(url).submit(corpus=corpus(text_of(WORDS_A, n=30000)), epochs=0, max_seconds=6, seed=0, **slow,
                                api_name="/train")
     deadline = time.time() + 60
     while first.status().code not in (Status.PROCESSING, Status.ITERATING, Status.PROGRESS) and time.time() < deadline:

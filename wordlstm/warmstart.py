@@ -9,7 +9,7 @@ word's row in its cluster, where the word falls in the same part of both
 vocabularies. A word new to the source starts from the source's mean
 embedding, with the new text's unigram output bias (as a new model does).
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -29,6 +29,14 @@ class Transfer:
         """What the model card records: where the weights came from, and how much of them."""
         return {"source": source, "shared_words": self.shared, "copied_output_rows": self.copied_output,
                 "vocab_size": self.vocab_size}
+
+
+def shaped_like(model_config: ModelConfig, source: WordLSTM) -> ModelConfig:
+    """model_config with the source's shapes (embedding, hidden size, layers, output layer),
+    its other settings kept: what a warm start from `source` needs."""
+    s = source.config
+    return replace(model_config, embed_dim=s.embed_dim, hidden_size=s.hidden_size, num_layers=s.num_layers,
+                   tie_weights=s.tie_weights, softmax=s.softmax, cutoffs=None)
 
 
 def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, vocab: Vocab, counts) -> Transfer:

@@ -89,3 +89,15 @@ def test_track_without_trackio_says_how_to_install_it(tmp_path):
                  env={"PYTHONPATH": str(blocker.parent)})
     assert r.returncode == 2 and "pip install 'wordlstm[track]'" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bench_ablation_trains_once_per_step_of_the_recipe(tmp_path):
+    from wordlstm.commands.bench import ABLATION
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY * 4)
+    r = wordlstm("bench", "--ablation", "--corpus", corpus, "--seconds", 1)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout.splitlines()[-1])["ablation"]
+    assert [row["recipe"] for row in rows] == [name for name, _ in ABLATION]
+    assert all(1 < row["val_ppl"] < 1000 and row["seconds"] < 10 for row in rows)
+    assert not rows[0]["stopped_early"]  # the 0.3 recipe had no early stopping

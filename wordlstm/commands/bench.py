@@ -3,6 +3,7 @@
     wordlstm bench --corpus ../shared/corpora/anna.txt --seconds 60
     wordlstm bench --prep-only --corpus big.txt      # preparation only, ours
     wordlstm bench --analysis --corpus ../shared/corpora/anna.txt --seconds 60   # live samples, score, copies
+    wordlstm bench --ablation --corpus ../shared/corpora/anna.txt --seconds 60   # each piece of the recipe
 
 Both run on the same corpus, one after the other, with the same training budget,
 at the book's model size, evaluated with the baseline's protocol (10% tail,
@@ -74,16 +75,45 @@ def bench_prep(path, max_vocab=None):
     return corpus, report
 
 
-def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto"):
-    corpus, report = bench_prep(path)
+# The recipe, a piece at a time (--ablation): each row adds one change to the row above.
+ABLATION = [
+    ("the 0.3 recipe: lr 5e-3, constant, every epoch", {"lr": 5e-3, "schedule": "constant", "patience": None}),
+    ("+ linear decay to zero over the budget", {"lr": 5e-3, "patience": None}),
+    ("+ peak lr 1e-2", {"patience": None}),
+    ("+ early stopping, patience 5 (the defaults)", {}),
+    ("+ locked output dropout 0.4, embedding dropout 0.1", {"output_dropout": 0.4, "embed_dropout": 0.1}),
+]
 
-    cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device, precision=precision)
-    model_cfg = ModelConfig(len(corpus.vocab), softmax=softmax)
+
+def train_ours(corpus, seconds, device, softmax="auto", precision="auto", **recipe):
+    """Train with the bench's settings (and `recipe`'s changes to the configs); returns the
+    model, its configs, the TrainResult and the protocol's validation loss."""
+    model_fields = ModelConfig.__dataclass_fields__
+    cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device, precision=precision,
+                      **{k: v for k, v in recipe.items() if k not in model_fields})
+    model_cfg = ModelConfig(len(corpus.vocab), softmax=softmax, **{k: v for k, v in recipe.items() if k in model_fields})
     model, result = train(corpus.ids, model_cfg, cfg)
     # The protocol's figure: the kept weights on the whole tail. The loop's last validation
     # may read only part of it, to end within the time budget.
     _, val_ids = split(corpus.ids, cfg.seq_len, cfg.val_fraction)
-    val_loss = evaluate(model, val_ids, cfg.seq_len)
+    return model, model_cfg, cfg, result, evaluate(model, val_ids, cfg.seq_len)
+
+
+def bench_ablation(path, seconds, device) -> list[dict]:
+    corpus = load_corpus(path)
+    rows = []
+    for name, recipe in ABLATION:
+        _, _, _, result, val_loss = train_ours(corpus, seconds, device, **recipe)
+        rows.append({"recipe": name, "val_ppl": round(math.exp(val_loss), 1), "epochs": round(result.epochs, 2),
+                     "seconds": round(result.seconds, 1), "stopped_early": result.stopped_early,
+                     "train_tokens_per_s": round(result.tokens_per_s)})
+        print(f"{rows[-1]['val_ppl']:8.1f}  {name}", file=sys.stderr)
+    return rows
+
+
+def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto"):
+    corpus, report = bench_prep(path)
+    model, model_cfg, cfg, result, val_loss = train_ours(corpus, seconds, device, softmax, precision)
     flops = train_flops_per_token(model_cfg, corpus.vocab.counts)
     report.update(device=result.device, softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
                   train_steps=result.steps,
@@ -186,12 +216,18 @@ def main():
     p.add_argument("--prep-only", action="store_true",
                    help="only read, clean, count and encode the corpus (ours); print one JSON line")
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
+    p.add_argument("--ablation", action="store_true",
+                   help="ours only: train once per step of the recipe (see ABLATION), one JSON line of perplexities")
     p.add_argument("--analysis", action="store_true",
                    help="ours only: the cost of live samples, of scoring 10,000 tokens, and of the originality check")
     args = p.parse_args()
 
     if args.analysis:
         print(json.dumps(bench_analysis(args.corpus, args.seconds, args.device)))
+        return 0
+    if args.ablation:
+        print(json.dumps({"corpus": args.corpus, "seconds": args.seconds,
+                          "ablation": bench_ablation(args.corpus, args.seconds, args.device)}))
         return 0
 
     if args.prep_only:

@@ -6,7 +6,6 @@ import sys
 from dataclasses import replace
 
 import pytest
-import torch
 
 from conftest import ROOT
 from wordlstm import ModelConfig, TrainConfig, UserError, WordLSTM

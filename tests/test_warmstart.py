@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import ROOT, TINY
-from wordlstm import ModelConfig, TrainConfig, UserError, Vocab, WordLSTM, corpus_from_text, save_checkpoint, train
+from wordlstm import ModelConfig, TrainConfig, UserError, Vocab, WordLSTM, corpus_from_text, train
 from wordlstm.warmstart import transfer
 
 

@@ -5,17 +5,15 @@ made (the parameters are counted on the meta device). The app refuses settings
 that do not fit the server's limits (`Limits`) and shows the estimate as the
 sliders move; the CLI prints it. `probe()` times one real step on a small batch
 to calibrate the time formula on this machine, for when an estimate is near a
-limit. tests/test_plan.py holds the memory estimate to measured peaks.
+limit. tests/test_cost.py holds the memory estimate to measured peaks.
 """
 import math
-import os
 import time
 from dataclasses import dataclass, replace
 
 import torch
 
 from .data import Windows, split
-from .errors import UserError
 from .model import ModelConfig, WordLSTM
 from .train import _LossStep, val_batch_size
 

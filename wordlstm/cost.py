@@ -67,10 +67,16 @@ def duration(s: float) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min"
 
 
-def parameter_counts(model_config: ModelConfig) -> dict[str, int]:
-    """Weights by part (embedding, lstm, output, and the output's rare-word clusters), counted on the meta device."""
+def _meta(model_config: ModelConfig) -> WordLSTM:
+    """The model with its shapes and no weights: counting it costs nothing."""
     with torch.device("meta"):
-        model = WordLSTM(model_config)
+        return WordLSTM(model_config)
+
+
+def parameter_counts(model_config: ModelConfig, model: WordLSTM | None = None) -> dict[str, int]:
+    """Weights by part (embedding, lstm, output, and the output's rare-word clusters),
+    counted on `model`, or on the meta device."""
+    model = model or _meta(model_config)
     counts = {"embedding": model.embed.weight.numel(), "lstm": sum(p.numel() for p in model.lstm.parameters())}
     if model.adaptive:
         counts["output"] = sum(p.numel() for p in model.head.head.parameters())
@@ -88,9 +94,9 @@ def plan(corpus_tokens: int, model_config: ModelConfig, cfg, device="cpu", word_
     first (Vocab.counts), for the share of tokens in each of the adaptive softmax's
     clusters; without them, Zipf's law. time_scale: what probe() measured, to
     correct the time formula on this machine."""
-    m, device = model_config, torch.device(device)
-    counts = parameter_counts(m)
-    params = sum(counts.values())
+    m, device, shapes = model_config, torch.device(device), _meta(model_config)
+    params = sum(parameter_counts(m, shapes).values())
+    widths = cluster_widths(shapes)
     V, E, H, L = m.vocab_size, m.embed_dim, m.hidden_size, m.num_layers
     train_ids, val_ids = split(torch.zeros(1, dtype=torch.int32).expand(corpus_tokens), cfg.seq_len, cfg.val_fraction)
     windows = Windows(train_ids, cfg.seq_len, cfg.stride)
@@ -105,7 +111,7 @@ def plan(corpus_tokens: int, model_config: ModelConfig, cfg, device="cpu", word_
     else:  # the head's, then each cluster's for its share of the tokens: its rows' outputs, projection, logits
         bounds = [*m.cutoffs, V]
         logits = m.cutoffs[0] + len(m.cutoffs) + sum(s * (b - a) for s, a, b in zip(shares, bounds[:-1], bounds[1:]))
-        per_token = 2 * logits + sum(s * (H + d) for s, d in zip(shares, _projections(m)))
+        per_token = 2 * logits + sum(s * (H + d) for s, d in zip(shares, widths))
     memory = {
         "weights, gradients and Adam": 4 * params * FLOAT,
         "the best weights, kept": params * FLOAT,
@@ -118,7 +124,7 @@ def plan(corpus_tokens: int, model_config: ModelConfig, cfg, device="cpu", word_
     }
 
     rate = GPU_FLOPS if device.type == "cuda" else CPU_FLOPS_PER_CORE * torch.get_num_threads()
-    token_seconds = (6 * flops_per_token(m, counts, shares) / rate + logits * LOGIT_SECONDS) * time_scale
+    token_seconds = (6 * flops_per_token(m, shares, widths) / rate + logits * LOGIT_SECONDS) * time_scale
     step = n * token_seconds + STEP_OVERHEAD + OPTIMIZER_SECONDS_PER_PARAM * params
     val_tokens = len(Windows(val_ids, val_len)) * val_len
     return Plan(params=params, memory=memory, batch_tokens=n,
@@ -142,20 +148,22 @@ def cluster_shares(m: ModelConfig, word_counts=None) -> list[float]:
     return [(harmonic(b) - harmonic(a)) / harmonic(m.vocab_size) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def _projections(m: ModelConfig) -> list[int]:
-    """The width of each adaptive cluster's projection."""
-    with torch.device("meta"):
-        return [tail[0].weight.shape[0] for tail in WordLSTM(m).head.tail]
+def cluster_widths(model: WordLSTM) -> list[int]:
+    """The width of each adaptive cluster's projection (none for the full softmax)."""
+    return [tail[0].weight.shape[0] for tail in model.head.tail] if model.adaptive else []
 
 
-def flops_per_token(m: ModelConfig, counts: dict[str, int], shares: list[float]) -> float:
-    """Multiply-adds per token of one forward pass: every weight but the embedding's
-    once; an adaptive softmax's cluster only for its share of the tokens."""
-    if not shares:
-        return counts["lstm"] + counts["output"]
-    cluster_weights = [d * (m.hidden_size + (b - a)) for d, a, b in
-                       zip(_projections(m), m.cutoffs, [*m.cutoffs[1:], m.vocab_size])]
-    return counts["lstm"] + counts["output"] + sum(s * w for s, w in zip(shares, cluster_weights))
+def flops_per_token(m: ModelConfig, shares: list[float], widths: list[int]) -> float:
+    """Multiply-adds of one token's forward pass through the weight matrices: the LSTM's
+    and the output layer's; an adaptive softmax's cluster only for its share of the
+    tokens (`shares`, with projections of `widths`). A training step costs 6x this in FLOPs."""
+    h = m.hidden_size
+    lstm = sum(4 * h * ((m.embed_dim if i == 0 else h) + h) for i in range(m.num_layers))
+    if m.softmax == "full":
+        return lstm + h * m.vocab_size
+    bounds = [*m.cutoffs, m.vocab_size]
+    head = h * (bounds[0] + len(m.cutoffs))
+    return lstm + head + sum(s * d * (h + b - a) for s, d, a, b in zip(shares, widths, bounds[:-1], bounds[1:]))
 
 
 def probe(model_config: ModelConfig, cfg, device="cpu", batch: int = 4, seq_len: int = 32) -> float:

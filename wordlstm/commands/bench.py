@@ -27,6 +27,7 @@ import numpy as np
 from wordlstm import (LiveSampler, ModelConfig, NgramIndex, TrainConfig, detokenize, evaluate, generate, load_corpus,
                       originality, score, split, stream, tokenize, train)
 from wordlstm.cli import ArgumentParser
+from wordlstm.cost import cluster_shares, cluster_widths, flops_per_token
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
 DEFAULT_BASELINE = os.path.join(REPO, "..", "shared", "baselines", "book_ch8.py")
@@ -39,24 +40,6 @@ def peak_rss_mib():
 # Dense bf16 tensor-core peaks (FLOP/s) for model-FLOPs utilisation; by name, since CUDA does not report them.
 PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12,
              "T4": 65e12}
-
-
-def train_flops_per_token(model_cfg, counts) -> float:
-    """Forward + backward (3x forward) matmul FLOPs per training token. For the
-    adaptive softmax a cluster is computed only for its own targets, weighted
-    here by how often the corpus's words fall in it."""
-    e, h, v = model_cfg.embed_dim, model_cfg.hidden_size, model_cfg.vocab_size
-    fwd = sum(2 * 4 * h * ((e if i == 0 else h) + h) for i in range(model_cfg.num_layers))
-    if model_cfg.softmax == "full":
-        fwd += 2 * h * v
-    else:
-        bounds = [*model_cfg.cutoffs, v]
-        fwd += 2 * h * (bounds[0] + len(bounds) - 1)
-        total = sum(counts)
-        for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-            dim = h // 4 ** (i + 1)
-            fwd += sum(counts[a:b]) / total * 2 * dim * (h + (b - a))
-    return 3 * fwd
 
 
 def mfu(device_name, flops_per_s):
@@ -114,7 +97,9 @@ def bench_ablation(path, seconds, device) -> list[dict]:
 def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto"):
     corpus, report = bench_prep(path)
     model, model_cfg, cfg, result, val_loss = train_ours(corpus, seconds, device, softmax, precision)
-    flops = train_flops_per_token(model_cfg, corpus.vocab.counts)
+    # Forward + backward (3x forward) FLOPs per training token, the clusters weighted by the text's words.
+    shares = cluster_shares(model_cfg, corpus.vocab.counts)
+    flops = 6 * flops_per_token(model_cfg, shares, cluster_widths(model))
     report.update(device=result.device, softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
                   train_steps=result.steps,
                   train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(val_loss, 4),

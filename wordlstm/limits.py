@@ -39,8 +39,11 @@ class Limits:
         seconds = _number(env, "WORDLSTM_MAX_TRAIN_SECONDS")
         if seconds is None and env.get("SPACE_ID"):
             seconds = SPACE_SECONDS
-        return cls(memory=int(memory * 2**20) if memory else _default_memory() if memory is None else None,
-                   seconds=float(seconds) if seconds else None)
+        if memory is None:
+            memory_bytes = _default_memory()
+        else:  # 0: no limit
+            memory_bytes = int(memory * 2**20) or None
+        return cls(memory=memory_bytes, seconds=float(seconds) if seconds else None)
 
     def describe(self) -> str:
         memory = f"{size(self.memory)} of memory" if self.memory else "no memory limit"
@@ -99,19 +102,20 @@ def admit(corpus_tokens: int, model_config: ModelConfig, cfg, limits: Limits, in
     vocab_size_at(min_count), if given, lets the message propose a higher min_count."""
     if limits.seconds:
         cfg = replace(cfg, max_seconds=min(cfg.max_seconds or math.inf, limits.seconds))
-    cost = plan(corpus_tokens, model_config, cfg, device, word_counts)
+    cost, scale = plan(corpus_tokens, model_config, cfg, device, word_counts), 1.0
     here = torch.device(device).type == "cpu" or torch.cuda.is_available()  # not so in ZeroGPU's main process
     if here and cfg.max_seconds and 0.5 < first_seconds(cost) / cfg.max_seconds < 2 and _fits_memory(cost, limits,
                                                                                                       in_use):
-        # Near the limit, a real step on this machine settles it.
-        cost = plan(corpus_tokens, model_config, cfg, device, word_counts, probe(model_config, cfg, device))
+        # Near the limit, a real step on this machine settles it, and corrects the proposed changes too.
+        scale = probe(model_config, cfg, device)
+        cost = plan(corpus_tokens, model_config, cfg, device, word_counts, scale)
     problem = _problem(cost, cfg, limits, in_use)
     if problem is None:
         return cfg, cost
 
     def fits(m, c):
         counts = word_counts if m.vocab_size == model_config.vocab_size else None
-        return _problem(plan(corpus_tokens, m, c, device, counts), c, limits, in_use) is None
+        return _problem(plan(corpus_tokens, m, c, device, counts, scale), c, limits, in_use) is None
     change = fitting_change(model_config, cfg, fits, vocab_size_at)
     raise UserError(f"{problem}; {change or 'no single change of the settings fits: start again from the defaults'}")
 

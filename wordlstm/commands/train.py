@@ -81,7 +81,8 @@ def parse_args():
 
 
 def settings(args, rank: int):
-    """(corpus, model config, train config) for a new run, or for the run in --resume."""
+    """(corpus, model config, train config, what its weights started from) for a new run,
+    or for the run in --resume."""
     if not args.resume:
         if not args.corpus or not args.out:
             raise UserError("give a corpus and --out DIR (or --resume DIR)")
@@ -91,7 +92,7 @@ def settings(args, rank: int):
             check_writable(args.out)  # fail now, not after an hour of training
         corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
         model_cfg = ModelConfig.from_dict(vars(args), vocab_size=len(corpus.vocab))
-        return corpus, model_cfg, cfg
+        return corpus, model_cfg, cfg, None
     if args.init_from:
         raise UserError("--init-from starts a new run; a resumed run goes on from its own weights")
     config = read_config(args.resume)
@@ -109,7 +110,7 @@ def settings(args, rank: int):
     if corpus.sha256 != recorded.get("sha256"):
         raise UserError(f"{corpus.name} is not the text this run trained on (sha256 differs); give that text")
     args.out = args.out or args.resume
-    return corpus, recorded_model_config(config, args.resume), cfg
+    return corpus, recorded_model_config(config, args.resume), cfg, config.get("init_from")
 
 
 def init_distributed() -> int:
@@ -146,14 +147,14 @@ def main():
     args = parse_args()
     rank = init_distributed()  # train() runs DDP when a group exists; only rank 0 prints and saves
     resume = load_train_state(args.resume) if args.resume else None
-    corpus, model_cfg, cfg = settings(args, rank)
+    corpus, model_cfg, cfg, init_from = settings(args, rank)
     cost = None
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:  # under torchrun each process would judge alone
+    if not dist.is_initialized():  # under torchrun each process would judge alone
         limits = replace(Limits.from_env(), place="this machine")  # WORDLSTM_MAX_MEMORY_MB=0 lifts it
         cfg, cost = admit(len(corpus.ids), model_cfg, cfg, limits, memory_in_use(), pick_device(cfg.device),
                           word_counts=corpus.vocab.counts)
-    init, init_from = None, read_config(args.resume).get("init_from") if args.resume else None
-    if args.init_from and not args.resume:
+    init = None
+    if args.init_from:  # a new run (settings() refuses it with --resume)
         source = load_model(args.init_from)
         init = transfer(source.model, source.vocab, model_cfg, corpus.vocab, corpus.vocab.counts)
         init_from = init.describe(args.init_from)

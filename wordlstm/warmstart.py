@@ -53,15 +53,15 @@ def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, v
                         f"{src.softmax}{' --tie-weights' if src.tie_weights else ''}")
     model = WordLSTM(m)
     model.init_output_bias(torch.as_tensor(counts))
-    pairs = [(i, source_vocab.stoi[w]) for i, w in enumerate(vocab.itos) if w in source_vocab.stoi]
-    new = torch.tensor([i for i, _ in pairs], dtype=torch.long)
-    old = torch.tensor([j for _, j in pairs], dtype=torch.long)
+    in_source = torch.tensor(source_vocab.lookup(vocab.itos), dtype=torch.long)  # -1: a word it never saw
+    new = (in_source >= 0).nonzero().squeeze(1)
+    old = in_source[new]
     with torch.no_grad():
         model.lstm.load_state_dict(source.lstm.state_dict())
         model.embed.weight.copy_(source.embed.weight.mean(0))
         model.embed.weight[new] = source.embed.weight[old]
         copied = _copy_output(model, source, new, old)
-    return Transfer(model.state_dict(), len(pairs), copied, len(vocab))
+    return Transfer(model.state_dict(), len(new), copied, len(vocab))
 
 
 def _copy_output(model: WordLSTM, source: WordLSTM, new: torch.Tensor, old: torch.Tensor) -> int:

@@ -214,7 +214,7 @@ def use_upload(file, seq_len, session: Session):
 
 @user_error
 def use_sample(seq_len, session: Session):
-    session.corpus = load_corpus(SAMPLE_CORPUS)
+    session.corpus = sample_corpus()
     return *corpus_stats(session.corpus, int(seq_len)), None, session
 
 
@@ -329,7 +329,8 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     else:  # the corpus picked in Data, or the sample: files the server chose itself
         path = session.corpus.name if session.corpus is not None else SAMPLE_CORPUS
     if session.corpus is None or (session.corpus.name, session.corpus.min_count) != (path, int(min_count)):
-        session.corpus = load_corpus(path, min_count=int(min_count))
+        same_sample = (path, int(min_count)) == (SAMPLE_CORPUS, sample_corpus().min_count)
+        session.corpus = sample_corpus() if same_sample else load_corpus(path, min_count=int(min_count))
     model_cfg, cfg = configs(session.corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
                              num_layers, dropout, lr, batch_size, min_count, softmax)
     source, source_name = start_source(start_from, start_repo, session)

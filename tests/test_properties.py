@@ -31,7 +31,8 @@ def test_batches_visit_each_window_at_most_once_and_ranks_never_share(n, seq_len
     assert batches == w.num_batches(batch, contiguous, world)
 
 
-@given(logits=st.lists(st.floats(-20, 20), min_size=2, max_size=30), k=st.integers(0, 35),
+# width=32: the logits are float32, so a float64 like -1e-298 would round to a tie with 0.0
+@given(logits=st.lists(st.floats(-20, 20, width=32), min_size=2, max_size=30), k=st.integers(0, 35),
        p=st.floats(0.01, 1.0), t=st.floats(0.05, 3.0), seed=st.integers(0, 2**31))
 @settings(max_examples=400, deadline=None)
 def test_sampling_stays_inside_the_top_k_and_top_p_support(logits, k, p, t, seed):

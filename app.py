@@ -348,7 +348,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
             for e in events:
                 if e.kind == "step":
                     history.append({"step": e.step, "loss": e.train_loss, "split": "train"})
-                elif e.kind == "epoch":
+                elif e.kind == "val":
                     history.append({"step": e.step, "loss": e.val_loss, "split": "validation"})
                     samples.insert(0, [e.step, round(e.val_ppl, 1), e.sample])  # newest first
                 eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
@@ -369,7 +369,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     r, how = job.result, "Stopped" if job.result.stopped else "Done"
     partial = f" (on {r.val_coverage:.0%} of the held-out text: the time budget)" if r.val_coverage < 1 else ""
     if r.stopped_early:  # the queue is free sooner; more training would only have overfit
-        partial += f"; stopped early at {r.seconds:.0f} s: no gain in the last {cfg.patience} validations"
+        partial += f"; {r.early_note(cfg.patience)}"
     status = (f"{how}: run {run['id']} trained on `{os.path.basename(session.corpus.name)}`, {r.steps} steps in "
               f"{r.seconds:.0f} s on **{r.device}**, {r.tokens_per_s:,.0f} tokens/s; validation perplexity "
               f"**{r.val_ppl:.1f}**{partial}. Generate below, or download it in Share.")

@@ -202,11 +202,41 @@ def test_embedding_dropout_drops_whole_words():
     assert torch.allclose(emb[~zero], 2 * model.embed(x)[~zero])
 
 
+def test_locked_input_dropout_masks_an_embedding_unit_for_the_whole_sequence():
+    torch.manual_seed(0)
+    model = WordLSTM(ModelConfig(50, 8, 16, 1, dropout=0.0, input_dropout=0.5)).train()
+    x = torch.randint(50, (4, 12))
+    seen = []
+    model.lstm.register_forward_pre_hook(lambda m, args: seen.append(args[0]))  # what the LSTM is fed
+    model.features(x)
+    fed = seen[0]
+    dropped = fed == 0
+    assert dropped.any() and (dropped == dropped[:, :1]).all()  # the same units at every step
+    assert torch.allclose(fed[~dropped], 2 * model.embed(x)[~dropped])
+
+
+def test_weight_drop_masks_recurrent_weights_once_per_batch_and_only_in_training():
+    torch.manual_seed(0)
+    model = WordLSTM(ModelConfig(50, 8, 16, 2, dropout=0.0, weight_drop=0.5)).train()
+    x = torch.randint(50, (4, 12))
+    out, _ = model.features(x)
+    out.sum().backward()
+    for layer in range(2):
+        w_hh = getattr(model.lstm, f"weight_hh_l{layer}")
+        zero = w_hh.grad == 0  # a dropped connection gets no gradient from any step
+        assert 0.3 < zero.float().mean() < 0.7
+        assert (getattr(model.lstm, f"weight_ih_l{layer}").grad != 0).float().mean() > 0.9  # the input side is kept
+    plain, _ = model.eval_features(x)
+    assert not torch.allclose(model.features(x)[0], plain)
+    assert torch.equal(model.eval().features(x)[0], plain)  # no mask outside training
+
+
 def test_regularizers_switched_off_draw_nothing():
     """At 0 they must not touch the random stream: the old numbers stay exactly the same."""
     x = torch.randint(50, (4, 12))
     for p, draws in ((0.0, False), (0.3, True)):
-        model = WordLSTM(ModelConfig(50, 8, 16, 2, dropout=0.0, output_dropout=p, embed_dropout=p)).train()
+        model = WordLSTM(ModelConfig(50, 8, 16, 2, dropout=0.0, output_dropout=p, embed_dropout=p, input_dropout=p,
+                                     weight_drop=p)).train()
         before = torch.get_rng_state()
         model.features(x)
         assert torch.equal(torch.get_rng_state(), before) != draws

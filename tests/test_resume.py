@@ -23,8 +23,10 @@ def small(tiny_corpus):
 
 @pytest.mark.parametrize("stride", [None, 3])  # contiguous streams with the state carried; shuffled windows
 @pytest.mark.parametrize("where", ["mid-epoch", "epoch end"])
-def test_a_resumed_run_ends_with_the_same_weights(tiny_corpus, stride, where):
-    cfg = TrainConfig(seq_len=10, stride=stride, batch_size=4, epochs=3, save_every=1e9)
+@pytest.mark.parametrize("val_every", [None, 1e-9])  # at epoch ends; at every step as well
+def test_a_resumed_run_ends_with_the_same_weights(tiny_corpus, stride, where, val_every):
+    cfg = TrainConfig(seq_len=10, stride=stride, batch_size=4, epochs=3, save_every=1e9, val_every=val_every,
+                      patience=None)
     full = []
     train(tiny_corpus.ids, small(tiny_corpus), cfg, on_checkpoint=full.append)
     if where == "epoch end":

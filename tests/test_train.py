@@ -7,7 +7,7 @@ import torch
 
 from conftest import TINY
 from wordlstm import LiveSampler, ModelConfig, TrainConfig, UserError, corpus_from_text, split, tokenize, train
-from wordlstm.train import Position, TrainingThread, evaluate, lr_factor, progress
+from wordlstm.train import Position, TrainingThread, evaluate, lr_factor, progress, val_batch_size
 
 SMALL = dict(embed_dim=32, hidden_size=64, num_layers=1, dropout=0.0)
 
@@ -40,8 +40,8 @@ def test_events_report_progress(tiny_corpus):
     _, result = train(tiny_corpus.ids, ModelConfig(len(tiny_corpus.vocab), **SMALL),
                       TrainConfig(seq_len=10, batch_size=4, epochs=2, log_every=5), on_event=events.append)
     kinds = [e.kind for e in events]
-    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 2
-    epochs = [e for e in events if e.kind == "epoch"]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("val") == 2
+    epochs = [e for e in events if e.kind == "val"]
     assert [e.epoch for e in epochs] == [1, 2]
     assert all(e.val_loss is not None and e.val_ppl == pytest.approx(math.exp(e.val_loss)) for e in epochs)
     steps = [e for e in events if e.kind == "step"]
@@ -161,14 +161,62 @@ def test_training_stops_early_when_validation_stops_improving(tiny_corpus):
     """The tiny text is learnt by heart within a few epochs; then validation only gets worse."""
     mc = ModelConfig(len(tiny_corpus.vocab), 32, 64, 1, dropout=0.0)
     events = []
-    model, r = train(tiny_corpus.ids, mc, TrainConfig(seq_len=10, batch_size=4, epochs=100, lr=0.05, patience=3),
-                     on_event=events.append)
-    losses = [e.val_loss for e in events if e.kind == "epoch"]
-    assert r.stopped_early and len(losses) < 100 and r.metrics()["stopped_early"]
+    model, r = train(tiny_corpus.ids, mc, TrainConfig(seq_len=10, batch_size=4, epochs=100, lr=0.05, patience=3,
+                                                      schedule="constant"), on_event=events.append)
+    losses = [e.val_loss for e in events if e.kind == "val"]
+    assert r.stopped_early and not r.annealed and len(losses) < 100 and r.metrics()["stopped_early"]
     assert min(losses) == r.val_loss == losses[-4] and all(loss > r.val_loss for loss in losses[-3:])
+    assert r.early_note(3).startswith(f"stopped early at {r.seconds:.0f} s: no gain in 3 validations in a row")
     _, full = train(tiny_corpus.ids, mc, TrainConfig(seq_len=10, batch_size=4, epochs=len(losses) + 2, lr=0.05,
-                                                     patience=None))
+                                                     patience=None, schedule="constant"))
     assert not full.stopped_early and full.epochs == len(losses) + 2  # None: every epoch asked for
+
+
+def test_when_patience_runs_out_the_linear_schedule_anneals_to_zero_then_stops(tiny_corpus, monkeypatch):
+    rates = []  # what Adam is given at each step
+    step = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: (rates.append(self.param_groups[0]["lr"]),
+                                                                         step(self, *a, **k))[1])
+    mc = ModelConfig(len(tiny_corpus.vocab), 32, 64, 1, dropout=0.0)
+    events = []
+    _, r = train(tiny_corpus.ids, mc, TrainConfig(seq_len=10, batch_size=4, epochs=100, lr=0.05, patience=3),
+                 on_event=events.append)
+    vals = [e for e in events if e.kind == "val"]
+    best_step, since, start = 0, 0, None  # replay the rule: the third validation in a row without a new best
+    for i, e in enumerate(vals):
+        if not i or e.val_loss < min(v.val_loss for v in vals[:i]):
+            best_step, since = e.step, 0
+        else:
+            since += 1
+        if since == 3:
+            start = e.step
+            break
+    assert start is not None and r.stopped_early and r.annealed and r.metrics()["annealed"]
+    assert "then annealed the rate to zero" in r.early_note(3) and len(vals) < 100
+    assert start < r.steps <= 2 * start - best_step  # as many steps again as since the best, or fewer
+    assert rates[start - 1] > 0.5 * 0.05  # without patience, the rate would still be above half its peak
+    tail = rates[start:]
+    assert all(a > b for a, b in zip(tail, tail[1:])) and tail[-1] < 0.1 * rates[start - 1]  # falling to zero
+
+
+def test_validation_by_the_clock_reads_one_fixed_sample_and_the_kept_weights_get_the_whole_tail():
+    corpus = corpus_from_text(TINY * 40)  # a held-out half of about 900 windows of 10 tokens
+    mc = ModelConfig(len(corpus.vocab), **SMALL)
+    cfg = TrainConfig(seq_len=10, batch_size=4, epochs=1, val_every=1e-9, val_fraction=0.5, log_every=1,
+                      patience=None)  # at every step (the clock is read at log steps)
+    events = []
+    model, r = train(corpus.ids, mc, cfg, on_event=events.append)
+    vals = [e for e in events if e.kind == "val"]
+    assert len(vals) == r.steps > 1 and {e.epoch for e in vals} == {1}  # all within the one epoch
+    _, val_ids = split(corpus.ids, 10, 0.5)
+    sample = val_batch_size(cfg)  # 640 windows: no time between validations, so the fewest (one batch)
+    assert sample < len(val_ids) // 10
+    best = min(e.val_loss for e in vals)
+    assert evaluate(model, val_ids, 10, max_windows=sample) == pytest.approx(best, rel=1e-6)  # the best kept
+    assert r.val_loss == pytest.approx(evaluate(model, val_ids, 10), rel=1e-6) != pytest.approx(best, rel=1e-6)
+    assert r.val_coverage == 1.0
+    _, per_epoch = train(corpus.ids, mc, replace(cfg, val_every=None), on_event=events.append)
+    assert per_epoch.steps == r.steps and [e.kind for e in events].count("val") == len(vals) + 1  # None: epoch ends
 
 
 def test_progress_and_eta_come_from_the_position_alone():
@@ -194,7 +242,7 @@ def test_training_thread_streams_every_event_and_ends_with_the_training(tiny_cor
                          TrainConfig(seq_len=10, batch_size=4, epochs=2, log_every=1))
     kinds = [e.kind for batch in job.events(every=0.1) for e in batch]
     assert job.done and job.error is None and job.result.epochs == 2
-    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 2
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("val") == 2
     assert kinds.count("step") == job.result.steps  # log_every=1: one event per step, none lost
 
 
@@ -204,9 +252,9 @@ def test_live_samples_come_with_each_validation_and_change_nothing(tiny_corpus):
     events = []
     model, result = train(tiny_corpus.ids, mc, cfg, on_event=events.append,
                           sampler=LiveSampler(tiny_corpus.vocab, words=12))
-    samples = [e.sample for e in events if e.kind == "epoch"]
+    samples = [e.sample for e in events if e.kind == "val"]
     assert len(samples) == 2 and all(tokenize(s)[0] == "the" and len(tokenize(s)) == 13 for s in samples)
-    assert all(e.sample is None for e in events if e.kind != "epoch")
+    assert all(e.sample is None for e in events if e.kind != "val")
     assert result.sample_seconds > 0
     plain, _ = train(tiny_corpus.ids, mc, cfg)  # sampling draws nothing from training's random state
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.state_dict().values()))

@@ -28,6 +28,8 @@ class ModelConfig(Config):
     # AWD-LSTM's regularizers (Merity et al., 2017), for texts small enough to learn by heart; 0: off.
     output_dropout: float = 0.0  # locked dropout on the LSTM's output: one mask per sequence, for all its steps
     embed_dropout: float = 0.0  # drops whole words: a word's embedding row, for the whole batch
+    input_dropout: float = 0.0  # locked dropout on the LSTM's input (the embeddings): one mask per sequence
+    weight_drop: float = 0.0  # DropConnect on the hidden-to-hidden weights: one mask per batch, for all its steps
     tie_weights: bool = False  # share the embedding with the output layer (Press & Wolf, 2017)
     softmax: str = "auto"  # "full", "adaptive", or "auto": adaptive for a large vocabulary unless tied
     cutoffs: list[int] | None = None  # adaptive cluster boundaries; None: derived from vocab_size
@@ -36,7 +38,7 @@ class ModelConfig(Config):
         for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
             if int(getattr(self, name)) < 1:
                 raise UserError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        for name in ("dropout", "output_dropout", "embed_dropout"):
+        for name in ("dropout", "output_dropout", "embed_dropout", "input_dropout", "weight_drop"):
             if not 0 <= getattr(self, name) < 1:
                 raise UserError(f"{name} must be in [0, 1) (got {getattr(self, name)})")
         if self.tie_weights and self.embed_dim != self.hidden_size:
@@ -172,11 +174,14 @@ class WordLSTM(nn.Module):
         A dropout of 0 draws nothing, so the random stream (and every number) is as without it."""
         if state is None:
             state = self.init_state(x.shape[0])
-        out, state = self._lstm(self._embedded(x), state)
-        p = self.config.output_dropout
-        if self.training and p:
-            out = out * out.new_empty(out.shape[0], 1, out.shape[2]).bernoulli_(1 - p).div_(1 - p)
-        return out, state
+        out, state = self._lstm(self._locked(self._embedded(x), self.config.input_dropout), state)
+        return self._locked(out, self.config.output_dropout), state
+
+    def _locked(self, x: torch.Tensor, p: float) -> torch.Tensor:
+        """Locked (variational) dropout on (B, T, D): one mask per sequence, the same at every step."""
+        if not (self.training and p):
+            return x
+        return x * x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p).div_(1 - p)
 
     def _embedded(self, x: torch.Tensor) -> torch.Tensor:
         p = self.config.embed_dropout
@@ -186,16 +191,20 @@ class WordLSTM(nn.Module):
         return F.embedding(x, weight * weight.new_empty(weight.shape[0], 1).bernoulli_(1 - p).div_(1 - p))
 
     def _lstm(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        p = self.lstm.dropout
-        if not (self.training and p and x.device.type == "cpu"):
+        p, drop_w = self.lstm.dropout, self.config.weight_drop
+        if not (self.training and (p and x.device.type == "cpu" or drop_w)):
             return self.lstm(x, state)
         # Training on the CPU: nn.LSTM's own dropout between layers draws one
         # 64-bit random number per element, an eighth of a step at the book's
         # sizes. Here the same kernels run layer by layer with dropout() between.
+        # Weight-drop needs this path anywhere: nn.LSTM cannot mask its own weights.
         out, hs, cs = x, [], []
         for i, (weights, h, c) in enumerate(zip(self._layer_weights(), *state)):
-            if i:
+            if i and p:
                 out = dropout(out, p)
+            if drop_w:  # AWD-LSTM's DropConnect: the recurrent connections are what a small text overfits
+                w_ih, w_hh, b_ih, b_hh = weights
+                weights = [w_ih, dropout(w_hh, drop_w), b_ih, b_hh]
             out, h, c = torch.lstm(out, (h[None], c[None]), weights,
                                    True, 1, 0.0, True, False, True)  # biases, 1 layer, no dropout, train, 1-way, batch-first
             hs.append(h)

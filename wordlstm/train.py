@@ -45,7 +45,19 @@ class TrainConfig(Config):
     schedule: str = "linear"
     warmup: float = 0.02  # the share of the run spent warming up
     weight_decay: float = 0.0  # AdamW's decoupled weight decay; 0: plain Adam
-    patience: int | None = 5  # stop after this many validations in a row without a new best; None: never
+    # After this many validations in a row without a new best, more of the same only overfits. Under the
+    # linear schedule the rate then falls from where it is to zero over as many steps again as there have
+    # been since the best (a run that overfits early still ends annealed), then training stops; under the
+    # constant one it stops at once. Either frees a shared machine early. None: never.
+    patience: int | None = 5
+    # Validation by the clock: every `val_every` seconds of training as well as at each epoch's end, so
+    # that the best weights are kept even within an epoch (on a small text the best can come mid-epoch 2).
+    # None: a twentieth of max_seconds (at epoch ends only without a budget); 0: at epoch ends only.
+    val_every: float | None = None
+    # The most of the time between validations that a validation may take. Where the whole held-out tail
+    # costs more, each reads the same seeded sample of its windows, and the kept weights get the whole
+    # tail once, at the end.
+    val_share: float = 0.1
 
     def __post_init__(self):
         for name in ("seq_len", "batch_size", "log_every"):
@@ -75,6 +87,10 @@ class TrainConfig(Config):
             raise UserError(f"patience must be at least 1, or none (got {self.patience})")
         if not self.weight_decay >= 0:
             raise UserError(f"weight_decay must be 0 or more (got {self.weight_decay})")
+        if self.val_every is not None and not self.val_every >= 0:
+            raise UserError(f"val_every must be 0 (epoch ends only) or more seconds (got {self.val_every})")
+        if not 0 < self.val_share <= 1:
+            raise UserError(f"val_share must be in (0, 1] (got {self.val_share})")
 
 
 def val_batch_size(cfg: TrainConfig) -> int:
@@ -100,6 +116,10 @@ class Position:
     best_loss: float = math.inf  # the best validation loss so far
     best: dict | None = None  # a CPU copy of the weights that reached it
     since_best: int = 0  # validations since the best one
+    best_step: int = 0  # the step of the best one
+    anneal: tuple | None = None  # (first step, last step, lr multiplier then) once patience ran out; see TrainConfig
+    val_windows: int | None = None  # the held-out windows each validation reads, fixed at the first
+    next_val: float = 0.0  # the training time (train_time) at which the clock asks for the next validation
     epoch_rng: torch.Tensor | None = None  # the shuffling generator as the epoch in progress began
     hidden: tuple | None = None  # the carried LSTM state (contiguous windows), or None
 
@@ -124,7 +144,8 @@ class TrainState:
 
 @dataclass
 class Event:
-    """What the loop reports. kind: "start", "step", "epoch" (after validation) or "done"."""
+    """What the loop reports. kind: "start", "step", "val" (after a validation: at an epoch's
+    end, and every `val_every` seconds) or "done"."""
     kind: str
     epoch: int  # 1-based
     step: int  # optimizer steps so far
@@ -136,7 +157,7 @@ class Event:
     device: str
     train_loss: float | None = None
     val_loss: float | None = None
-    sample: str | None = None  # with "epoch": a short text from the current weights (train's `sampler`)
+    sample: str | None = None  # with "val": a short text from the current weights (train's `sampler`)
 
     @property
     def val_ppl(self) -> float | None:
@@ -153,13 +174,21 @@ class TrainResult:
     train_seconds: float  # in training steps only
     device: str
     stopped: bool  # stopped by the caller
-    stopped_early: bool = False  # no new best in the last `patience` validations: more would only overfit
+    stopped_early: bool = False  # no new best in `patience` validations in a row: more would only overfit
+    annealed: bool = False  # ... after which the rate fell to zero (the linear schedule), then it stopped
     sample_seconds: float = 0.0  # spent writing the live samples (train's `sampler`)
     val_coverage: float = 1.0  # the share of the validation windows the last validation read (< 1: out of time)
 
     @property
     def val_ppl(self) -> float:
         return perplexity(self.val_loss)
+
+    def early_note(self, patience: int | None) -> str:
+        """How the run ended early, for people ("" if it did not)."""
+        if not self.stopped_early:
+            return ""
+        annealed = ", then annealed the rate to zero" if self.annealed else ""
+        return f"stopped early at {self.seconds:.0f} s: no gain in {patience} validations in a row{annealed}"
 
     @property
     def tokens_per_s(self) -> float:
@@ -169,7 +198,7 @@ class TrainResult:
         """What a checkpoint records about the training run."""
         return {"val_loss": self.val_loss, "val_ppl": self.val_ppl, "steps": self.steps, "epochs": self.epochs,
                 "tokens": self.tokens, "seconds": round(self.seconds, 1), "device": self.device,
-                "stopped": self.stopped, "stopped_early": self.stopped_early,
+                "stopped": self.stopped, "stopped_early": self.stopped_early, "annealed": self.annealed,
                 "val_coverage": round(self.val_coverage, 4)}
 
 
@@ -185,13 +214,18 @@ def progress(pos: Position, cfg: TrainConfig, total_steps: int | None, elapsed: 
     return min(1.0, max(frac_steps, frac_time)), eta
 
 
-def lr_factor(cfg: TrainConfig, done: float) -> float:
-    """The learning rate's multiplier when the share `done` (0..1) of the run is done."""
+def lr_factor(cfg: TrainConfig, done: float, anneal: tuple | None = None, step: int = 0) -> float:
+    """The learning rate's multiplier when the share `done` (0..1) of the run is done.
+    anneal: (first step, last step, multiplier then), once patience ran out (Position.anneal)."""
     if cfg.schedule == "constant":
         return 1.0
     if done < cfg.warmup:
         return (done + 1e-3) / cfg.warmup  # never exactly zero: the first step still moves
-    return max(0.0, 1.0 - done) / (1.0 - cfg.warmup)
+    factor = max(0.0, 1.0 - done) / (1.0 - cfg.warmup)
+    if anneal is not None:  # from where it was, down to zero at the anneal's last step
+        first, last, then = anneal
+        factor = min(factor, then * max(0.0, last - step) / (last - first))
+    return factor
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -264,7 +298,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
     """Train on the token stream `ids`; returns the model with the best weights loaded.
 
     sampler(model) -> str, if given (e.g. sample.LiveSampler), writes a short
-    text after each validation, which the "epoch" event carries.
+    text after each validation, which the "val" event carries.
 
     init, if given, is a state dict the new model starts from (warmstart.transfer).
 
@@ -293,10 +327,10 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
     train_ids, val_ids = split(ids, cfg.seq_len, cfg.val_fraction)
     windows, contiguous = _windows(train_ids, cfg, world)
     steps_per_epoch = windows.num_batches(cfg.batch_size, contiguous, world)
-    val_batch, val_total = val_batch_size(cfg), len(Windows(val_ids, min(cfg.seq_len, len(val_ids) - 1)))
+    val = _Validation(val_ids, cfg, bf16 and device.type == "cuda")
     report.total_steps = steps_per_epoch * cfg.epochs if cfg.epochs else None
     model, optimizer, loss_step = _build(model_config, cfg, train_ids, device, world)
-    pos = Position(epoch_rng=shuffle_gen.get_state())
+    pos = Position(epoch_rng=shuffle_gen.get_state(), next_val=val.every)  # the first, once the speed is known
     if init is not None and resume is None:
         model.load_state_dict(init)
     if resume is not None:
@@ -312,7 +346,8 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
                                     world=world):
             x, y = _to(device, x), _to(device, y)
             if cfg.schedule != "constant":
-                lr = cfg.lr * lr_factor(cfg, progress(pos, cfg, report.total_steps, report.elapsed())[0])
+                done = progress(pos, cfg, report.total_steps, report.elapsed())[0]
+                lr = cfg.lr * lr_factor(cfg, done, pos.anneal, pos.step)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
             with autocast(device, bf16):
@@ -327,8 +362,10 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
             if pos.step == 1 or pos.step % cfg.log_every == 0:
                 last_loss, tick = loss.item(), _count_time(pos, tick)
                 report("step", pos, last_loss)
-            stopped, out_of_time = _stop_flags(should_stop, cfg, report.elapsed(), pos, world, device)
-            if stopped or out_of_time:
+            stopped, out_of_time, due = _stop_flags(should_stop, cfg, report.elapsed() + val.reserve(pos), pos,
+                                                    world, device, val.due(pos))
+            annealed = pos.anneal is not None and pos.step >= pos.anneal[1]
+            if stopped or out_of_time or due or annealed:
                 break
             if on_checkpoint is not None and time.perf_counter() - last_save >= cfg.save_every:
                 _count_time(pos, tick)
@@ -337,32 +374,40 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
         last_loss = loss.item() if pos.epoch_steps and loss is not None else last_loss
         finished_epoch = pos.epoch_steps == steps_per_epoch
         epochs_done = pos.epoch - 1 + pos.epoch_steps / steps_per_epoch
-        # On the GPU in bf16, for speed; on the CPU in fp32, where it is cheap anyway. Under a time
-        # budget, only the windows that fit in the time left (a seeded sample of them).
-        val_read = min(val_total, _val_windows(pos, cfg, report.elapsed(), val_batch) or val_total)
-        val_loss = evaluate(model, val_ids, cfg.seq_len, val_batch, bf16 and device.type == "cuda", val_read)
+        val_loss, val_read = val(model, pos, cfg.max_seconds and cfg.max_seconds - report.elapsed())
         if val_loss < pos.best_loss:
-            pos.best_loss, pos.best, pos.since_best = val_loss, _cpu(model.state_dict()), 0
+            pos.best_loss, pos.best, pos.since_best, pos.best_step = val_loss, _cpu(model.state_dict()), 0, pos.step
         else:
             pos.since_best += 1
         early = bool(cfg.patience and pos.since_best >= cfg.patience)
+        if early and cfg.schedule == "linear" and pos.anneal is None and pos.step > pos.best_step:
+            done = progress(pos, cfg, report.total_steps, report.elapsed())[0]
+            pos.anneal = (pos.step, 2 * pos.step - pos.best_step, lr_factor(cfg, done, None, pos.step))
+            pos.since_best, early = 0, False
+        early = early or (pos.anneal is not None and pos.step >= pos.anneal[1])
         sample, took = _timed(sampler, model) if sampler is not None else (None, 0.0)
         sample_seconds += took  # kept out of the training time: it is not training
-        report("epoch", pos, last_loss, val_loss, sample)
+        report("val", pos, last_loss, val_loss, sample)
         ended_epoch, all_done = pos.epoch, bool(cfg.epochs and pos.epoch >= cfg.epochs and finished_epoch)
         if finished_epoch:  # the cursor moves to the next epoch before saving, so a resume starts there
             pos.epoch, pos.epoch_steps, pos.hidden, pos.epoch_rng = pos.epoch + 1, 0, None, shuffle_gen.get_state()
-        last_save = _checkpoint(on_checkpoint, model, optimizer, pos)
-        if all_done or stopped or out_of_time or early:
+        ends = all_done or stopped or out_of_time or early
+        if finished_epoch or ends:  # a validation within an epoch leaves saving to the clock (save_every)
+            last_save = _checkpoint(on_checkpoint, model, optimizer, pos)
+        if ends:
             break
 
     if pos.best is not None:
         model.load_state_dict(pos.best)
-    result = TrainResult(val_loss=pos.best_loss, steps=pos.step, tokens=pos.tokens, epochs=epochs_done,
+    best_loss = pos.best_loss
+    if pos.val_windows < val.total:  # the validations read a sample: the kept weights get the whole tail
+        best_loss, val_read = val(model, pos, cfg.max_seconds and cfg.max_seconds - report.elapsed(), whole=True)
+    result = TrainResult(val_loss=best_loss, steps=pos.step, tokens=pos.tokens, epochs=epochs_done,
                          seconds=report.elapsed(), train_seconds=pos.train_time, device=report.device,
                          stopped=stopped, stopped_early=early and not (all_done or stopped or out_of_time),
-                         sample_seconds=sample_seconds, val_coverage=val_read / val_total)
-    report("done", replace(pos, epoch=ended_epoch), last_loss, pos.best_loss)
+                         annealed=pos.anneal is not None,
+                         sample_seconds=sample_seconds, val_coverage=val_read / val.total)
+    report("done", replace(pos, epoch=ended_epoch), last_loss, best_loss)
     return model, result
 
 
@@ -458,14 +503,44 @@ def _to(device: torch.device, batch: torch.Tensor) -> torch.Tensor:
     return batch.to(device, non_blocking=True)
 
 
-def _val_windows(pos: Position, cfg: TrainConfig, elapsed: float, batch: int) -> int | None:
-    """How many validation windows fit in the time budget's remainder (None: no budget,
-    or nothing measured yet), and never fewer than one batch: a run always gets a
-    validation figure. A window's forward pass costs about a third of its training step."""
-    if not cfg.max_seconds or not pos.tokens:
-        return None
-    seconds_per_window = pos.train_time / pos.tokens * cfg.seq_len / 3
-    return max(batch, int((cfg.max_seconds - elapsed) / seconds_per_window))
+class _Validation:
+    """The held-out tail, and how much of it each validation reads.
+
+    All validations of a run read the same windows, so that their losses compare: the
+    whole tail, or, where that would take more than `val_share` of the time between
+    validations, a seeded sample of it. Under a time budget the loop keeps back the
+    time these take at the end (reserve), and a last one reads only what still fits.
+    """
+
+    def __init__(self, ids: torch.Tensor, cfg: TrainConfig, bf16: bool):
+        self.ids, self.cfg, self.bf16 = ids, cfg, bf16  # bf16 on the GPU, for speed; the CPU's fp32 is cheap anyway
+        self.batch = val_batch_size(cfg)
+        self.total = len(Windows(ids, min(cfg.seq_len, len(ids) - 1)))  # a short tail: one short window
+        self.every = cfg.val_every if cfg.val_every is not None else (cfg.max_seconds or 0) / 20
+
+    def window_seconds(self, pos: Position) -> float:
+        """A window's forward pass, from the training speed so far: about a third of its training step."""
+        return pos.train_time / pos.tokens * self.cfg.seq_len / 3 if pos.tokens else 0.0
+
+    def due(self, pos: Position) -> bool:
+        return bool(self.every) and pos.train_time >= pos.next_val
+
+    def reserve(self, pos: Position) -> float:
+        """The seconds the validations at the end take: the last weights', then the kept ones' on the whole tail."""
+        windows = pos.val_windows or self.total
+        return (windows + (self.total if windows < self.total else 0)) * self.window_seconds(pos)
+
+    def __call__(self, model: WordLSTM, pos: Position, time_left: float | None, whole: bool = False) -> tuple[float, int]:
+        """(the validation loss, the windows read). The first call fixes the windows each reads."""
+        per = self.window_seconds(pos)
+        if pos.val_windows is None:
+            fits = int(self.cfg.val_share * self.every / per) if self.every and per else self.total
+            pos.val_windows = min(self.total, max(self.batch, fits))
+        pos.next_val = pos.train_time + self.every
+        n = self.total if whole else pos.val_windows
+        if time_left is not None and per:  # out of time: what fits, and never less than one batch
+            n = min(n, max(self.batch, int(time_left / per)))
+        return evaluate(model, self.ids, self.cfg.seq_len, self.batch, self.bf16, n), n
 
 
 def _timed(fn, *args):
@@ -490,20 +565,21 @@ def _checkpoint(on_checkpoint, model: WordLSTM, optimizer, pos: Position) -> flo
     return time.perf_counter()
 
 
-def _stop_flags(should_stop, cfg: TrainConfig, elapsed: float, pos: Position, world: int, device) -> tuple[bool, bool]:
-    """(stopped by the caller, out of time). A step that would end past the time
-    budget is not started: the budget bounds the wall time, not the last step's
-    start. Under DDP the ranks must stop at the same step: they agree every
-    log_every steps, and go on in between."""
+def _stop_flags(should_stop, cfg: TrainConfig, elapsed: float, pos: Position, world: int, device,
+                due: bool) -> tuple[bool, bool, bool]:
+    """(stopped by the caller, out of time, validation due). A step that would end
+    past the time budget is not started: the budget bounds the wall time, not the
+    last step's start. Under DDP the ranks must stop and validate at the same step:
+    they agree every log_every steps, and go on in between."""
     next_step = pos.train_time / pos.step if pos.step else 0.0  # the mean step so far
-    flags = (should_stop(), bool(cfg.max_seconds and elapsed + next_step >= cfg.max_seconds))
+    flags = (should_stop(), bool(cfg.max_seconds and elapsed + next_step >= cfg.max_seconds), due)
     if world == 1:
         return flags
     if pos.step % cfg.log_every:
-        return False, False
+        return False, False, False
     agreed = torch.tensor(flags, dtype=torch.float32, device=device)
     dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
-    return bool(agreed[0]), bool(agreed[1])
+    return bool(agreed[0]), bool(agreed[1]), bool(agreed[2])
 
 
 class _LossStep(nn.Module):

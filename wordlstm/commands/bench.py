@@ -157,7 +157,7 @@ def bench_analysis(path, seconds, device, min_words=6):
     validations = []
     cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device)
     model, result = train(corpus.ids, ModelConfig(len(corpus.vocab)), cfg, sampler=LiveSampler(corpus.vocab),
-                          on_event=lambda e: e.kind == "epoch" and validations.append(e.sample))
+                          on_event=lambda e: e.kind == "val" and validations.append(e.sample))
     model = model.cpu()
     tail = detokenize(corpus.vocab.itos[i] for i in corpus.ids[-10_001:].tolist())  # 10,000 predictions
     score_s = median_seconds(lambda: score(model, corpus.vocab, tail), runs=3)

@@ -52,6 +52,9 @@ def parse_args():
     p.add_argument("--patience", type=int, default=T.patience,
                    help=f"stop after this many validations in a row without a new best (default {T.patience}); "
                         f"0: never")
+    p.add_argument("--val-every", type=float, default=T.val_every,
+                   help="seconds of training between validations, besides each epoch's end (default: a twentieth "
+                        "of --max-seconds; without it, epoch ends only); 0: epoch ends only")
     p.add_argument("--embed-dim", type=int, default=M.embed_dim, help=f"word embedding size (default {M.embed_dim}; book: 128)")
     p.add_argument("--hidden-size", type=int, default=M.hidden_size, help=f"LSTM hidden size (default {M.hidden_size}; book: 128)")
     p.add_argument("--num-layers", type=int, default=M.num_layers, help=f"LSTM layers (default {M.num_layers}; book: 3)")
@@ -60,6 +63,10 @@ def parse_args():
                    help=f"locked dropout on the LSTM's output, one mask per sequence (default {M.output_dropout}: off)")
     p.add_argument("--embed-dropout", type=float, default=M.embed_dropout,
                    help=f"drops whole words' embeddings (default {M.embed_dropout}: off)")
+    p.add_argument("--input-dropout", type=float, default=M.input_dropout,
+                   help=f"locked dropout on the LSTM's input, one mask per sequence (default {M.input_dropout}: off)")
+    p.add_argument("--weight-drop", type=float, default=M.weight_drop,
+                   help=f"DropConnect on the recurrent weights, one mask per batch (default {M.weight_drop}: off)")
     p.add_argument("--tie-weights", action="store_true", default=M.tie_weights,
                    help="share input and output embeddings (needs embed-dim == hidden-size)")
     p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default=M.softmax,
@@ -135,7 +142,7 @@ class Tracker:
     def __call__(self, e):
         if e.kind == "step":
             self.trackio.log({"train_loss": e.train_loss, "tokens_per_s": e.tokens_per_s}, step=e.step)
-        elif e.kind == "epoch":
+        elif e.kind == "val":
             self.trackio.log({"val_loss": e.val_loss, "val_ppl": e.val_ppl}, step=e.step)
 
     def finish(self, metrics: dict):
@@ -196,8 +203,8 @@ def main():
         bar.refresh()
         if track is not None:
             track(e)
-        if e.kind == "epoch":
-            bar.write(f"epoch {e.epoch}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
+        if e.kind == "val":
+            bar.write(f"epoch {e.epoch}, step {e.step:,}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
             if e.sample:
                 bar.write(f"  sample at step {e.step}: {e.sample}")
 
@@ -217,7 +224,7 @@ def main():
     path = os.path.abspath(args.out)
     partial = f", validated on {result.val_coverage:.0%} of the tail: the time budget" if result.val_coverage < 1 else ""
     if result.stopped_early:
-        partial += f"; stopped early at {result.seconds:.0f} s: no gain in the last {cfg.patience} validations"
+        partial += f"; {result.early_note(cfg.patience)}"
     print(f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  "
           f"({result.steps} steps, {result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''}"
           f"{partial})")

@@ -18,7 +18,7 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, Windows, load_checkpoint, load_corpus,
+from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, Windows, load_checkpoint, load_corpus,
                       save_checkpoint, split, stream, train, zerogpu)
 from wordlstm.archive import pack, unpack
 from wordlstm.hub import load_model, push
@@ -46,6 +46,9 @@ if spaces is not None and os.environ.get("SPACES_ZERO_GPU"):
 else:
     RUN_TRAINING = train
 TRAINS_ON = "cuda" if RUN_TRAINING is not train or torch.cuda.is_available() else "cpu"  # for the estimates
+# The size the page proposes: on a CPU the book's model, which trains several epochs of a novel in the
+# page's minute; on a GPU the large one, which trains about as many there (a GPU runs ~50x the steps).
+SIZE = "large" if TRAINS_ON == "cuda" else "small"
 TIME_BUDGET = 60  # the page's default budget (the library has none): a first model within a minute
 LIMITS = Limits.from_env()  # what one training may take: WORDLSTM_MAX_MEMORY_MB, WORDLSTM_MAX_TRAIN_SECONDS
 
@@ -251,13 +254,16 @@ def vocab_size_at(corpus, min_count: int) -> int:
 
 
 def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-            batch_size, min_count, softmax) -> tuple[ModelConfig, TrainConfig]:
-    """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`."""
+            batch_size, min_count, softmax, size="small") -> tuple[ModelConfig, TrainConfig]:
+    """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`. The size
+    brings its regularizers (SIZES); its shape and dropout are in the sliders, which may differ."""
     cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
                       epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed))
-    model_cfg = ModelConfig(vocab_size=vocab_size_at(corpus, int(min_count)), embed_dim=int(embed_dim),
-                            hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
-                            softmax=softmax)
+    if size not in SIZES:
+        raise UserError(f"size must be one of {', '.join(SIZES)} (got {size!r})")
+    model_cfg = ModelConfig.from_dict(SIZES[size], embed_dim=int(embed_dim), hidden_size=int(hidden_size),
+                                      num_layers=int(num_layers), dropout=float(dropout),
+                                      vocab_size=vocab_size_at(corpus, int(min_count)), softmax=softmax)
     return model_cfg, cfg
 
 
@@ -281,12 +287,12 @@ def capped(asked: float, cfg: TrainConfig) -> str:
 
 @user_error
 def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-             batch_size, min_count, softmax, session: Session) -> str:
+             batch_size, min_count, softmax, session: Session, size="small") -> str:
     """What training with these settings would cost on the session's text (or the
     sample), and whether it fits this server: the settings panel's live line."""
     corpus = session.corpus or sample_corpus()
     model_cfg, cfg = configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
-                             num_layers, dropout, lr, batch_size, min_count, softmax)
+                             num_layers, dropout, lr, batch_size, min_count, softmax, size)
     text = f"on `{os.path.basename(corpus.name)}` ({len(corpus.ids):,} tokens, {model_cfg.vocab_size:,} words)"
     try:
         cfg, cost = admitted(corpus, model_cfg, cfg)
@@ -318,7 +324,7 @@ def start_source(start_from: str, start_repo: str, session: Session):
 @user_error
 def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
                 dropout, lr, batch_size, min_count, softmax, start_from, start_repo, session: Session,
-                progress=gr.Progress()):
+                size="small", progress=gr.Progress()):
     """Train on `corpus` (or the corpus picked in Data, or the sample), from a new model or
     from another one (warm start); streams status and curves."""
     progress(0, desc="Reading the corpus...")
@@ -332,7 +338,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         same_sample = (path, int(min_count)) == (SAMPLE_CORPUS, sample_corpus().min_count)
         session.corpus = sample_corpus() if same_sample else load_corpus(path, min_count=int(min_count))
     model_cfg, cfg = configs(session.corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
-                             num_layers, dropout, lr, batch_size, min_count, softmax)
+                             num_layers, dropout, lr, batch_size, min_count, softmax, size)
     source, source_name = start_source(start_from, start_repo, session)
     init = None
     if source is not None:
@@ -636,18 +642,23 @@ with Blocks(title="wordlstm") as demo:
         start_repo = gr.Textbox("", label="Hub model to start from", placeholder="alice/anna-lstm",
                                 info="for \"a Hub model\": its shapes replace the settings below")
     T, M = TrainConfig, ModelConfig  # every default is theirs: written once, in the dataclass
-    with gr.Accordion("Model and optimiser settings (the book's values by default)", open=False):
+    S = SIZES[SIZE]  # ... but the page's size's: its shape, dropout and batch
+    size = gr.Radio(list(SIZES), value=SIZE, label="Model size",
+                    info="small: the book's 128x3; medium: 256x2 and large: 1024x2 (for a GPU), with AWD-LSTM's "
+                         "dropouts: on a small text they learn more in the same minutes (see the README)")
+    with gr.Accordion("Model and optimiser settings (the size's, or the book's, by default)", open=False):
         with gr.Row():
             seq_len = gr.Slider(5, 400, T.seq_len, step=1, label="Sequence length", info="tokens per window, 5-400")
             stride = gr.Slider(0, 400, T.stride or 0, step=1, label="Stride",
-                               info="0 = sequence length (state carried); 1 = the book")
-            batch_size = gr.Slider(1, 256, T.batch_size, step=1, label="Batch size", info="windows per step, 1-256")
+                               info="0 = sequence length; 1 = the book")
+            batch_size = gr.Slider(1, 256, S["batch_size"], step=1, label="Batch size",
+                                   info="windows per step, 1-256")
         with gr.Row():
-            embed_dim = gr.Slider(8, 512, M.embed_dim, step=8, label="Embedding size", info="8-512")
-            hidden_size = gr.Slider(8, 1024, M.hidden_size, step=8, label="Hidden size", info="8-1024")
-            num_layers = gr.Slider(1, 4, M.num_layers, step=1, label="LSTM layers", info="1-4")
+            embed_dim = gr.Slider(8, 512, S["embed_dim"], step=8, label="Embedding size", info="8-512")
+            hidden_size = gr.Slider(8, 1024, S["hidden_size"], step=8, label="Hidden size", info="8-1024")
+            num_layers = gr.Slider(1, 4, S["num_layers"], step=1, label="LSTM layers", info="1-4")
         with gr.Row():
-            dropout = gr.Slider(0, 0.8, M.dropout, step=0.05, label="Dropout", info="between LSTM layers, 0-0.8")
+            dropout = gr.Slider(0, 0.8, S["dropout"], step=0.05, label="Dropout", info="between LSTM layers, 0-0.8")
             lr = gr.Number(T.lr, label="Learning rate", info="Adam, 1e-5 to 0.1")
             min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>, 1-20")
             softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
@@ -733,7 +744,11 @@ with Blocks(title="wordlstm") as demo:
 
     settings = dict(epochs=epochs, max_seconds=max_seconds, seed=seed, seq_len=seq_len, stride=stride,
                     embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
-                    batch_size=batch_size, min_count=min_count, softmax=softmax)
+                    batch_size=batch_size, min_count=min_count, softmax=softmax, size=size)
+    shape = dict(embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
+                 batch_size=batch_size)  # what a size sets among the sliders
+    size.change(lambda name: [SIZES[name][k] for k in shape], [size], list(shape.values()), queue=False,
+                api_visibility="private")
     show_estimate = dict(fn=estimate, inputs=inputs_for(estimate, **settings, session=session), outputs=[estimate_md],
                          concurrency_id="estimate", concurrency_limit=2, trigger_mode="always_last")
     gr.on([demo.load] + [c.change for c in settings.values()], **show_estimate, api_name="estimate")

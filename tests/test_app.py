@@ -142,6 +142,21 @@ def test_model_zip_round_trip(url, corpus):
     assert a == b and words_in(a) <= set(WORDS_B)
 
 
+def test_a_size_brings_its_regularizers_and_the_sliders_keep_the_shape(url, corpus):
+    import json
+
+    from wordlstm import SIZES
+    zip_path = client(url).predict(corpus=corpus(text_of(WORDS_B)), epochs=1, max_seconds=0, seed=3, **SMALL,
+                                   size="medium", api_name="/train")[4]
+    with zipfile.ZipFile(zip_path) as z:
+        model = json.loads(z.read("config.json"))["model"]
+    assert model["hidden_size"] == SMALL["hidden_size"] and model["num_layers"] == 1  # the sliders' shape
+    for name in ("output_dropout", "embed_dropout", "weight_drop"):
+        assert model[name] == SIZES["medium"][name] > 0  # the size's regularizers
+    with pytest.raises(AppError, match="size must be one of small, medium, large"):
+        client(url).predict(epochs=1, max_seconds=0, seed=0, **SMALL, size="huge", api_name="/estimate")
+
+
 def test_a_client_that_goes_away_ends_its_training(url, corpus):
     import threading
 

@@ -1,4 +1,5 @@
 """The scripts end to end, as a user runs them: exit codes, stdout, one-line errors."""
+import json
 import os
 import subprocess
 import sys
@@ -6,6 +7,7 @@ import sys
 import pytest
 
 from conftest import ROOT, TINY
+from wordlstm import SIZES, TrainConfig
 
 
 def run(script, *args, cwd=None):
@@ -34,6 +36,19 @@ def test_train_writes_a_checkpoint_and_prints_metrics(trained):
     samples = [line for line in r.stdout.splitlines() if line.startswith("  sample at step ")]
     assert samples and all(line.split(": ", 1)[1].startswith("the") for line in samples)  # the prompt, then words
     assert "Traceback" not in r.stderr
+
+
+def test_a_size_sets_the_model_and_its_batch_and_a_flag_still_wins(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY)
+    out = tmp_path / "medium"
+    r = run("train.py", corpus, "--out", out, "--epochs", 1, "--seq-len", 10, "--size", "medium",
+            "--hidden-size", 16, "--embed-dim", 16, "--sample-words", 0)
+    assert r.returncode == 0, r.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["hidden_size"] == 16 and config["model"]["num_layers"] == 2  # the flag; the size
+    assert config["model"]["weight_drop"] == SIZES["medium"]["weight_drop"] > 0
+    assert config["train"]["batch_size"] == SIZES["medium"]["batch_size"] != TrainConfig.batch_size
 
 
 def test_generate_prints_prompt_and_text_and_warns_on_stderr(trained):

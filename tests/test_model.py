@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wordlstm import ModelConfig, UserError, WordLSTM
+from wordlstm import SIZES, ModelConfig, TrainConfig, UserError, WordLSTM
 from wordlstm.model import default_cutoffs, dropout
 
 
@@ -240,3 +240,11 @@ def test_regularizers_switched_off_draw_nothing():
         before = torch.get_rng_state()
         model.features(x)
         assert torch.equal(torch.get_rng_state(), before) != draws
+
+
+def test_the_small_size_is_the_default_model_and_every_size_builds():
+    assert ModelConfig.from_dict(SIZES["small"], vocab_size=5000) == ModelConfig(5000)
+    assert SIZES["small"]["batch_size"] == TrainConfig.batch_size
+    for name, size in SIZES.items():
+        model = WordLSTM(ModelConfig.from_dict(size, vocab_size=5000))
+        assert model.lstm.hidden_size == size["hidden_size"] and model.adaptive, name

@@ -21,12 +21,13 @@ def small(tiny_corpus):
     return ModelConfig(len(tiny_corpus.vocab), 16, 16, 2, dropout=0.3)  # dropout: the RNG state matters
 
 
-@pytest.mark.parametrize("stride", [None, 3])  # contiguous streams with the state carried; shuffled windows
+# Contiguous streams with the state carried; shuffled windows; shuffled overlapping windows.
+@pytest.mark.parametrize("stride, shuffle", [(None, False), (None, True), (3, True)])
 @pytest.mark.parametrize("where", ["mid-epoch", "epoch end"])
 @pytest.mark.parametrize("val_every", [None, 1e-9])  # at epoch ends; at every step as well
-def test_a_resumed_run_ends_with_the_same_weights(tiny_corpus, stride, where, val_every):
-    cfg = TrainConfig(seq_len=10, stride=stride, batch_size=4, epochs=3, save_every=1e9, val_every=val_every,
-                      patience=None)
+def test_a_resumed_run_ends_with_the_same_weights(tiny_corpus, stride, shuffle, where, val_every):
+    cfg = TrainConfig(seq_len=10, stride=stride, shuffle=shuffle, batch_size=4, epochs=3, save_every=1e9,
+                      val_every=val_every, patience=None)
     full = []
     train(tiny_corpus.ids, small(tiny_corpus), cfg, on_checkpoint=full.append)
     if where == "epoch end":

@@ -8,7 +8,7 @@ and what a training will cost before it runs: cost (plan), limits (admission con
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .cost import Plan, plan
 from .data import Corpus, Windows, corpus_from_text, load_corpus, split
-from .model import ModelConfig, WordLSTM
+from .model import SIZES, ModelConfig, WordLSTM
 from .originality import NgramIndex, Originality, originality
 from .sample import MAX_NEW_TOKENS, LiveSampler, generate, sample_next, stream
 from .score import Score, score

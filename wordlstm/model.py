@@ -65,6 +65,20 @@ class ModelConfig(Config):
             self.cutoffs = c
 
 
+# Model sizes (`wordlstm train --size`, the app's Size): the book's model, the CPU default, and two
+# larger ones with AWD-LSTM's regularizers, without which a larger model learns a small text by heart
+# within an epoch or two. A size also sets the batch that trains it best (a TrainConfig field; the
+# configs' from_dict takes what is theirs). Measured in the README ("Model sizes").
+SIZES = {
+    "small": dict(embed_dim=128, hidden_size=128, num_layers=3, dropout=0.2, output_dropout=0.0, embed_dropout=0.0,
+                  input_dropout=0.0, weight_drop=0.0, batch_size=32),
+    "medium": dict(embed_dim=256, hidden_size=256, num_layers=2, dropout=0.3, output_dropout=0.2, embed_dropout=0.05,
+                   input_dropout=0.0, weight_drop=0.2, batch_size=16),
+    "large": dict(embed_dim=512, hidden_size=1024, num_layers=2, dropout=0.4, output_dropout=0.4, embed_dropout=0.1,
+                  input_dropout=0.0, weight_drop=0.3, batch_size=32),
+}
+
+
 def default_cutoffs(vocab_size: int) -> list[int]:
     """Cluster boundaries for the adaptive softmax: the 1,000 most frequent words
     in the head, then clusters five times larger each. The head covers 87% of

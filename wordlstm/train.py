@@ -27,7 +27,12 @@ from .model import ModelConfig, WordLSTM
 @dataclass
 class TrainConfig(Config):
     seq_len: int = 100  # tokens per window, as in the book
-    stride: int | None = None  # window step; None = seq_len (state carried across batches), 1 = the book
+    stride: int | None = None  # window step; None = seq_len, 1 = the book
+    # The order of the windows: a new shuffle every epoch, each window from a zero state (as validation
+    # reads them); or, for non-overlapping windows, False: parallel streams through the text with the state
+    # carried across batches (truncated BPTT). Shuffled learns more from a small text, where the streams'
+    # one fixed order, epoch after epoch, is learnt by heart (see the README's ablation).
+    shuffle: bool = True
     batch_size: int = 32  # windows per step, as in the book (the global batch under DDP)
     lr: float = 1e-2  # Adam's peak rate; the book's 1e-4 barely moves in a minute (see README)
     epochs: int | None = 10  # None: until max_seconds
@@ -46,9 +51,10 @@ class TrainConfig(Config):
     warmup: float = 0.02  # the share of the run spent warming up
     weight_decay: float = 0.0  # AdamW's decoupled weight decay; 0: plain Adam
     # After this many validations in a row without a new best, more of the same only overfits. Under the
-    # linear schedule the rate then falls from where it is to zero over as many steps again as there have
-    # been since the best (a run that overfits early still ends annealed), then training stops; under the
-    # constant one it stops at once. Either frees a shared machine early. None: never.
+    # linear schedule training then goes back to the best weights and the rate falls from where it is to
+    # zero over as many steps again as there have been since the best (a run that overfits early still
+    # ends annealed), then it stops; under the constant one it stops at once. Either frees a shared
+    # machine early. None: never.
     patience: int | None = 5
     # Validation by the clock: every `val_every` seconds of training as well as at each epoch's end, so
     # that the best weights are kept even within an epoch (on a small text the best can come mid-epoch 2).
@@ -381,9 +387,11 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
             pos.since_best += 1
         early = bool(cfg.patience and pos.since_best >= cfg.patience)
         if early and cfg.schedule == "linear" and pos.anneal is None and pos.step > pos.best_step:
+            # The steps since the best only overfit: anneal from the best weights, not from the last.
             done = progress(pos, cfg, report.total_steps, report.elapsed())[0]
             pos.anneal = (pos.step, 2 * pos.step - pos.best_step, lr_factor(cfg, done, None, pos.step))
             pos.since_best, early = 0, False
+            model.load_state_dict(pos.best)
         early = early or (pos.anneal is not None and pos.step >= pos.anneal[1])
         sample, took = _timed(sampler, model) if sampler is not None else (None, 0.0)
         sample_seconds += took  # kept out of the training time: it is not training
@@ -451,17 +459,17 @@ def _windows(train_ids: torch.Tensor, cfg: TrainConfig, world: int) -> tuple[Win
     """The training windows, and whether they are contiguous streams.
 
     Hidden state: with non-overlapping windows laid out as parallel streams
-    (stride == seq_len), each batch row continues the text of the row before,
-    so we carry the state across batches (detached: truncated BPTT) and the
-    model sees context beyond one window. The book carries the state across
-    *shuffled* windows, where it is noise; with overlapping windows we shuffle
-    and start each batch from zeros instead.
+    (stride == seq_len, shuffle off), each batch row continues the text of the
+    row before, so we carry the state across batches (detached: truncated BPTT)
+    and the model sees context beyond one window. The book carries the state
+    across *shuffled* windows, where it is noise; shuffled windows here start
+    each batch from zeros instead.
     """
     windows = Windows(train_ids, cfg.seq_len, cfg.stride)
     if world > 1 and len(windows) < cfg.batch_size:  # some ranks would get no rows at all
         raise UserError(f"the training text has {len(windows)} windows, fewer than the batch of {cfg.batch_size} "
                         f"shared by {world} processes; give more text, or lower batch_size or seq_len")
-    return windows, windows.stride == cfg.seq_len
+    return windows, windows.stride == cfg.seq_len and not cfg.shuffle
 
 
 def _build(model_config: ModelConfig, cfg: TrainConfig, train_ids: torch.Tensor, device: torch.device, world: int):

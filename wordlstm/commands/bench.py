@@ -4,9 +4,10 @@
     wordlstm bench --prep-only --corpus big.txt      # preparation only, ours
     wordlstm bench --analysis --corpus ../shared/corpora/anna.txt --seconds 60   # live samples, score, copies
     wordlstm bench --ablation --corpus ../shared/corpora/anna.txt --seconds 60   # each piece of the recipe
+    wordlstm bench --no-baseline --size medium --seconds 300 --corpus ../shared/corpora/anna.txt
 
 Both run on the same corpus, one after the other, with the same training budget,
-at the book's model size, evaluated with the baseline's protocol (10% tail,
+at the book's model size (ours: another with --size), evaluated with the baseline's protocol (10% tail,
 non-overlapping windows from a zero state). Prints a table, then one JSON line:
 {"ours": {...}, "baseline": {...}, "ratios": {...}}, every ratio bigger-is-better.
 """
@@ -24,7 +25,7 @@ import torch
 
 import numpy as np
 
-from wordlstm import (LiveSampler, ModelConfig, NgramIndex, TrainConfig, detokenize, evaluate, generate, load_corpus,
+from wordlstm import (SIZES, LiveSampler, ModelConfig, NgramIndex, TrainConfig, detokenize, evaluate, generate, load_corpus,
                       originality, score, split, stream, tokenize, train)
 from wordlstm.cli import ArgumentParser
 from wordlstm.cost import cluster_shares, cluster_widths, flops_per_token
@@ -60,11 +61,12 @@ def bench_prep(path, max_vocab=None):
 
 # The recipe, a piece at a time (--ablation): each row adds one change to the row above.
 ABLATION = [
-    ("the 0.3 recipe: lr 5e-3, constant, every epoch", {"lr": 5e-3, "schedule": "constant", "patience": None}),
-    ("+ linear decay to zero over the budget", {"lr": 5e-3, "patience": None}),
-    ("+ peak lr 1e-2", {"patience": None}),
-    ("+ early stopping, patience 5 (the defaults)", {}),
-    ("+ locked output dropout 0.4, embedding dropout 0.1", {"output_dropout": 0.4, "embed_dropout": 0.1}),
+    ("the 0.3 recipe: lr 5e-3, constant, streams, validation every epoch",
+     {"lr": 5e-3, "schedule": "constant", "patience": None, "shuffle": False, "val_every": 0}),
+    ("+ linear decay to zero over the budget, peak lr 1e-2", {"patience": None, "shuffle": False, "val_every": 0}),
+    ("+ validation by the clock; patience 5, then anneal", {"shuffle": False}),
+    ("+ shuffled windows (the defaults: --size small)", {}),
+    ("--size medium: 256x2, batch 16, AWD-LSTM's dropouts", SIZES["medium"]),
 ]
 
 
@@ -94,13 +96,14 @@ def bench_ablation(path, seconds, device) -> list[dict]:
     return rows
 
 
-def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto"):
+def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto", **recipe):
     corpus, report = bench_prep(path)
-    model, model_cfg, cfg, result, val_loss = train_ours(corpus, seconds, device, softmax, precision)
+    model, model_cfg, cfg, result, val_loss = train_ours(corpus, seconds, device, softmax, precision, **recipe)
     # Forward + backward (3x forward) FLOPs per training token, the clusters weighted by the text's words.
     shares = cluster_shares(model_cfg, corpus.vocab.counts)
     flops = 6 * flops_per_token(model_cfg, shares, cluster_widths(model))
-    report.update(device=result.device, softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
+    report.update(device=result.device, model=f"{model_cfg.num_layers}x{model_cfg.hidden_size}",
+                  softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
                   train_steps=result.steps,
                   train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(val_loss, 4),
                   train_flops_per_token=round(flops),
@@ -198,6 +201,8 @@ def main():
     p.add_argument("--softmax", default="auto", choices=["auto", "adaptive", "full"],
                    help="our output layer (the book's is full)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="our training precision")
+    p.add_argument("--size", default="small", choices=list(SIZES),
+                   help="our model size (default small: the book's model, as the baseline trains)")
     p.add_argument("--prep-only", action="store_true",
                    help="only read, clean, count and encode the corpus (ours); print one JSON line")
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
@@ -231,7 +236,8 @@ def main():
         print(f"running the book's pipeline for {args.seconds:g} s of training...", file=sys.stderr)
         baseline = bench_baseline(args.baseline, args.corpus, args.seconds, args.gen_tokens)
     print(f"running ours for {args.seconds:g} s of training...", file=sys.stderr)
-    ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device, args.softmax, args.precision)
+    ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device, args.softmax, args.precision,
+                      **SIZES[args.size])
     if baseline:
         div = lambda a, b: round(a / b, 2) if b else None  # noqa: E731
         ratios = {"prep_time": div(baseline["prep_seconds"], ours["prep_seconds"]),

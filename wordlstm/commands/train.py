@@ -8,6 +8,7 @@ The folder is written atomically every --save-every seconds and after every
 epoch, so a run killed at any moment leaves a loadable checkpoint (the best
 weights so far) and the state to resume it. Ctrl-C stops cleanly and saves.
 """
+import argparse
 import os
 import signal
 import sys
@@ -17,8 +18,8 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, pick_device, save_checkpoint,
-                      train)
+from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, pick_device,
+                      save_checkpoint, train)
 from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.cli import ArgumentParser, invocation
 from wordlstm.hub import load_model
@@ -41,6 +42,9 @@ def parse_args():
     p.add_argument("--max-seconds", type=float, default=T.max_seconds, help="wall-clock budget for training, in seconds")
     p.add_argument("--seq-len", type=int, default=T.seq_len, help=f"tokens per training window (default {T.seq_len}; book: 100)")
     p.add_argument("--stride", type=int, default=T.stride, help="tokens between window starts (default seq-len; book: 1)")
+    p.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=T.shuffle,
+                   help="shuffle the windows every epoch, each from a zero state (default); --no-shuffle: parallel "
+                        "streams through the text with the state carried across batches")
     p.add_argument("--batch-size", type=int, default=T.batch_size, help=f"windows per step (default {T.batch_size}; book: 32)")
     p.add_argument("--lr", type=float, default=T.lr, help=f"Adam learning rate (default {T.lr}; book: 1e-4)")
     p.add_argument("--schedule", choices=["linear", "constant"], default=T.schedule,
@@ -55,6 +59,9 @@ def parse_args():
     p.add_argument("--val-every", type=float, default=T.val_every,
                    help="seconds of training between validations, besides each epoch's end (default: a twentieth "
                         "of --max-seconds; without it, epoch ends only); 0: epoch ends only")
+    p.add_argument("--size", choices=list(SIZES),
+                   help="a model size: small (the book's 128x3, the default), medium (256x2) or large (1024x2), the "
+                        "larger two with AWD-LSTM's regularizers; the model flags below change one of its settings")
     p.add_argument("--embed-dim", type=int, default=M.embed_dim, help=f"word embedding size (default {M.embed_dim}; book: 128)")
     p.add_argument("--hidden-size", type=int, default=M.hidden_size, help=f"LSTM hidden size (default {M.hidden_size}; book: 128)")
     p.add_argument("--num-layers", type=int, default=M.num_layers, help=f"LSTM layers (default {M.num_layers}; book: 3)")
@@ -84,6 +91,9 @@ def parse_args():
                         "compare runs with `trackio show`")
     p.add_argument("--sample-words", type=int, default=LiveSampler.words,
                    help=f"after each validation, print a sample of this many words (default {LiveSampler.words}; 0: none)")
+    size = p.parse_known_args()[0].size
+    if size:  # the preset's settings become the defaults, so that a flag given as well still wins
+        p.set_defaults(**SIZES[size])
     return p.parse_args()
 
 
@@ -107,9 +117,10 @@ def settings(args, rank: int):
     if args.epochs is not None or args.max_seconds is not None:  # a new budget for this run
         budget = {"epochs": args.epochs, "max_seconds": args.max_seconds}
     recorded_train = config.get("train", {})
-    # A run recorded before the schedule and early stopping existed goes on as it began.
+    # A run recorded before the schedule, early stopping and shuffled windows existed goes on as it began.
     cfg = TrainConfig.from_dict(recorded_train, **budget, save_every=args.save_every,
                                 schedule=recorded_train.get("schedule", "constant"),
+                                shuffle=recorded_train.get("shuffle", False),
                                 patience=recorded_train.get("patience"))  # and without early stopping
     recorded = config.get("corpus", {})
     corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),

@@ -259,8 +259,6 @@ def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidde
     brings its regularizers (SIZES); its shape and dropout are in the sliders, which may differ."""
     cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
                       epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed))
-    if size not in SIZES:
-        raise UserError(f"size must be one of {', '.join(SIZES)} (got {size!r})")
     model_cfg = ModelConfig.from_dict(SIZES[size], embed_dim=int(embed_dim), hidden_size=int(hidden_size),
                                       num_layers=int(num_layers), dropout=float(dropout),
                                       vocab_size=vocab_size_at(corpus, int(min_count)), softmax=softmax)
@@ -669,7 +667,7 @@ with Blocks(title="wordlstm") as demo:
         stop_btn = gr.Button("Stop", variant="stop")
     status_md = gr.Markdown("Not trained yet.")
     curve_md = gr.Markdown("*The loss curve appears here once training starts: the training loss every 10 "
-                           "steps, the validation loss after every epoch.*")
+                           "steps, the validation loss after every epoch and every twentieth of the budget.*")
     plot = gr.LinePlot(curve([]), x="step", y="loss", color="split", title="Loss (cross-entropy)",
                        color_map={"train": "#4c78a8", "validation": "#f58518"},
                        label="Training curves", height=360, visible=False)  # no empty axes before training

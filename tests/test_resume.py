@@ -50,7 +50,8 @@ def test_a_resumed_run_ends_with_the_same_weights(tiny_corpus, stride, shuffle, 
 
 def test_train_state_round_trips_through_the_folder(tmp_path, tiny_corpus):
     states = []
-    model, _ = train(tiny_corpus.ids, small(tiny_corpus), TrainConfig(seq_len=10, batch_size=4, epochs=2, save_every=0),
+    model, _ = train(tiny_corpus.ids, small(tiny_corpus), TrainConfig(seq_len=10, batch_size=4, epochs=2, save_every=0,
+                                                                      shuffle=False),  # streams: a carried state
                      on_checkpoint=states.append)
     st = next(s for s in states if s.position.epoch == 2 and s.position.epoch_steps == 3)  # mid-epoch, after a validation
     assert st.position.best is not None and isinstance(st.position.hidden, tuple)  # every kind of field is exercised

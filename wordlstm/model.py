@@ -165,6 +165,11 @@ def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
     return x * keep.view_as(x).to(x.dtype).mul_(1 / (1 - p))
 
 
+def _keep(like: torch.Tensor, shape: tuple, p: float) -> torch.Tensor:
+    """A dropout mask of `shape` (broadcast over the rest): 0, or 1 / (1 - p) with probability 1 - p."""
+    return like.new_empty(shape).bernoulli_(1 - p).div_(1 - p)
+
+
 class WordLSTM(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -195,14 +200,14 @@ class WordLSTM(nn.Module):
         """Locked (variational) dropout on (B, T, D): one mask per sequence, the same at every step."""
         if not (self.training and p):
             return x
-        return x * x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - p).div_(1 - p)
+        return x * _keep(x, (x.shape[0], 1, x.shape[2]), p)
 
     def _embedded(self, x: torch.Tensor) -> torch.Tensor:
         p = self.config.embed_dropout
         if not (self.training and p):
             return self.embed(x)
         weight = self.embed.weight
-        return F.embedding(x, weight * weight.new_empty(weight.shape[0], 1).bernoulli_(1 - p).div_(1 - p))
+        return F.embedding(x, weight * _keep(weight, (weight.shape[0], 1), p))
 
     def _lstm(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         p, drop_w = self.lstm.dropout, self.config.weight_drop

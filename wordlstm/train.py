@@ -129,6 +129,11 @@ class Position:
     epoch_rng: torch.Tensor | None = None  # the shuffling generator as the epoch in progress began
     hidden: tuple | None = None  # the carried LSTM state (contiguous windows), or None
 
+    @property
+    def annealed(self) -> bool:
+        """The anneal that patience started has reached its last step."""
+        return self.anneal is not None and self.step >= self.anneal[1]
+
     def metrics(self) -> dict:
         """What a checkpoint of an unfinished run records (TrainResult.metrics() once done)."""
         return {"val_loss": self.best_loss, "val_ppl": perplexity(self.best_loss), "steps": self.step,
@@ -370,8 +375,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
                 report("step", pos, last_loss)
             stopped, out_of_time, due = _stop_flags(should_stop, cfg, report.elapsed() + val.reserve(pos), pos,
                                                     world, device, val.due(pos))
-            annealed = pos.anneal is not None and pos.step >= pos.anneal[1]
-            if stopped or out_of_time or due or annealed:
+            if stopped or out_of_time or due or pos.annealed:
                 break
             if on_checkpoint is not None and time.perf_counter() - last_save >= cfg.save_every:
                 _count_time(pos, tick)
@@ -392,7 +396,7 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
             pos.anneal = (pos.step, 2 * pos.step - pos.best_step, lr_factor(cfg, done, None, pos.step))
             pos.since_best, early = 0, False
             model.load_state_dict(pos.best)
-        early = early or (pos.anneal is not None and pos.step >= pos.anneal[1])
+        early = early or pos.annealed
         sample, took = _timed(sampler, model) if sampler is not None else (None, 0.0)
         sample_seconds += took  # kept out of the training time: it is not training
         report("val", pos, last_loss, val_loss, sample)
@@ -478,11 +482,8 @@ def _build(model_config: ModelConfig, cfg: TrainConfig, train_ids: torch.Tensor,
     model.init_output_bias(torch.bincount(train_ids.long(), minlength=model_config.vocab_size)[: model_config.vocab_size])
     model = model.to(device)
     # The fused kernel updates all parameters in one pass: ~8% more tokens/s on the CPU.
-    fused = device.type in ("cpu", "cuda")
-    if cfg.weight_decay:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
-    else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=fused)
+    adam = torch.optim.AdamW if cfg.weight_decay else torch.optim.Adam  # decoupled decay; none: plain Adam
+    optimizer = adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type in ("cpu", "cuda"))
     model.train()
     loss_step = _LossStep(model)
     if world > 1:  # gradients averaged across ranks, bucketed and overlapped with backward

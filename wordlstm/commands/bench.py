@@ -73,10 +73,8 @@ ABLATION = [
 def train_ours(corpus, seconds, device, softmax="auto", precision="auto", **recipe):
     """Train with the bench's settings (and `recipe`'s changes to the configs); returns the
     model, its configs, the TrainResult and the protocol's validation loss."""
-    model_fields = ModelConfig.__dataclass_fields__
-    cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device, precision=precision,
-                      **{k: v for k, v in recipe.items() if k not in model_fields})
-    model_cfg = ModelConfig(len(corpus.vocab), softmax=softmax, **{k: v for k, v in recipe.items() if k in model_fields})
+    cfg = TrainConfig.from_dict(recipe, epochs=None, max_seconds=seconds, seed=42, device=device, precision=precision)
+    model_cfg = ModelConfig.from_dict(recipe, vocab_size=len(corpus.vocab), softmax=softmax)  # each takes its fields
     model, result = train(corpus.ids, model_cfg, cfg)
     # The protocol's figure: the kept weights on the whole tail. The loop's last validation
     # may read only part of it, to end within the time budget.

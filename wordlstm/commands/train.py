@@ -97,6 +97,10 @@ def parse_args():
     return p.parse_args()
 
 
+# What a run recorded before these settings existed trained with (they are absent from its config.json).
+BEFORE_THE_RECIPE = {"schedule": "constant", "shuffle": False, "patience": None}
+
+
 def settings(args, rank: int):
     """(corpus, model config, train config, what its weights started from) for a new run,
     or for the run in --resume."""
@@ -116,12 +120,9 @@ def settings(args, rank: int):
     budget = {}
     if args.epochs is not None or args.max_seconds is not None:  # a new budget for this run
         budget = {"epochs": args.epochs, "max_seconds": args.max_seconds}
-    recorded_train = config.get("train", {})
     # A run recorded before the schedule, early stopping and shuffled windows existed goes on as it began.
-    cfg = TrainConfig.from_dict(recorded_train, **budget, save_every=args.save_every,
-                                schedule=recorded_train.get("schedule", "constant"),
-                                shuffle=recorded_train.get("shuffle", False),
-                                patience=recorded_train.get("patience"))  # and without early stopping
+    recorded_train = {**BEFORE_THE_RECIPE, **config.get("train", {})}
+    cfg = TrainConfig.from_dict(recorded_train, **budget, save_every=args.save_every)
     recorded = config.get("corpus", {})
     corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),
                          max_vocab=recorded.get("max_vocab"))

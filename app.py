@@ -256,11 +256,13 @@ def vocab_size_at(corpus, min_count: int) -> int:
 def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
             batch_size, min_count, softmax, size="small") -> tuple[ModelConfig, TrainConfig]:
     """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`. The size
-    brings its regularizers (SIZES); its shape and dropout are in the sliders, which may differ."""
+    brings its regularizers (SIZES); its shape and dropout are in the sliders, which may differ. A size's
+    tied weights stay tied while the sliders keep the embedding and hidden sizes equal."""
     cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
                       epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed))
     model_cfg = ModelConfig.from_dict(SIZES[size], embed_dim=int(embed_dim), hidden_size=int(hidden_size),
                                       num_layers=int(num_layers), dropout=float(dropout),
+                                      tie_weights=SIZES[size]["tie_weights"] and int(embed_dim) == int(hidden_size),
                                       vocab_size=vocab_size_at(corpus, int(min_count)), softmax=softmax)
     return model_cfg, cfg
 

@@ -151,6 +151,7 @@ def test_a_size_brings_its_regularizers_and_the_sliders_keep_the_shape(url, corp
     with zipfile.ZipFile(zip_path) as z:
         model = json.loads(z.read("config.json"))["model"]
     assert model["hidden_size"] == SMALL["hidden_size"] and model["num_layers"] == 1  # the sliders' shape
+    assert model["tie_weights"] is False  # medium ties them, but the sliders made them differ: untied, not an error
     for name in ("output_dropout", "embed_dropout", "weight_drop"):
         assert model[name] == SIZES["medium"][name] > 0  # the size's regularizers
     with pytest.raises(AppError, match="'huge' .* is not in the list of choices"):  # gradio's Radio checks it

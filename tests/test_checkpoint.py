@@ -31,6 +31,15 @@ def test_tied_weights_round_trip(tmp_path, tiny_vocab):
     assert torch.equal(logits_of(model), logits_of(back))
 
 
+def test_tied_adaptive_round_trip(tmp_path, tiny_vocab):
+    model = WordLSTM(ModelConfig(len(tiny_vocab), 16, 16, 1, 0.0, tie_weights=True, softmax="adaptive", cutoffs=[4, 8]))
+    save_checkpoint(tmp_path / "ck", model, tiny_vocab)
+    back = load_checkpoint(tmp_path / "ck").model
+    assert back.embed is None and back.config.tie_weights
+    assert torch.equal(back.embedding_table(), model.embedding_table())
+    assert torch.equal(logits_of(model), logits_of(back))
+
+
 def test_adaptive_softmax_round_trip(tmp_path, tiny_vocab):
     model = WordLSTM(ModelConfig(len(tiny_vocab), 16, 16, 1, 0.0, softmax="adaptive", cutoffs=[4, 8]))
     save_checkpoint(tmp_path / "ck", model, tiny_vocab)

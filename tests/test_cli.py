@@ -48,6 +48,7 @@ def test_a_size_sets_the_model_and_its_batch_and_a_flag_still_wins(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["hidden_size"] == 16 and config["model"]["num_layers"] == 2  # the flag; the size
     assert config["model"]["weight_drop"] == SIZES["medium"]["weight_drop"] > 0
+    assert config["model"]["tie_weights"] is SIZES["medium"]["tie_weights"] is True
     assert config["train"]["batch_size"] == SIZES["medium"]["batch_size"] != TrainConfig.batch_size
 
 
@@ -84,6 +85,7 @@ def test_train_bad_corpus(tmp_path, content, message):
 @pytest.mark.parametrize("args, message", [
     (["--seq-len", 0], "seq_len"), (["--batch-size", -1], "batch_size"), (["--lr", 0], "lr"),
     (["--epochs", 0], "epochs"), (["--epochs", "many"], "invalid int value"), (["--device", "nope"], "unknown device"),
+    (["--size", "medium", "--embed-dim", 64], "(got 64 and 256); make them equal, or untie them (--no-tie-weights)"),
 ])
 def test_train_bad_settings(tmp_path, args, message):
     corpus = tmp_path / "c.txt"

@@ -62,7 +62,8 @@ def test_the_memory_estimate_holds_to_the_measured_peak(shape):
 
 
 @pytest.mark.parametrize("config", [dict(vocab_size=12000), dict(vocab_size=500, softmax="full"),
-                                    dict(vocab_size=3000, embed_dim=64, hidden_size=64, tie_weights=True)])
+                                    dict(vocab_size=3000, embed_dim=64, hidden_size=64, tie_weights=True),
+                                    dict(vocab_size=3000, embed_dim=64, hidden_size=64, tie_weights=True, softmax="full")])
 def test_parameters_are_counted_without_building_the_model(config):
     m = ModelConfig(**config)
     assert sum(parameter_counts(m).values()) == sum(p.numel() for p in WordLSTM(m).parameters())

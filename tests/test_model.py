@@ -22,14 +22,13 @@ def test_softmax_auto_resolves_by_vocabulary_size():
     small, book = ModelConfig(1999), ModelConfig(12_778)
     assert (small.softmax, small.cutoffs) == ("full", None)
     assert (book.softmax, book.cutoffs) == ("adaptive", [1000, 5000])
-    assert ModelConfig(12_778, 128, 128, tie_weights=True).softmax == "full"  # tying needs the full softmax
+    assert ModelConfig(12_778, 128, 128, tie_weights=True).softmax == "adaptive"  # tied: adaptive input
     assert ModelConfig(12_778, softmax="full").cutoffs is None
     assert WordLSTM(book).head.n_clusters == 2
 
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"softmax": "hierarchical"}, "softmax must be auto, full or adaptive"),
-    ({"softmax": "adaptive", "tie_weights": True, "embed_dim": 8, "hidden_size": 8}, "tie_weights needs the full"),
     ({"softmax": "adaptive", "cutoffs": [25, 10]}, "cutoffs must be increasing"),
     ({"softmax": "adaptive", "cutoffs": [10, 40]}, "between 1 and vocab_size - 1 = 39"),
     ({"softmax": "adaptive"}, "the adaptive output layer needs a vocabulary of 2,000 words or more \\(this one has 40\\)"),
@@ -123,7 +122,27 @@ def test_bad_model_config(kwargs, message):
         ModelConfig(**kwargs)
 
 
-@pytest.mark.parametrize("extra", [{}, {"tie_weights": True}, ADAPTIVE])
+def test_tied_adaptive_embeddings_are_the_output_vectors():
+    """Tied under the adaptive softmax: no embedding matrix; a word's embedding is its
+    shortlist row, or its cluster row through the cluster's projection, and training
+    the inputs trains those."""
+    torch.manual_seed(0)
+    m = WordLSTM(ModelConfig(40, 16, 16, 1, tie_weights=True, **ADAPTIVE))
+    untied = WordLSTM(ModelConfig(40, 16, 16, 1, **ADAPTIVE))
+    assert m.embed is None
+    assert sum(p.numel() for p in untied.parameters()) - sum(p.numel() for p in m.parameters()) == 40 * 16
+    (proj1, words1), (proj2, words2) = [(p.weight, w.weight) for p, w in m.head.tail]  # words 10-24, 25-39
+    table = m.embedding_table()
+    assert torch.equal(table[:10], m.head.head.weight[:10])
+    assert torch.allclose(table[10:25], words1 @ proj1) and torch.allclose(table[25:], words2 @ proj2)
+    x = torch.tensor([[3, 12, 30], [30, 0, 24]])
+    assert torch.allclose(m.embedding(x), table[x])
+    m.embedding(torch.tensor([[12]])).sum().backward()  # a cluster word's input trains its cluster row
+    assert words1.grad[2].abs().sum() > 0 and not words1.grad[[0, 1, *range(3, 15)]].any()
+    assert m.head.head.weight.grad is None or not m.head.head.weight.grad.any()
+
+
+@pytest.mark.parametrize("extra", [{}, {"tie_weights": True}, ADAPTIVE, {"tie_weights": True, **ADAPTIVE}])
 def test_step_matches_forward(extra):
     """The generation fast path computes exactly what forward() computes."""
     m = WordLSTM(ModelConfig(40, 16, 16, 3, dropout=0.5, **extra)).eval()
@@ -190,16 +209,18 @@ def test_locked_output_dropout_uses_one_mask_per_sequence_and_only_in_training()
     assert torch.equal(model.eval().features(x)[0], plain)  # no dropout outside training
 
 
-def test_embedding_dropout_drops_whole_words():
+@pytest.mark.parametrize("tied", [{}, {"tie_weights": True, "embed_dim": 16, **ADAPTIVE}])
+def test_embedding_dropout_drops_whole_words(tied):
     torch.manual_seed(0)
-    model = WordLSTM(ModelConfig(50, 8, 16, 1, dropout=0.0, embed_dropout=0.5)).train()
+    model = WordLSTM(ModelConfig(50, **{"embed_dim": 8, **tied}, hidden_size=16, num_layers=1, dropout=0.0,
+                                 embed_dropout=0.5)).train()
     x = torch.arange(50).repeat(3, 2)  # every word six times
     emb = model._embedded(x)
     zero = (emb == 0).all(-1)
     assert zero.any() and not zero.all()
     for word in range(50):  # a word is dropped everywhere in the batch, or nowhere
         assert zero[x == word].all() or not zero[x == word].any()
-    assert torch.allclose(emb[~zero], 2 * model.embed(x)[~zero])
+    assert torch.allclose(emb[~zero], 2 * model.embedding(x)[~zero])
 
 
 def test_locked_input_dropout_masks_an_embedding_unit_for_the_whole_sequence():

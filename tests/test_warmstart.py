@@ -48,10 +48,24 @@ def test_adaptive_rows_are_copied_where_a_word_is_in_the_same_part_of_both():
     assert torch.equal(rows[100:1100], source.head.tail[0][1].weight[500:1500])
 
 
+def test_tied_adaptive_embeddings_follow_the_words_with_their_output_rows():
+    torch.manual_seed(0)
+    source_vocab = vocab_of([f"w{i}" for i in range(3000)])
+    vocab = vocab_of([f"w{i}" for i in range(500)] + [f"new{i}" for i in range(600)] + [f"w{i}" for i in range(1500, 2500)])
+    source = WordLSTM(ModelConfig(3000, 16, 16, 1, tie_weights=True))
+    t = transfer(source, source_vocab, ModelConfig(len(vocab), 16, 16, 1, tie_weights=True), vocab, vocab.counts)
+    model = WordLSTM(ModelConfig(len(vocab), 16, 16, 1, tie_weights=True))
+    model.load_state_dict(t.state)
+    assert model.embed is None and t.copied_output == 1500
+    ours, theirs = torch.tensor([0, 499, 1100, 2099]), torch.tensor([0, 499, 1500, 2499])  # head words, cluster words
+    assert torch.equal(model.embedding(ours), source.embedding(theirs))
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(hidden_size=32), "its hidden_size is 16, this one's 32; train with --hidden-size 16"),
     (dict(num_layers=2), "its num_layers is 1, this one's 2; train with --num-layers 1"),
-    (dict(softmax="full"), "its output layer is adaptive, this one's full; train with --softmax adaptive"),
+    (dict(softmax="full"), "its output layer is adaptive, this one's full; train with --softmax adaptive --no-tie"),
+    (dict(tie_weights=True), "is adaptive, this one's adaptive \\(tied\\); train with --softmax adaptive --no-tie-weights"),
 ])
 def test_shapes_that_do_not_fit_are_a_clear_error(change, message):
     source_vocab = vocab_of([f"w{i}" for i in range(3000)])

@@ -153,7 +153,7 @@ def fitting_change(m: ModelConfig, cfg, fits, vocab_size_at=None) -> str | None:
     for t in halvings(cfg.seq_len, 5):
         if fits(m, replace(cfg, seq_len=t, stride=min(cfg.stride, t) if cfg.stride else None)):
             return f"a sequence length of {t} fits"
-    if m.softmax == "full" and not m.tie_weights and m.vocab_size >= 2000:
+    if m.softmax == "full" and m.vocab_size >= 2000:
         if fits(replace(m, softmax="adaptive", cutoffs=None), cfg):
             return "the adaptive output layer fits"
     for h in halvings(m.hidden_size, 8, 8):

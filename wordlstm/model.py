@@ -5,6 +5,11 @@ softmax (Grave et al., 2017) over the frequency-sorted vocabulary. At the book's
 sizes the full softmax is most of the compute; the adaptive one computes the
 frequent words and one logit per rare-word cluster for every token, and a
 cluster's words only where they are needed. Both give exact log-probabilities.
+
+Tied weights (Press & Wolf, 2017) read a word's embedding from its output
+vector. Under the adaptive softmax that is its shortlist row, or its cluster row
+times the cluster's projection (the "adaptive input" of Baevski & Auli, 2019):
+the model then has no embedding matrix of its own.
 """
 from dataclasses import dataclass
 
@@ -30,8 +35,11 @@ class ModelConfig(Config):
     embed_dropout: float = 0.0  # drops whole words: a word's embedding row, for the whole batch
     input_dropout: float = 0.0  # locked dropout on the LSTM's input (the embeddings): one mask per sequence
     weight_drop: float = 0.0  # DropConnect on the hidden-to-hidden weights: one mask per batch, for all its steps
-    tie_weights: bool = False  # share the embedding with the output layer (Press & Wolf, 2017)
-    softmax: str = "auto"  # "full", "adaptive", or "auto": adaptive for a large vocabulary unless tied
+    # A word's embedding is its output vector (Press & Wolf, 2017): a rare word's input then learns from
+    # every time it was predicted too, and the largest matrix of a small model is gone. Needs embed_dim ==
+    # hidden_size.
+    tie_weights: bool = False
+    softmax: str = "auto"  # "full", "adaptive", or "auto": adaptive for a large vocabulary
     cutoffs: list[int] | None = None  # adaptive cluster boundaries; None: derived from vocab_size
 
     def __post_init__(self):
@@ -43,18 +51,16 @@ class ModelConfig(Config):
                 raise UserError(f"{name} must be in [0, 1) (got {getattr(self, name)})")
         if self.tie_weights and self.embed_dim != self.hidden_size:
             raise UserError(f"tie_weights needs embed_dim == hidden_size "
-                            f"(got {self.embed_dim} and {self.hidden_size}); make them equal or drop tie_weights")
+                            f"(got {self.embed_dim} and {self.hidden_size}); make them equal, or untie them (--no-tie-weights)")
         if self.softmax not in ("auto", "full", "adaptive"):
             raise UserError(f"softmax must be auto, full or adaptive (got {self.softmax!r})")
-        if self.softmax == "adaptive" and self.tie_weights:
-            raise UserError("tie_weights needs the full softmax; use softmax full or drop tie_weights")
         if self.softmax != "full" and self.cutoffs is None:
             self.cutoffs = default_cutoffs(self.vocab_size)
             if self.softmax == "adaptive" and not self.cutoffs:
                 raise UserError(f"the adaptive output layer needs a vocabulary of 2,000 words or more (this one "
                                 f"has {self.vocab_size:,}); use the full one, or auto")
         if self.softmax == "auto":  # resolved here, so a saved config says what was built
-            self.softmax = "adaptive" if self.cutoffs and not self.tie_weights else "full"
+            self.softmax = "adaptive" if self.cutoffs else "full"
         if self.softmax == "full":
             self.cutoffs = None
         else:
@@ -71,11 +77,11 @@ class ModelConfig(Config):
 # configs' from_dict takes what is theirs). Measured in the README ("Model sizes").
 SIZES = {
     "small": dict(embed_dim=128, hidden_size=128, num_layers=3, dropout=0.2, output_dropout=0.0, embed_dropout=0.0,
-                  input_dropout=0.0, weight_drop=0.0, batch_size=32),
+                  input_dropout=0.0, weight_drop=0.0, tie_weights=False, batch_size=32),
     "medium": dict(embed_dim=256, hidden_size=256, num_layers=2, dropout=0.3, output_dropout=0.2, embed_dropout=0.05,
-                   input_dropout=0.0, weight_drop=0.2, batch_size=16),
+                   input_dropout=0.0, weight_drop=0.2, tie_weights=True, batch_size=16),
     "large": dict(embed_dim=512, hidden_size=1024, num_layers=2, dropout=0.4, output_dropout=0.4, embed_dropout=0.1,
-                  input_dropout=0.0, weight_drop=0.3, batch_size=32),
+                  input_dropout=0.0, weight_drop=0.3, tie_weights=False, batch_size=32),
 }
 
 
@@ -155,6 +161,22 @@ def adaptive_nll(x, target, head_weight, head_bias, tails, cutoffs) -> torch.Ten
     return nll
 
 
+def adaptive_embedding(x, head_weight, tails, cutoffs) -> torch.Tensor:
+    """Token ids (...) -> the adaptive softmax's output vectors (..., H), as tied embeddings:
+    a shortlist word's head row; a cluster word's row times the cluster's projection,
+    computed for the tokens that need it only."""
+    flat = x.flatten()
+    cluster = torch.bucketize(flat, torch.tensor(cutoffs[:-1], device=x.device), right=True)  # 0 = head
+    rows = (cluster == 0).nonzero().squeeze(1)
+    out = head_weight.new_zeros(len(flat), head_weight.shape[1]).index_put((rows,), head_weight[flat[rows]])
+    for i, (proj, words) in enumerate(tails, start=1):
+        rows = (cluster == i).nonzero().squeeze(1)
+        if rows.numel():
+            vectors = words[flat[rows] - cutoffs[i - 1]] @ proj  # (n, d_i) @ (d_i, H)
+            out = out.index_put((rows,), vectors.to(out.dtype))  # autocast may have made them bf16
+    return out.view(*x.shape, -1)
+
+
 def dropout(x: torch.Tensor, p: float) -> torch.Tensor:
     """F.dropout(x, p) in training, with the mask drawn 15 bits per element:
     one 64-bit draw masks four elements, where bernoulli_ spends a draw on each.
@@ -174,17 +196,18 @@ class WordLSTM(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.adaptive = config.softmax == "adaptive"
+        # Tied under the adaptive softmax, the embeddings are read from the output layer (adaptive_embedding).
+        self.embed = None if self.adaptive and config.tie_weights else nn.Embedding(config.vocab_size, config.embed_dim)
         self.lstm = nn.LSTM(config.embed_dim, config.hidden_size, config.num_layers,
                             dropout=config.dropout if config.num_layers > 1 else 0.0, batch_first=True)
-        self.adaptive = config.softmax == "adaptive"
         if self.adaptive:
             # div_value 4: each cluster's words get a 4x smaller projection than the last.
             self.head = nn.AdaptiveLogSoftmaxWithLoss(config.hidden_size, config.vocab_size, config.cutoffs,
                                                       div_value=4.0, head_bias=True)
         else:
             self.head = nn.Linear(config.hidden_size, config.vocab_size)
-        if config.tie_weights:
+        if config.tie_weights and not self.adaptive:
             self.head.weight = self.embed.weight
 
     def features(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
@@ -202,12 +225,24 @@ class WordLSTM(nn.Module):
             return x
         return x * _keep(x, (x.shape[0], 1, x.shape[2]), p)
 
-    def _embedded(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.config.embed_dropout
-        if not (self.training and p):
+    def embedding(self, x: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, T) -> their embeddings (B, T, E), never with dropout."""
+        if self.embed is not None:
             return self.embed(x)
-        weight = self.embed.weight
-        return F.embedding(x, weight * _keep(weight, (weight.shape[0], 1), p))
+        head_weight, _, tails, cutoffs = self._adaptive_weights()
+        return adaptive_embedding(x, head_weight, tails, cutoffs)
+
+    def embedding_table(self) -> torch.Tensor:
+        """Every word's embedding, (V, E)."""
+        if self.embed is not None:
+            return self.embed.weight
+        return self.embedding(torch.arange(self.config.vocab_size, device=self.head.head.weight.device))
+
+    def _embedded(self, x: torch.Tensor) -> torch.Tensor:
+        emb, p = self.embedding(x), self.config.embed_dropout
+        if not (self.training and p):
+            return emb
+        return emb * _keep(emb, (self.config.vocab_size, 1), p)[x]  # a dropped word is dropped at every position
 
     def _lstm(self, x: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         p, drop_w = self.lstm.dropout, self.config.weight_drop
@@ -293,7 +328,7 @@ class WordLSTM(nn.Module):
         mode (and back). x: (B, T) -> (B, T, H) and the state after the last token."""
         if state is None:
             state = self.init_state(x.shape[0])
-        out, h, c = torch.lstm(self.embed(x), state, self.lstm._flat_weights, True, self.config.num_layers,
+        out, h, c = torch.lstm(self.embedding(x), state, self.lstm._flat_weights, True, self.config.num_layers,
                                0.0, False, False, True)  # biases, layers, no dropout, not training, 1-way, batch-first
         return out, (h, c)
 
@@ -327,7 +362,7 @@ class WordLSTM(nn.Module):
         attribute lookups cost more than the arithmetic. `state` is a State or
         what step returned (per-layer lists); torch.stack(h) gives a State back.
         """
-        embed, layers = self.embed.weight, self._layer_weights()
+        embed, layers = self.embedding_table(), self._layer_weights()
         if self.adaptive:
             weights = self._adaptive_weights()
             output = lambda x: adaptive_log_probs(x, *weights)  # noqa: E731
@@ -345,6 +380,6 @@ class WordLSTM(nn.Module):
         return step
 
     def init_state(self, batch_size: int) -> State:
-        w = self.embed.weight  # new_zeros keeps the model's device and dtype
+        w = self.lstm.weight_ih_l0  # new_zeros keeps the model's device and dtype
         shape = (self.config.num_layers, batch_size, self.config.hidden_size)
         return w.new_zeros(shape), w.new_zeros(shape)

@@ -59,15 +59,15 @@ def stream(model: WordLSTM, vocab: Vocab, prompt: Encoded, max_new_tokens: int =
 
     Settings are checked here, before the first piece, not lazily."""
     check_settings(max_new_tokens, temperature, top_k, top_p)
-    if len(model.embed.weight) != len(vocab):
-        raise UserError(f"the model has {len(model.embed.weight)} tokens but the vocabulary {len(vocab)}")
+    if model.config.vocab_size != len(vocab):
+        raise UserError(f"the model has {model.config.vocab_size} tokens but the vocabulary {len(vocab)}")
     return _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed)
 
 
 @torch.inference_mode()
 def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed):
     # No model.eval(): next_logits and the stepper never apply dropout, so the caller's model keeps its mode.
-    device = model.embed.weight.device
+    device = model.lstm.weight_ih_l0.device
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int(torch.seed()))
     detok = Detokenizer()

@@ -50,14 +50,14 @@ def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 1024) -> Score:
     """Perplexity and per-word surprise of `text`. Unknown words take <unk>'s
     probability where the vocabulary has <unk>; otherwise the model never reads
     them, and they are left out of the perplexity and counted apart."""
-    if len(model.embed.weight) != len(vocab):
-        raise UserError(f"the model has {len(model.embed.weight)} tokens but the vocabulary {len(vocab)}")
+    if model.config.vocab_size != len(vocab):
+        raise UserError(f"the model has {model.config.vocab_size} tokens but the vocabulary {len(vocab)}")
     tokens = tokenize(text)
     ids = [vocab.stoi.get(w, vocab.unk_id) for w in tokens]
     read = [i for i, t in enumerate(ids) if t is not None]  # the positions the model reads
     if len(read) < 2:
         raise UserError("the text needs at least two words the model knows to be scored; give a longer text")
-    device = model.embed.weight.device
+    device = model.lstm.weight_ih_l0.device
     x = torch.tensor([ids[i] for i in read], device=device)
     out, _ = model.eval_features(x[None, :-1])  # the whole text in one pass: the state runs through it
     nll, top_p, top_i = [], [], []

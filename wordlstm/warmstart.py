@@ -49,8 +49,8 @@ def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, v
                             f"{getattr(m, name)}; train with {flag} {getattr(src, name)}, or start from a new model")
     if src.softmax != m.softmax or src.tie_weights != m.tie_weights:
         raise UserError(f"cannot start from that model: its output layer is {src.softmax}"
-                        f"{' (tied)' if src.tie_weights else ''}, this one's {m.softmax}; train with --softmax "
-                        f"{src.softmax}{' --tie-weights' if src.tie_weights else ''}")
+                        f"{' (tied)' if src.tie_weights else ''}, this one's {m.softmax}{' (tied)' if m.tie_weights else ''}; "
+                        f"train with --softmax {src.softmax} --{'' if src.tie_weights else 'no-'}tie-weights")
     model = WordLSTM(m)
     model.init_output_bias(torch.as_tensor(counts))
     in_source = torch.tensor(source_vocab.lookup(vocab.itos), dtype=torch.long)  # -1: a word it never saw
@@ -58,8 +58,9 @@ def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, v
     old = in_source[new]
     with torch.no_grad():
         model.lstm.load_state_dict(source.lstm.state_dict())
-        model.embed.weight.copy_(source.embed.weight.mean(0))
-        model.embed.weight[new] = source.embed.weight[old]
+        if model.embed is not None:  # tied under the adaptive softmax, the output rows are the embeddings
+            model.embed.weight.copy_(source.embed.weight.mean(0))
+            model.embed.weight[new] = source.embed.weight[old]
         copied = _copy_output(model, source, new, old)
     return Transfer(model.state_dict(), len(new), copied, len(vocab))
 

@@ -74,8 +74,9 @@ def parse_args():
                    help=f"locked dropout on the LSTM's input, one mask per sequence (default {M.input_dropout}: off)")
     p.add_argument("--weight-drop", type=float, default=M.weight_drop,
                    help=f"DropConnect on the recurrent weights, one mask per batch (default {M.weight_drop}: off)")
-    p.add_argument("--tie-weights", action="store_true", default=M.tie_weights,
-                   help="share input and output embeddings (needs embed-dim == hidden-size)")
+    p.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=M.tie_weights,
+                   help="a word's embedding is its output vector (needs embed-dim == hidden-size; --size medium "
+                        "and large tie them)")
     p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default=M.softmax,
                    help=f"output layer: adaptive (fast, for 2,000+ words), full (the book's), auto picks (default {M.softmax})")
     p.add_argument("--min-count", type=int, default=Corpus.min_count,

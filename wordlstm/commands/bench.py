@@ -66,7 +66,8 @@ ABLATION = [
     ("+ linear decay to zero over the budget, peak lr 1e-2", {"patience": None, "shuffle": False, "val_every": 0}),
     ("+ validation by the clock; patience 5, then anneal", {"shuffle": False}),
     ("+ shuffled windows (the defaults: --size small)", {}),
-    ("--size medium: 256x2, batch 16, AWD-LSTM's dropouts", SIZES["medium"]),
+    ("--size medium, untied (0.5.0): 256x2, batch 16, AWD-LSTM's dropouts", {**SIZES["medium"], "tie_weights": False}),
+    ("+ tied weights (--size medium)", SIZES["medium"]),
 ]
 
 

@@ -59,6 +59,9 @@ def test_tied_adaptive_embeddings_follow_the_words_with_their_output_rows():
     assert model.embed is None and t.copied_output == 1500
     ours, theirs = torch.tensor([0, 499, 1100, 2099]), torch.tensor([0, 499, 1500, 2499])  # head words, cluster words
     assert torch.equal(model.embedding(ours), source.embedding(theirs))
+    # A new word starts from the mean of its part's copied rows: in the head, and in its cluster.
+    assert torch.allclose(model.head.head.weight[700], source.head.head.weight[:500].mean(0))
+    assert torch.allclose(model.head.tail[0][1].weight[50], source.head.tail[0][1].weight[500:1500].mean(0))
 
 
 @pytest.mark.parametrize("change, message", [

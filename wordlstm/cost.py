@@ -77,7 +77,8 @@ def parameter_counts(model_config: ModelConfig, model: WordLSTM | None = None) -
     """Weights by part (embedding, lstm, output, and the output's rare-word clusters),
     counted on `model`, or on the meta device."""
     model = model or _meta(model_config)
-    counts = {"embedding": model.embed.weight.numel() if model.embed is not None else 0, "lstm": sum(p.numel() for p in model.lstm.parameters())}
+    counts = {"embedding": model.embed.weight.numel() if model.embed is not None else 0,  # None: tied, adaptive
+              "lstm": sum(p.numel() for p in model.lstm.parameters())}
     if model.adaptive:
         counts["output"] = sum(p.numel() for p in model.head.head.parameters())
         counts["clusters"] = sum(p.numel() for p in model.head.tail.parameters())

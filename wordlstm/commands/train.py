@@ -76,7 +76,7 @@ def parse_args():
                    help=f"DropConnect on the recurrent weights, one mask per batch (default {M.weight_drop}: off)")
     p.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=M.tie_weights,
                    help="a word's embedding is its output vector (needs embed-dim == hidden-size; --size medium "
-                        "and large tie them)")
+                        "ties them)")
     p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default=M.softmax,
                    help=f"output layer: adaptive (fast, for 2,000+ words), full (the book's), auto picks (default {M.softmax})")
     p.add_argument("--min-count", type=int, default=Corpus.min_count,

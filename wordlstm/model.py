@@ -225,6 +225,11 @@ class WordLSTM(nn.Module):
             return x
         return x * _keep(x, (x.shape[0], 1, x.shape[2]), p)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (every module has an LSTM; a tied adaptive one has no embedding)."""
+        return self.lstm.weight_ih_l0.device
+
     def embedding(self, x: torch.Tensor) -> torch.Tensor:
         """Token ids (B, T) -> their embeddings (B, T, E), never with dropout."""
         if self.embed is not None:
@@ -236,7 +241,7 @@ class WordLSTM(nn.Module):
         """Every word's embedding, (V, E)."""
         if self.embed is not None:
             return self.embed.weight
-        return self.embedding(torch.arange(self.config.vocab_size, device=self.head.head.weight.device))
+        return self.embedding(torch.arange(self.config.vocab_size, device=self.device))
 
     def _embedded(self, x: torch.Tensor) -> torch.Tensor:
         emb, p = self.embedding(x), self.config.embed_dropout

@@ -67,7 +67,7 @@ def stream(model: WordLSTM, vocab: Vocab, prompt: Encoded, max_new_tokens: int =
 @torch.inference_mode()
 def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed):
     # No model.eval(): next_logits and the stepper never apply dropout, so the caller's model keeps its mode.
-    device = model.lstm.weight_ih_l0.device
+    device = model.device
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int(torch.seed()))
     detok = Detokenizer()

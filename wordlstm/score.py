@@ -57,7 +57,7 @@ def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 1024) -> Score:
     read = [i for i, t in enumerate(ids) if t is not None]  # the positions the model reads
     if len(read) < 2:
         raise UserError("the text needs at least two words the model knows to be scored; give a longer text")
-    device = model.lstm.weight_ih_l0.device
+    device = model.device
     x = torch.tensor([ids[i] for i in read], device=device)
     out, _ = model.eval_features(x[None, :-1])  # the whole text in one pass: the state runs through it
     nll, top_p, top_i = [], [], []

@@ -287,7 +287,7 @@ def evaluate(model: WordLSTM, ids: torch.Tensor, seq_len: int, batch_size: int =
     max_windows: only that many of them, a seeded sample (the same every time)."""
     was_training = model.training
     model.eval()
-    device = model.lstm.weight_ih_l0.device
+    device = model.device
     windows = Windows(ids, min(seq_len, len(ids) - 1))  # a tail shorter than a window: one short window
     total, count, read = 0.0, 0, 0
     for x, y in windows.batches(batch_size, contiguous=False, generator=torch.Generator().manual_seed(0)):

@@ -62,13 +62,17 @@ def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, v
             model.embed.weight.copy_(source.embed.weight.mean(0))
             model.embed.weight[new] = source.embed.weight[old]
         copied = _copy_output(model, source, new, old)
-        if model.embed is None:
-            _new_words_from_the_mean(model, new, old, source)
     return Transfer(model.state_dict(), len(new), copied, len(vocab))
 
 
 def _copy_output(model: WordLSTM, source: WordLSTM, new: torch.Tensor, old: torch.Tensor) -> int:
-    """Copy the output rows of the shared words; returns how many words got theirs."""
+    """Copy the output rows of the shared words; returns how many words got theirs.
+
+    Tied under the adaptive softmax, a word's embedding is its output row, copied here where the
+    word is in the same part (head or cluster) of both vocabularies; every other row of a part
+    starts from the mean of its copied rows, as an untied model's new words start from the mean
+    embedding. (Copying the words that changed part too, whole into the head or fitted through a
+    cluster's projection, did worse: 162.3 against 158.4 on the README's warm start.)"""
     if not model.adaptive:
         if not model.config.tie_weights:  # tied: the embedding's copy was this
             model.head.weight[new] = source.head.weight[old]
@@ -82,6 +86,9 @@ def _copy_output(model: WordLSTM, source: WordLSTM, new: torch.Tensor, old: torc
     head = same & (part_new == 0)
     ours.head.weight[new[head]] = theirs.head.weight[old[head]]
     ours.head.bias[new[head]] = theirs.head.bias[old[head]]
+    tied = model.config.tie_weights
+    if tied:
+        _mean_for_the_rest(ours.head.weight[: ours.shortlist_size], new[head])  # a view: written in place
     copied = int(head.sum())
     for k, (tail, their_tail) in enumerate(zip(ours.tail, theirs.tail), start=1):
         if tail[0].weight.shape != their_tail[0].weight.shape:
@@ -90,24 +97,10 @@ def _copy_output(model: WordLSTM, source: WordLSTM, new: torch.Tensor, old: torc
         ours.head.weight[ours.shortlist_size + k - 1] = theirs.head.weight[theirs.shortlist_size + k - 1]
         rows = same & (part_new == k)
         tail[1].weight[new[rows] - bounds_new[k]] = their_tail[1].weight[old[rows] - bounds_old[k]]
+        if tied:
+            _mean_for_the_rest(tail[1].weight, new[rows] - bounds_new[k])
         copied += int(rows.sum())
     return copied
-
-
-def _new_words_from_the_mean(model: WordLSTM, new: torch.Tensor, old: torch.Tensor, source: WordLSTM):
-    """Tied under the adaptive softmax, a word's embedding is its output row, which _copy_output
-    copied where the word is in the same part of both vocabularies. Every other row starts from
-    the mean of its part's copied rows, as an untied model's new words start from the mean
-    embedding. (Copying a word that changed part too, whole into the head or fitted through a
-    cluster's projection, did worse: 162.3 against 158.4 on the README's warm start.)"""
-    ours = model.head
-    bounds = [0, *ours.cutoffs]
-    part_new = torch.bucketize(new, torch.tensor(ours.cutoffs[:-1]), right=True)
-    part_old = torch.bucketize(old, torch.tensor(source.head.cutoffs[:-1]), right=True)
-    parts = [ours.head.weight[: ours.shortlist_size], *(words.weight for _, words in ours.tail)]  # views: written in place
-    for k, rows in enumerate(parts):
-        copied = (part_new == k) & (part_old == k)
-        _mean_for_the_rest(rows, new[copied] - bounds[k])
 
 
 def _mean_for_the_rest(weight: torch.Tensor, copied: torch.Tensor):

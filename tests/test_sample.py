@@ -59,12 +59,12 @@ def test_bad_settings_fail_before_any_output(tiny_model, tiny_vocab, settings, m
 def test_generation_is_o1_per_token(tiny_model, tiny_vocab, monkeypatch):
     """The prompt is fed once; then each step feeds exactly one token per sequence."""
     fed = []
-    prompt_fn, stepper = tiny_model.next_logits, tiny_model.stepper
+    prompt_fn, stepper = tiny_model.eval_features, tiny_model.stepper
 
     def counting_stepper():
         step = stepper()
         return lambda x, s: fed.append(tuple(x.shape)) or step(x, s)
-    monkeypatch.setattr(tiny_model, "next_logits", lambda x, s=None: fed.append(tuple(x.shape)) or prompt_fn(x, s))
+    monkeypatch.setattr(tiny_model, "eval_features", lambda x, s=None: fed.append(tuple(x.shape)) or prompt_fn(x, s))
     monkeypatch.setattr(tiny_model, "stepper", counting_stepper)
     generate(tiny_model, tiny_vocab, "the cat sat on the mat", max_new_tokens=20, seed=0)
     assert fed == [(1, 6)] + [(1,)] * 19

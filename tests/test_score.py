@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from conftest import ANNA, ROOT, TINY
+from test_cache import next_word_distribution
 from test_cli import run
 from wordlstm import UNK, ModelConfig, UserError, Vocab, WordLSTM, corpus_from_text, load_checkpoint, score, tokenize
 
@@ -28,19 +29,19 @@ def test_a_slice_of_the_corpus_is_far_less_surprising_than_its_words_shuffled(an
 
 
 @pytest.mark.parametrize("extra", [{}, ADAPTIVE])
-def test_surprise_is_minus_log2_of_the_probability_generate_samples_from(tiny_corpus, extra):
+@pytest.mark.parametrize("cache", [dict(cache_lambda=0.0), dict(cache_lambda=0.3, cache_theta=1.0, cache_size=3)])
+def test_surprise_is_minus_log2_of_the_probability_generate_samples_from(tiny_corpus, extra, cache):
     torch.manual_seed(0)
     vocab = tiny_corpus.vocab
-    model = WordLSTM(ModelConfig(len(vocab), 16, 16, 2, dropout=0.3, **extra)).train()  # mode must not matter
-    text = "the cat sat on the mat . the dog ate"
-    result = score(model, vocab, text)
+    model = WordLSTM(ModelConfig(len(vocab), 16, 16, 2, dropout=0.3, **extra, **cache)).train()  # mode must not matter
+    text = "the cat sat on the mat . the dog ate the cat"
+    result = score(model, vocab, text, rows=4)  # blocks shorter than the text: the cache reads across them
     ids = vocab.encode(text).ids
     for k in range(1, len(ids)):  # generate's distribution after the first k words, at temperature 1
-        logits, _ = model.next_logits(torch.tensor([ids[:k]]))
-        p = torch.softmax(logits[0].float(), dim=-1)[ids[k]].item()
-        assert result.words[k].bits == pytest.approx(-math.log2(p), rel=1e-4)
-        assert result.words[k].guesses[0][1] == pytest.approx(torch.softmax(logits[0].float(), -1).max().item(),
-                                                              rel=1e-4)
+        p = next_word_distribution(model, ids[:k])
+        assert result.words[k].bits == pytest.approx(-math.log2(p[ids[k]].item()), rel=1e-4)
+        assert result.words[k].guesses[0][1] == pytest.approx(p.max().item(), rel=1e-4)
+        assert [vocab.stoi[w] for w, _ in result.words[k].guesses] == p.topk(5).indices.tolist()
     assert result.words[0].bits is None  # nothing to predict the first word from
     nats = [b * math.log(2) for b in (w.bits for w in result.words[1:])]
     assert result.perplexity == pytest.approx(math.exp(sum(nats) / len(nats)))

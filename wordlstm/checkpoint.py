@@ -205,8 +205,9 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
 def recorded_model_config(config: dict, path) -> ModelConfig:
     """The ModelConfig in a checkpoint's config.json (`config`, read from folder `path`)."""
     try:
-        # Checkpoints from before the adaptive softmax have no "softmax" field: full.
-        return ModelConfig.from_dict({"softmax": "full", **config["model"]})
+        # Checkpoints from before the adaptive softmax have no "softmax" field: full. Those from before
+        # the cache have no cache_lambda: off, so that they give the numbers their cards report.
+        return ModelConfig.from_dict({"softmax": "full", "cache_lambda": 0.0, **config["model"]})
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise UserError(f"{CONFIG_FILE} in {path} has no valid model config ({e}); the checkpoint is corrupt") from None
 

@@ -11,12 +11,14 @@ vector. Under the adaptive softmax that is its shortlist row, or its cluster row
 times the cluster's projection (the "adaptive input" of Baevski & Auli, 2019):
 the model then has no embedding matrix of its own.
 """
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import cache
 from .config import Config
 from .errors import UserError
 
@@ -41,6 +43,11 @@ class ModelConfig(Config):
     tie_weights: bool = False
     softmax: str = "auto"  # "full", "adaptive", or "auto": adaptive for a large vocabulary
     cutoffs: list[int] | None = None  # adaptive cluster boundaries; None: derived from vocab_size
+    # A continuous cache over the text being read (cache.py; Grave et al., 2017). It has no weights: these
+    # are set, not learned, and read by validation, scoring and generation alike. cache_lambda 0: off.
+    cache_lambda: float = 0.05  # the cache's share of the next-word distribution
+    cache_theta: float = 0.3  # how sharply it favours the positions whose LSTM output is most like this one's
+    cache_size: int = 100  # how many positions back it reads
 
     def __post_init__(self):
         for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
@@ -49,6 +56,12 @@ class ModelConfig(Config):
         for name in ("dropout", "output_dropout", "embed_dropout", "input_dropout", "weight_drop"):
             if not 0 <= getattr(self, name) < 1:
                 raise UserError(f"{name} must be in [0, 1) (got {getattr(self, name)})")
+        if not 0 <= self.cache_lambda < 1:
+            raise UserError(f"cache_lambda must be in [0, 1), 0 meaning off (got {self.cache_lambda})")
+        if not (math.isfinite(self.cache_theta) and self.cache_theta >= 0):
+            raise UserError(f"cache_theta must be 0 or more (got {self.cache_theta})")
+        if int(self.cache_size) < 1:
+            raise UserError(f"cache_size must be at least 1 (got {self.cache_size})")
         if self.tie_weights and self.embed_dim != self.hidden_size:
             raise UserError(f"tie_weights needs embed_dim == hidden_size "
                             f"(got {self.embed_dim} and {self.hidden_size}); make them equal, or untie them (--no-tie-weights)")
@@ -295,6 +308,20 @@ class WordLSTM(nn.Module):
         else:
             nll = token_nll(self.head(out), target)
         return {"mean": nll.mean, "sum": nll.sum, "none": lambda: nll}[reduction]()
+
+    def text_nll(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Each next word's exact negative log-probability (B, T) under the model's whole distribution,
+        its cache included: LSTM outputs (B, T, H) of consecutive words, target ids (B, T). Each row is
+        a text of its own: the cache reads only that row's earlier positions."""
+        nll = self.loss(out, target, reduction="none").view(target.shape)
+        if not self.config.cache_lambda:
+            return nll
+        pos = torch.arange(target.shape[-1], device=target.device)
+        return cache.mix_nll(self.config, nll, cache.attend(self.config, out, pos, out, pos), target, target)
+
+    def log_probs(self, out: torch.Tensor) -> torch.Tensor:
+        """LSTM outputs (N, H) -> the output layer's log-probabilities (N, V), float32, without the cache."""
+        return torch.log_softmax(self.logits(out).float(), dim=-1)
 
     def top_log_probs(self, out: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The k likeliest next words after each LSTM output (N, H): their log-probabilities

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .cache import Window
 from .model import WordLSTM
 from .errors import UserError
 from .tokenizer import Detokenizer
@@ -66,7 +67,7 @@ def stream(model: WordLSTM, vocab: Vocab, prompt: Encoded, max_new_tokens: int =
 
 @torch.inference_mode()
 def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed):
-    # No model.eval(): next_logits and the stepper never apply dropout, so the caller's model keeps its mode.
+    # No model.eval(): eval_features and the stepper never apply dropout, so the caller's model keeps its mode.
     device = model.device
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int(torch.seed()))
@@ -74,17 +75,26 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
     yield "".join(detok.add(t) for t in prompt.tokens)
     if max_new_tokens == 0:
         return
-    logits, state = model.next_logits(torch.tensor([prompt.ids], device=device))  # the prompt, once
+    out, state = model.eval_features(torch.tensor([prompt.ids], device=device))  # the prompt, once
+    logits, query = model.logits(out[:, -1]), out[0, -1]
+    # The cache reads the prompt's outputs and each generated word's, with the word that followed.
+    window = Window(model.config, out[0, :-1], prompt.ids[1:]) if model.config.cache_lambda else None
     token = torch.zeros(1, dtype=torch.long, device=device)
     step = model.stepper()
     for i in range(max_new_tokens):
         if i:
             logits, state = step(token, state)  # (1, V): one token in, not the whole window
-        logits = logits[0].float().cpu()
+            query = state[0][-1][0]  # the top layer's output
+        logits = logits[0].float()
+        if window is not None:
+            logits = window.mix(logits, query)
+        logits = logits.cpu()
         if vocab.unk_id is not None:  # never write "<unk>" into a user's text
             logits[vocab.unk_id] = -math.inf
         next_id = sample_next(logits, temperature, top_k, top_p, generator)
         token.fill_(next_id)
+        if window is not None:
+            window.push(query, next_id)
         yield detok.add(vocab.itos[next_id])
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .cache import attend, mix_log_probs
 from .errors import UserError
 from .model import WordLSTM
 from .tokenizer import tokenize
@@ -46,7 +47,7 @@ class Score:
 
 
 @torch.inference_mode()
-def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 1024) -> Score:
+def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 512) -> Score:
     """Perplexity and per-word surprise of `text`. Unknown words take <unk>'s
     probability where the vocabulary has <unk>; otherwise the model never reads
     them, and they are left out of the perplexity and counted apart."""
@@ -60,11 +61,19 @@ def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 1024) -> Score:
     device = model.device
     x = torch.tensor([ids[i] for i in read], device=device)
     out, _ = model.eval_features(x[None, :-1])  # the whole text in one pass: the state runs through it
+    out, targets, pos = out[0], x[1:], torch.arange(len(x) - 1, device=device)
     nll, top_p, top_i = [], [], []
-    for start in range(0, len(x) - 1, rows):  # the output layer a block of rows at a time: bounded memory
-        o, target = out[0, start:start + rows], x[start + 1:start + rows + 1]
-        nll.append(model.loss(o, target, reduction="none"))
-        logp, guess = model.top_log_probs(o, min(TOP, len(vocab)))
+    for start in range(0, len(targets), rows):  # the output layer a block of rows at a time: bounded memory
+        o, target = out[start:start + rows], targets[start:start + rows]
+        if model.config.cache_lambda:  # the whole distribution, mixed with the cache of the words before
+            back = max(0, start - model.config.cache_size)
+            weights = attend(model.config, o, pos[start:start + rows], out[back:start + rows], pos[back:start + rows])
+            logp = mix_log_probs(model.config, model.log_probs(o), weights, targets[back:start + rows])
+            nll.append(-logp.gather(1, target[:, None]).squeeze(1))
+            logp, guess = logp.topk(min(TOP, len(vocab)), dim=-1)
+        else:
+            nll.append(model.loss(o, target, reduction="none"))
+            logp, guess = model.top_log_probs(o, min(TOP, len(vocab)))
         top_p.append(logp.exp())
         top_i.append(guess)
     nll, top_p, top_i = torch.cat(nll).cpu(), torch.cat(top_p).cpu().tolist(), torch.cat(top_i).cpu().tolist()

@@ -11,6 +11,7 @@ at the book's model size (ours: another with --size), evaluated with the baselin
 non-overlapping windows from a zero state). Prints a table, then one JSON line:
 {"ours": {...}, "baseline": {...}, "ratios": {...}}, every ratio bigger-is-better.
 """
+import copy
 import json
 import math
 import os
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 
 import torch
 
@@ -60,14 +62,19 @@ def bench_prep(path, max_vocab=None):
 
 
 # The recipe, a piece at a time (--ablation): each row adds one change to the row above.
+NO_CACHE = {"cache_lambda": 0.0}
 ABLATION = [
     ("the 0.3 recipe: lr 5e-3, constant, streams, validation every epoch",
-     {"lr": 5e-3, "schedule": "constant", "patience": None, "shuffle": False, "val_every": 0}),
-    ("+ linear decay to zero over the budget, peak lr 1e-2", {"patience": None, "shuffle": False, "val_every": 0}),
-    ("+ validation by the clock; patience 5, then anneal", {"shuffle": False}),
-    ("+ shuffled windows (the defaults: --size small)", {}),
-    ("--size medium, untied (0.5.0): 256x2, batch 16, AWD-LSTM's dropouts", {**SIZES["medium"], "tie_weights": False}),
-    ("+ tied weights (--size medium)", SIZES["medium"]),
+     {"lr": 5e-3, "schedule": "constant", "patience": None, "shuffle": False, "val_every": 0, **NO_CACHE}),
+    ("+ linear decay to zero over the budget, peak lr 1e-2",
+     {"patience": None, "shuffle": False, "val_every": 0, **NO_CACHE}),
+    ("+ validation by the clock; patience 5, then anneal", {"shuffle": False, **NO_CACHE}),
+    ("+ shuffled windows (0.6's defaults)", NO_CACHE),
+    ("+ a continuous cache (the defaults: --size small)", {}),
+    ("--size medium, untied (0.5.0): 256x2, batch 16, AWD-LSTM's dropouts, no cache",
+     {**SIZES["medium"], "tie_weights": False, **NO_CACHE}),
+    ("+ tied weights (0.6's --size medium)", {**SIZES["medium"], **NO_CACHE}),
+    ("+ a continuous cache (--size medium)", SIZES["medium"]),
 ]
 
 
@@ -81,6 +88,13 @@ def train_ours(corpus, seconds, device, softmax="auto", precision="auto", **reci
     # may read only part of it, to end within the time budget.
     _, val_ids = split(corpus.ids, cfg.seq_len, cfg.val_fraction)
     return model, model_cfg, cfg, result, evaluate(model, val_ids, cfg.seq_len)
+
+
+def without_cache(model):
+    """The same weights, without the continuous cache: what the cache adds, with no training."""
+    plain = copy.copy(model)  # a shallow copy: the modules, and so the weights, are shared
+    plain.config = replace(model.config, cache_lambda=0.0)
+    return plain
 
 
 def bench_ablation(path, seconds, device) -> list[dict]:
@@ -101,6 +115,9 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     # Forward + backward (3x forward) FLOPs per training token, the clusters weighted by the text's words.
     shares = cluster_shares(model_cfg, corpus.vocab.counts)
     flops = 6 * flops_per_token(model_cfg, shares, cluster_widths(model))
+    if model_cfg.cache_lambda:
+        _, val_ids = split(corpus.ids, cfg.seq_len, cfg.val_fraction)
+        report["val_ppl_without_cache"] = round(math.exp(evaluate(without_cache(model), val_ids, cfg.seq_len)), 2)
     report.update(device=result.device, model=f"{model_cfg.num_layers}x{model_cfg.hidden_size}",
                   softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
                   train_steps=result.steps,
@@ -116,14 +133,17 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     prompt = corpus.vocab.encode(" ".join(  # the baseline's prompt: the text's first four words
         corpus.vocab.itos[i] for i in corpus.ids[:4].tolist()))
     model = model.cpu()
-    times = []
-    for seed in range(6):
-        t0 = time.perf_counter()
-        text = "".join(stream(model, corpus.vocab, prompt, max_new_tokens=gen_tokens, temperature=1.0, seed=seed))
-        times.append(time.perf_counter() - t0)
-    gen_s = statistics.median(times[1:])
-    report.update(gen_tokens=gen_tokens, gen_seconds=round(gen_s, 3),
-                  gen_tokens_per_s=round(gen_tokens / gen_s, 1), sample=text[:300])
+    models = {"": model, "_without_cache": without_cache(model)} if model_cfg.cache_lambda else {"": model}
+    times, texts = {k: [] for k in models}, {}
+    for seed in range(6):  # with and without the cache in turn: the machine's mood is the same for both
+        for k, m in models.items():
+            t0 = time.perf_counter()
+            texts[k] = "".join(stream(m, corpus.vocab, prompt, max_new_tokens=gen_tokens, temperature=1.0, seed=seed))
+            times[k].append(time.perf_counter() - t0)
+    for k, ts in times.items():
+        gen_s = statistics.median(ts[1:])
+        report.update({f"gen_seconds{k}": round(gen_s, 3), f"gen_tokens_per_s{k}": round(gen_tokens / gen_s, 1)})
+    report.update(gen_tokens=gen_tokens, sample=texts[""][:300])
     return report
 
 

@@ -77,6 +77,13 @@ def parse_args():
     p.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=M.tie_weights,
                    help="a word's embedding is its output vector (needs embed-dim == hidden-size; --size medium "
                         "ties them)")
+    p.add_argument("--cache-lambda", type=float, default=M.cache_lambda,
+                   help=f"the share of a continuous cache over the text being read in the next-word distribution, "
+                        f"in validation, scoring and generation (default {M.cache_lambda}; 0: off)")
+    p.add_argument("--cache-theta", type=float, default=M.cache_theta,
+                   help=f"how sharply the cache favours the positions most like this one (default {M.cache_theta})")
+    p.add_argument("--cache-size", type=int, default=M.cache_size,
+                   help=f"how many positions back the cache reads (default {M.cache_size})")
     p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default=M.softmax,
                    help=f"output layer: adaptive (fast, for 2,000+ words), full (the book's), auto picks (default {M.softmax})")
     p.add_argument("--min-count", type=int, default=Corpus.min_count,

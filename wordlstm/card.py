@@ -27,7 +27,7 @@ A word-level LSTM language model trained with wordlstm, the method of chapter 8 
 *Learn Generative AI with PyTorch* (Liu, 2024): {{ model.num_layers }} LSTM layers of {{ model.hidden_size }} units
 over {{ model.embed_dim }}-dimensional word embeddings{{ " tied to its output layer," if model.tie_weights }} and {{ "an adaptive" if model.softmax == "adaptive" else "a full" }} softmax over {{ "{:,}".format(model.vocab_size) }} words.
 {% if model.cache_lambda %}Its next-word distribution mixes in a continuous cache (Grave et al., 2017) over the last {{ model.cache_size }} words
-it read: λ {{ model.cache_lambda }}, θ {{ model.cache_theta }}. It has no weights.
+it read (λ {{ model.cache_lambda }}, θ {{ model.cache_theta }}); the cache has no weights of its own.
 {% endif %}It writes text in the style of the corpus it was trained on, one word at a time.
 
 ## Usage

@@ -29,6 +29,11 @@ def test_top_k_and_top_p_restrict_the_support():
     logits = torch.tensor([3.0, 2.5, 2.0, 0.0, -1.0, -5.0])
     g = torch.Generator().manual_seed(0)
     assert {sample_next(logits, 1.0, top_k=2, generator=g) for _ in range(300)} == {0, 1}
+    shuffled = logits[[3, 0, 4, 1, 5, 2]]  # the best two at 1 and 3: drawn in proportion, 0.62 / 0.38
+    picks = [sample_next(shuffled, 1.0, top_k=2, generator=g) for _ in range(2000)]
+    assert set(picks) == {1, 3} and abs(picks.count(1) / 2000 - 0.622) < 0.04
+    picks = [sample_next(shuffled, 0.5, top_k=3, top_p=0.8, generator=g) for _ in range(2000)]  # all three together
+    assert set(picks) == {1, 3} and abs(picks.count(1) / 2000 - 0.731) < 0.04
     # softmax: 0.51, 0.31, 0.19, ...: a mass of 0.6 needs the first two, renormalised to 0.62 / 0.38
     picks = [sample_next(logits, 1.0, top_p=0.6, generator=g) for _ in range(2000)]
     assert set(picks) == {0, 1} and abs(picks.count(0) / 2000 - 0.622) < 0.04

@@ -47,7 +47,7 @@ class Score:
 
 
 @torch.inference_mode()
-def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 512) -> Score:
+def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 1024) -> Score:
     """Perplexity and per-word surprise of `text`. Unknown words take <unk>'s
     probability where the vocabulary has <unk>; otherwise the model never reads
     them, and they are left out of the perplexity and counted apart."""
@@ -63,6 +63,8 @@ def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 512) -> Score:
     out, _ = model.eval_features(x[None, :-1])  # the whole text in one pass: the state runs through it
     out, targets, pos = out[0], x[1:], torch.arange(len(x) - 1, device=device)
     nll, top_p, top_i = [], [], []
+    if model.config.cache_lambda:  # a block's mixed distribution is (rows, V), a few times over: 8 MB each,
+        rows = max(1, min(rows, 2**21 // model.config.vocab_size))  # which was also the fastest (memory-bound)
     for start in range(0, len(targets), rows):  # the output layer a block of rows at a time: bounded memory
         o, target = out[start:start + rows], targets[start:start + rows]
         if model.config.cache_lambda:  # the whole distribution, mixed with the cache of the words before

@@ -78,7 +78,7 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
     if max_new_tokens == 0:
         return
     out, state = model.eval_features(torch.tensor([prompt.ids], device=device))  # the prompt, once
-    logits, query = model.logits(out[:, -1]), out[0, -1]
+    logits = model.logits(out[:, -1])
     # The cache reads the prompt's outputs and each generated word's, with the word that followed.
     window = Window(model.config, out[0, :-1], prompt.ids[1:]) if model.config.cache_lambda else None
     token = torch.zeros(1, dtype=torch.long, device=device)
@@ -86,9 +86,9 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
     for i in range(max_new_tokens):
         if i:
             logits, state = step(token, state)  # (1, V): one token in, not the whole window
-            query = state[0][-1][0]  # the top layer's output
         logits = logits[0].float()
         if window is not None:
+            query = state[0][-1][0]  # the top layer's last output, which the logits were read from
             logits = window.mix(logits, query)
         logits = logits.cpu()
         if vocab.unk_id is not None:  # never write "<unk>" into a user's text

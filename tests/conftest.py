@@ -28,6 +28,11 @@ ANNA = os.path.join(ROOT, "data", "anna.txt")
 # A tiny text with a small, repetitive vocabulary: quick to learn by heart.
 TINY = ("the cat sat on the mat . the dog ate the bone , and the bird sang a song ! "
         "\"where is the cat ?\" asked the dog . the cat is on the mat . ") * 12
+# A text whose held-out tail has words the training text never has (and whose training text has words
+# seen once, Good-Turing's evidence that new words come): the unseen words' share is on for it.
+ONCE = " a quirk by the plinth ."
+NEW = " the zebra and the yak met the gnu , and the zebra ran ."
+WITH_NEW_WORDS = TINY * 2 + ONCE + TINY + NEW * 2
 
 
 @pytest.fixture(autouse=True)

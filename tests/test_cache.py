@@ -1,5 +1,5 @@
-"""The continuous cache: validation, scoring and generation all read the same mixture, checked against
-the formula written out by hand; off, it changes nothing."""
+"""The continuous cache and the unseen words' share: validation, scoring and generation all read the same
+mixture, checked against the formula written out by hand; off, they change nothing."""
 import json
 
 import pytest
@@ -10,30 +10,43 @@ from wordlstm import ModelConfig, UserError, WordLSTM, evaluate, generate, load_
 
 ADAPTIVE = dict(softmax="adaptive", cutoffs=[6, 12])
 CACHE = dict(cache_lambda=0.3, cache_theta=1.0, cache_size=4)
+UNSEEN = ("mat", "dog", "bird")  # words of the tiny corpus's vocabulary, given the unseen words' share in tests
+
+
+def mixes(vocab) -> list[dict]:
+    """The cache alone, the cache and the unseen words' share, the share alone."""
+    share = dict(unseen_share=0.2, unseen_ids=[vocab.stoi[w] for w in UNSEEN])
+    return [CACHE, {**CACHE, **share}, {**share, "cache_lambda": 0.0}]
 
 
 def next_word_distribution(model, ids: list[int]) -> torch.Tensor:
     """p(next word | ids), from first principles: the output layer's softmax after the last word, mixed with
-    a softmax over the (at most cache_size) earlier positions of θ h_t·h_i, each voting for the word after it."""
+    a softmax over the (at most cache_size) earlier positions of θ h_t·h_i, each voting for the word after it,
+    then with the unseen words' share, spread evenly over them."""
     c = model.config
     with torch.no_grad():
         out = model.eval_features(torch.tensor([ids]))[0][0]  # (T, H)
         p = torch.softmax(model.logits(out[-1:])[0].float(), dim=-1)
         t = len(ids) - 1
         earlier = list(range(max(0, t - c.cache_size), t))
-        if not (c.cache_lambda and earlier):
-            return p
-        votes = torch.softmax(torch.stack([c.cache_theta * out[t] @ out[i] for i in earlier]), dim=0)
-        p_cache = torch.zeros_like(p)
-        for i, vote in zip(earlier, votes):
-            p_cache[ids[i + 1]] += vote
-        return (1 - c.cache_lambda) * p + c.cache_lambda * p_cache
+        if c.cache_lambda and earlier:
+            votes = torch.softmax(torch.stack([c.cache_theta * out[t] @ out[i] for i in earlier]), dim=0)
+            p_cache = torch.zeros_like(p)
+            for i, vote in zip(earlier, votes):
+                p_cache[ids[i + 1]] += vote
+            p = (1 - c.cache_lambda) * p + c.cache_lambda * p_cache
+        if c.unseen_share:
+            q = torch.zeros_like(p)
+            q[c.unseen_ids] = 1 / len(c.unseen_ids)
+            p = (1 - c.unseen_share) * p + c.unseen_share * q
+        return p
 
 
 @pytest.mark.parametrize("extra", [{}, ADAPTIVE])
-def test_validation_reads_the_mixture_window_by_window(tiny_corpus, extra):
+@pytest.mark.parametrize("mix", range(3))
+def test_validation_reads_the_mixture_window_by_window(tiny_corpus, extra, mix):
     torch.manual_seed(0)
-    model = WordLSTM(ModelConfig(len(tiny_corpus.vocab), 16, 16, 2, **extra, **CACHE)).eval()
+    model = WordLSTM(ModelConfig(len(tiny_corpus.vocab), 16, 16, 2, **extra, **mixes(tiny_corpus.vocab)[mix])).eval()
     ids = tiny_corpus.ids[:31]
     expected = []
     for start in (0, 10, 20):  # three windows of 10, each its own text: the cache starts empty in each
@@ -43,12 +56,13 @@ def test_validation_reads_the_mixture_window_by_window(tiny_corpus, extra):
 
 
 @pytest.mark.parametrize("extra", [{}, ADAPTIVE])
-def test_generation_samples_from_the_mixture(tiny_corpus, extra, monkeypatch):
+@pytest.mark.parametrize("mix", range(3))
+def test_generation_samples_from_the_mixture(tiny_corpus, extra, mix, monkeypatch):
     """What sample_next is given is the mixture's log-probabilities up to a constant, at every step,
     also once the generated text is longer than the cache (its ring wraps)."""
     torch.manual_seed(0)
     vocab = tiny_corpus.vocab
-    model = WordLSTM(ModelConfig(len(vocab), 16, 16, 2, **extra, **CACHE))
+    model = WordLSTM(ModelConfig(len(vocab), 16, 16, 2, **extra, **mixes(vocab)[mix]))
     seen, sample_next = [], wordlstm.sample.sample_next
     monkeypatch.setattr(wordlstm.sample, "sample_next", lambda logits, *a: seen.append(logits.clone()) or
                         sample_next(logits, *a))
@@ -58,7 +72,10 @@ def test_generation_samples_from_the_mixture(tiny_corpus, extra, monkeypatch):
     assert len(seen) == 12 and len(ids) == 5 + 12
     for k, logits in enumerate(seen):
         assert torch.allclose(torch.softmax(logits, -1), next_word_distribution(model, ids[:5 + k]), atol=1e-6)
-    assert torch.softmax(seen[-1], -1).max() > 0.2 * CACHE["cache_lambda"]  # the cache does move it
+    if model.config.cache_lambda:
+        assert torch.softmax(seen[-1], -1).max() > 0.2 * CACHE["cache_lambda"]  # the cache does move it
+    if model.config.unseen_share:  # and the share: the three words get at least their part of it
+        assert (torch.softmax(seen[-1], -1)[model.config.unseen_ids] > 0.2 / 3 * 0.99).all()
 
 
 def test_off_it_gives_the_old_numbers(tiny_corpus):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import ANNA, ROOT, TINY
-from test_cache import next_word_distribution
+from test_cache import mixes, next_word_distribution
 from test_cli import run
 from wordlstm import UNK, ModelConfig, UserError, Vocab, WordLSTM, corpus_from_text, load_checkpoint, score, tokenize
 
@@ -29,11 +29,12 @@ def test_a_slice_of_the_corpus_is_far_less_surprising_than_its_words_shuffled(an
 
 
 @pytest.mark.parametrize("extra", [{}, ADAPTIVE])
-@pytest.mark.parametrize("cache", [dict(cache_lambda=0.0), dict(cache_lambda=0.3, cache_theta=1.0, cache_size=3)])
-def test_surprise_is_minus_log2_of_the_probability_generate_samples_from(tiny_corpus, extra, cache):
+@pytest.mark.parametrize("mix", range(4))  # the model alone, then mixes(): cache, cache and share, share
+def test_surprise_is_minus_log2_of_the_probability_generate_samples_from(tiny_corpus, extra, mix):
     torch.manual_seed(0)
     vocab = tiny_corpus.vocab
-    model = WordLSTM(ModelConfig(len(vocab), 16, 16, 2, dropout=0.3, **extra, **cache)).train()  # mode must not matter
+    mixed = [dict(cache_lambda=0.0), *mixes(vocab)][mix]
+    model = WordLSTM(ModelConfig(len(vocab), 16, 16, 2, dropout=0.3, **extra, **{**mixed, "cache_size": 3})).train()
     text = "the cat sat on the mat . the dog ate the cat"
     result = score(model, vocab, text, rows=4)  # blocks shorter than the text: the cache reads across them
     ids = vocab.encode(text).ids

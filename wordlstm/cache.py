@@ -47,7 +47,7 @@ def mix_log_probs(config, logp: torch.Tensor, weights: torch.Tensor, k_next: tor
 
 class Window:
     """The cache while generating: the last cache_size outputs and the word that followed each, in a
-    ring (order does not matter to the cache). Generation calls mix() and push() once per token: they
+    ring (order does not matter to the cache). Generation calls probs() and push() once per token: they
     are a handful of torch calls, since each call's overhead is most of their cost."""
 
     def __init__(self, config, outputs: torch.Tensor, next_ids: list[int]):
@@ -66,14 +66,15 @@ class Window:
         self.ids[self.count % self.size] = next_id
         self.count += 1
 
-    def mix(self, logits: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+    def probs(self, logits: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         """logits (V,) (softmax's input) for the next word after output query (H,) -> the mixture's
-        log-probabilities (V,), plus the constant -log(1 - λ)."""
+        probabilities (V,), divided by 1 - λ, in a new tensor the caller may change in place."""
+        probs = torch.softmax(logits.float(), dim=0)
         if not self.count:
-            return logits
+            return probs
         n = min(self.count, self.size)
         keys, ids, zero = (self.keys, self.ids, self.zero) if n == self.size else \
             (self.keys[:n], self.ids[:n], self.zero[:n])
         weights = torch.softmax(torch.addmv(zero, keys, query, beta=0, alpha=self.theta), dim=0)  # (n,)
         # p + λ/(1-λ) c = ((1-λ) p + λ c) / (1-λ)
-        return torch.softmax(logits.float(), dim=0).index_add_(0, ids, weights.float(), alpha=self.odds).log_()
+        return probs.index_add_(0, ids, weights.float(), alpha=self.odds)

@@ -28,6 +28,8 @@ A word-level LSTM language model trained with wordlstm, the method of chapter 8 
 over {{ model.embed_dim }}-dimensional word embeddings{{ " tied to its output layer," if model.tie_weights }} and {{ "an adaptive" if model.softmax == "adaptive" else "a full" }} softmax over {{ "{:,}".format(model.vocab_size) }} words.
 {% if model.cache_lambda %}Its next-word distribution mixes in a continuous cache (Grave et al., 2017) over the last {{ model.cache_size }} words
 it read (λ {{ model.cache_lambda }}, θ {{ model.cache_theta }}); the cache has no weights of its own.
+{% endif %}{% if model.unseen_share and model.unseen_ids %}The {{ "{:,}".format(model.unseen_ids|length) }} words of the vocabulary that its training text never has share
+{{ "%.2f"|format(100 * model.unseen_share) }}% of the probability of every next word: Good-Turing's estimate of how often a new word comes.
 {% endif %}It writes text in the style of the corpus it was trained on, one word at a time.
 
 ## Usage

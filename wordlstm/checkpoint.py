@@ -206,8 +206,9 @@ def recorded_model_config(config: dict, path) -> ModelConfig:
     """The ModelConfig in a checkpoint's config.json (`config`, read from folder `path`)."""
     try:
         # Checkpoints from before the adaptive softmax have no "softmax" field: full. Those from before
-        # the cache have no cache_lambda: off, so that they give the numbers their cards report.
-        return ModelConfig.from_dict({"softmax": "full", "cache_lambda": 0.0, **config["model"]})
+        # the cache have no cache_lambda: off, so that they give the numbers their cards report; the same for
+        # the unseen words' share.
+        return ModelConfig.from_dict({"softmax": "full", "cache_lambda": 0.0, "unseen_share": 0.0, **config["model"]})
     except (KeyError, TypeError, AttributeError, ValueError) as e:
         raise UserError(f"{CONFIG_FILE} in {path} has no valid model config ({e}); the checkpoint is corrupt") from None
 

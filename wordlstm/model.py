@@ -12,13 +12,13 @@ times the cluster's projection (the "adaptive input" of Baevski & Auli, 2019):
 the model then has no embedding matrix of its own.
 """
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import cache
+from . import cache, unseen
 from .config import Config
 from .errors import UserError
 
@@ -48,6 +48,10 @@ class ModelConfig(Config):
     cache_lambda: float = 0.05  # the cache's share of the next-word distribution
     cache_theta: float = 0.3  # how sharply it favours the positions whose LSTM output is most like this one's
     cache_size: int = 100  # how many positions back it reads
+    # The share of probability kept for the words of the vocabulary that the training text never has
+    # (unseen.py): Good-Turing's n1 / N, counted by train() with the words themselves. None: count it; 0: off.
+    unseen_share: float | None = None
+    unseen_ids: list[int] = field(default_factory=list)
 
     def __post_init__(self):
         for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
@@ -62,6 +66,12 @@ class ModelConfig(Config):
             raise UserError(f"cache_theta must be 0 or more (got {self.cache_theta})")
         if int(self.cache_size) < 1:
             raise UserError(f"cache_size must be at least 1 (got {self.cache_size})")
+        if self.unseen_share is not None and not 0 <= self.unseen_share < 1:
+            raise UserError(f"unseen_share must be in [0, 1), 0 meaning off (got {self.unseen_share})")
+        ids = [int(i) for i in self.unseen_ids]
+        if len(set(ids)) != len(ids) or any(not 0 <= i < self.vocab_size for i in ids):
+            raise UserError(f"unseen_ids must be distinct word ids below vocab_size = {self.vocab_size}")
+        self.unseen_ids = ids
         if self.tie_weights and self.embed_dim != self.hidden_size:
             raise UserError(f"tie_weights needs embed_dim == hidden_size "
                             f"(got {self.embed_dim} and {self.hidden_size}); make them equal, or untie them (--no-tie-weights)")
@@ -311,16 +321,17 @@ class WordLSTM(nn.Module):
 
     def text_nll(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Each next word's exact negative log-probability (B, T) under the model's whole distribution,
-        its cache included: LSTM outputs (B, T, H) of consecutive words, target ids (B, T). Each row is
-        a text of its own: the cache reads only that row's earlier positions."""
+        its cache and the unseen words' share included: LSTM outputs (B, T, H) of consecutive words,
+        target ids (B, T). Each row is a text of its own: the cache reads only that row's earlier positions."""
         nll = self.loss(out, target, reduction="none").view(target.shape)
-        if not self.config.cache_lambda:
-            return nll
-        pos = torch.arange(target.shape[-1], device=target.device)
-        return cache.mix_nll(self.config, nll, cache.attend(self.config, out, pos, out, pos), target, target)
+        if self.config.cache_lambda:
+            pos = torch.arange(target.shape[-1], device=target.device)
+            nll = cache.mix_nll(self.config, nll, cache.attend(self.config, out, pos, out, pos), target, target)
+        return unseen.mix_nll(self.config, nll, target) if unseen.active(self.config) else nll
 
     def log_probs(self, out: torch.Tensor) -> torch.Tensor:
-        """LSTM outputs (N, H) -> the output layer's log-probabilities (N, V), float32, without the cache."""
+        """LSTM outputs (N, H) -> the output layer's log-probabilities (N, V), float32, without the cache
+        or the unseen words' share."""
         return torch.log_softmax(self.logits(out).float(), dim=-1)
 
     def top_log_probs(self, out: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

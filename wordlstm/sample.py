@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import unseen
 from .cache import Window
 from .model import WordLSTM
 from .errors import UserError
@@ -79,8 +80,11 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
         return
     out, state = model.eval_features(torch.tensor([prompt.ids], device=device))  # the prompt, once
     logits = model.logits(out[:, -1])
+    config = model.config
     # The cache reads the prompt's outputs and each generated word's, with the word that followed.
-    window = Window(model.config, out[0, :-1], prompt.ids[1:]) if model.config.cache_lambda else None
+    window = Window(config, out[0, :-1], prompt.ids[1:]) if config.cache_lambda else None
+    # The unseen words' share, on the cache's scale (its probabilities are divided by 1 - λ).
+    share = unseen.odds(config, device, 1 / (1 - config.cache_lambda)) if unseen.active(config) else None
     token = torch.zeros(1, dtype=torch.long, device=device)
     step = model.stepper()
     for i in range(max_new_tokens):
@@ -89,7 +93,11 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
         logits = logits[0].float()
         if window is not None:
             query = state[0][-1][0]  # the top layer's last output, which the logits were read from
-            logits = window.mix(logits, query)
+            probs = window.probs(logits, query)
+        elif share is not None:
+            probs = torch.softmax(logits, dim=0)
+        if window is not None or share is not None:  # sampling reads log-probabilities as logits
+            logits = (probs if share is None else probs.add_(share)).log_()
         logits = logits.cpu()
         if vocab.unk_id is not None:  # never write "<unk>" into a user's text
             logits[vocab.unk_id] = -math.inf

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import unseen
 from .cache import attend, mix_log_probs
 from .errors import UserError
 from .model import WordLSTM
@@ -63,14 +64,20 @@ def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 1024) -> Score:
     out, _ = model.eval_features(x[None, :-1])  # the whole text in one pass: the state runs through it
     out, targets, pos = out[0], x[1:], torch.arange(len(x) - 1, device=device)
     nll, top_p, top_i = [], [], []
-    if model.config.cache_lambda:  # a block's mixed distribution is (rows, V), a few times over: 8 MB each,
-        rows = max(1, min(rows, 2**21 // model.config.vocab_size))  # which was also the fastest (memory-bound)
+    config = model.config
+    mixed = config.cache_lambda or unseen.active(config)
+    if mixed:  # a block's mixed distribution is (rows, V), a few times over: 8 MB each,
+        rows = max(1, min(rows, 2**21 // config.vocab_size))  # which was also the fastest (memory-bound)
     for start in range(0, len(targets), rows):  # the output layer a block of rows at a time: bounded memory
         o, target = out[start:start + rows], targets[start:start + rows]
-        if model.config.cache_lambda:  # the whole distribution, mixed with the cache of the words before
-            back = max(0, start - model.config.cache_size)
-            weights = attend(model.config, o, pos[start:start + rows], out[back:start + rows], pos[back:start + rows])
-            logp = mix_log_probs(model.config, model.log_probs(o), weights, targets[back:start + rows])
+        if mixed:  # the whole distribution, mixed with the cache of the words before and the unseen words' share
+            logp = model.log_probs(o)
+            if config.cache_lambda:
+                back = max(0, start - config.cache_size)
+                weights = attend(config, o, pos[start:start + rows], out[back:start + rows], pos[back:start + rows])
+                logp = mix_log_probs(config, logp, weights, targets[back:start + rows])
+            if unseen.active(config):
+                logp = unseen.mix_log_probs(config, logp)
             nll.append(-logp.gather(1, target[:, None]).squeeze(1))
             logp, guess = logp.topk(min(TOP, len(vocab)), dim=-1)
         else:

@@ -18,6 +18,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
+from . import unseen
 from .config import Config
 from .data import Windows, split
 from .errors import UserError
@@ -478,8 +479,9 @@ def _windows(train_ids: torch.Tensor, cfg: TrainConfig, world: int) -> tuple[Win
 
 def _build(model_config: ModelConfig, cfg: TrainConfig, train_ids: torch.Tensor, device: torch.device, world: int):
     """The model (on `device`, in train mode), its optimizer, and the module whose forward is the loss."""
-    model = WordLSTM(model_config)
-    model.init_output_bias(torch.bincount(train_ids.long(), minlength=model_config.vocab_size)[: model_config.vocab_size])
+    counts = _word_counts(train_ids, model_config.vocab_size)
+    model = WordLSTM(unseen.resolve(model_config, counts))
+    model.init_output_bias(counts)
     model = model.to(device)
     # The fused kernel updates all parameters in one pass: ~8% more tokens/s on the CPU.
     adam = torch.optim.AdamW if cfg.weight_decay else torch.optim.Adam  # decoupled decay; none: plain Adam
@@ -491,6 +493,17 @@ def _build(model_config: ModelConfig, cfg: TrainConfig, train_ids: torch.Tensor,
             loss_step, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=model.adaptive)  # a rank's batch may have no word of some cluster
     return model, optimizer, loss_step
+
+
+def _word_counts(train_ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    return torch.bincount(train_ids.long(), minlength=vocab_size)[:vocab_size]
+
+
+def trained_config(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig) -> ModelConfig:
+    """The config of the model that train(ids, model_config, cfg) returns: the unseen words of its training
+    text counted in, with their share (unseen.py). For a caller that rebuilds that model from its weights."""
+    train_ids, _ = split(ids, cfg.seq_len, cfg.val_fraction)
+    return unseen.resolve(model_config, _word_counts(train_ids, model_config.vocab_size))
 
 
 def _restore(resume: TrainState, model: WordLSTM, optimizer, cfg: TrainConfig, device: torch.device) -> Position:

@@ -13,7 +13,7 @@ import os
 from dataclasses import replace
 
 from .model import WordLSTM
-from .train import TrainingThread
+from .train import TrainingThread, trained_config
 
 
 def max_lease() -> int:
@@ -48,7 +48,7 @@ def runner(leased):
         for item in leased(ids, model_cfg, cfg, sampler, init):
             if isinstance(item, tuple):  # the last item: the weights and the result
                 state, result = item
-                model = WordLSTM(model_cfg)
+                model = WordLSTM(trained_config(ids, model_cfg, cfg))
                 model.load_state_dict(state)
                 return model, result
             on_event(item)

@@ -25,6 +25,7 @@ from wordlstm.cli import ArgumentParser, invocation
 from wordlstm.hub import load_model
 from wordlstm.limits import Limits, admit, memory_in_use
 from wordlstm.sample import LiveSampler
+from wordlstm.train import trained_config
 from wordlstm.warmstart import transfer
 
 
@@ -84,6 +85,10 @@ def parse_args():
                    help=f"how sharply the cache favours the positions most like this one (default {M.cache_theta})")
     p.add_argument("--cache-size", type=int, default=M.cache_size,
                    help=f"how many positions back the cache reads (default {M.cache_size})")
+    p.add_argument("--unseen-share", type=float, default=M.unseen_share,
+                   help="the share of the next-word distribution kept for the vocabulary's words that the "
+                        "training text never has (default: Good-Turing's estimate, the share of training tokens "
+                        "that are words seen once; 0: off)")
     p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default=M.softmax,
                    help=f"output layer: adaptive (fast, for 2,000+ words), full (the book's), auto picks (default {M.softmax})")
     p.add_argument("--min-count", type=int, default=Corpus.min_count,
@@ -193,8 +198,10 @@ def main():
                                  "train": asdict(cfg)}) if args.track and rank == 0 else None
     saved = []
 
+    trained = trained_config(corpus.ids, model_cfg, cfg)  # what train() builds: its unseen words counted
+
     def save(state, metrics, final=False):
-        model = WordLSTM(model_cfg)
+        model = WordLSTM(trained)
         model.load_state_dict(state.position.best or state.model)  # what users load: the best weights so far
         save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), metrics=metrics, corpus=corpus.info(),
                         command=command, resume=state, **({"init_from": init_from} if init_from else {}),

@@ -62,19 +62,22 @@ def bench_prep(path, max_vocab=None):
 
 
 # The recipe, a piece at a time (--ablation): each row adds one change to the row above.
-NO_CACHE = {"cache_lambda": 0.0}
+NO_SHARE = {"unseen_share": 0.0}
+ALONE = {"cache_lambda": 0.0, **NO_SHARE}  # the model's own distribution: no cache, no unseen words' share
 ABLATION = [
     ("the 0.3 recipe: lr 5e-3, constant, streams, validation every epoch",
-     {"lr": 5e-3, "schedule": "constant", "patience": None, "shuffle": False, "val_every": 0, **NO_CACHE}),
+     {"lr": 5e-3, "schedule": "constant", "patience": None, "shuffle": False, "val_every": 0, **ALONE}),
     ("+ linear decay to zero over the budget, peak lr 1e-2",
-     {"patience": None, "shuffle": False, "val_every": 0, **NO_CACHE}),
-    ("+ validation by the clock; patience 5, then anneal", {"shuffle": False, **NO_CACHE}),
-    ("+ shuffled windows (0.6's defaults)", NO_CACHE),
-    ("+ a continuous cache (the defaults: --size small)", {}),
-    ("--size medium, untied (0.5.0): 256x2, batch 16, AWD-LSTM's dropouts, no cache",
-     {**SIZES["medium"], "tie_weights": False, **NO_CACHE}),
-    ("+ tied weights (0.6's --size medium)", {**SIZES["medium"], **NO_CACHE}),
-    ("+ a continuous cache (--size medium)", SIZES["medium"]),
+     {"patience": None, "shuffle": False, "val_every": 0, **ALONE}),
+    ("+ validation by the clock; patience 5, then anneal", {"shuffle": False, **ALONE}),
+    ("+ shuffled windows (0.6's defaults)", ALONE),
+    ("+ a continuous cache (0.7's defaults)", NO_SHARE),
+    ("+ the unseen words' share (the defaults: --size small)", {}),
+    ("--size medium, untied (0.5.0): 256x2, batch 16, AWD-LSTM's dropouts",
+     {**SIZES["medium"], "tie_weights": False, **ALONE}),
+    ("+ tied weights (0.6's --size medium)", {**SIZES["medium"], **ALONE}),
+    ("+ a continuous cache (0.7's --size medium)", {**SIZES["medium"], **NO_SHARE}),
+    ("+ the unseen words' share (--size medium)", SIZES["medium"]),
 ]
 
 
@@ -90,10 +93,11 @@ def train_ours(corpus, seconds, device, softmax="auto", precision="auto", **reci
     return model, model_cfg, cfg, result, evaluate(model, val_ids, cfg.seq_len)
 
 
-def without_cache(model):
-    """The same weights, without the continuous cache: what the cache adds, with no training."""
+def without(model, **off):
+    """The same weights, with some of the config's mixture off (cache_lambda=0, unseen_share=0): what
+    that part adds, with no training."""
     plain = copy.copy(model)  # a shallow copy: the modules, and so the weights, are shared
-    plain.config = replace(model.config, cache_lambda=0.0)
+    plain.config = replace(model.config, **off)
     return plain
 
 
@@ -115,16 +119,18 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     # Forward + backward (3x forward) FLOPs per training token, the clusters weighted by the text's words.
     shares = cluster_shares(model_cfg, corpus.vocab.counts)
     flops = 6 * flops_per_token(model_cfg, shares, cluster_widths(model))
-    if model_cfg.cache_lambda:
-        _, val_ids = split(corpus.ids, cfg.seq_len, cfg.val_fraction)
-        report["val_ppl_without_cache"] = round(math.exp(evaluate(without_cache(model), val_ids, cfg.seq_len)), 2)
+    _, val_ids = split(corpus.ids, cfg.seq_len, cfg.val_fraction)
+    for name, off in [("cache", dict(cache_lambda=0.0)), ("share", dict(unseen_share=0.0))]:
+        if model.config != replace(model.config, **off):
+            report[f"val_ppl_without_{name}"] = round(math.exp(evaluate(without(model, **off), val_ids, cfg.seq_len)), 2)
     report.update(device=result.device, model=f"{model_cfg.num_layers}x{model_cfg.hidden_size}",
                   softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
                   train_steps=result.steps,
                   train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(val_loss, 4),
                   train_flops_per_token=round(flops),
                   mfu=mfu(result.device, flops * result.tokens_per_s),
-                  val_ppl=round(math.exp(val_loss), 2), last_val_coverage=round(result.val_coverage, 4))
+                  val_ppl=round(math.exp(val_loss), 2), last_val_coverage=round(result.val_coverage, 4),
+                  unseen_share=model.config.unseen_share, unseen_words=len(model.config.unseen_ids))
 
     # Ours takes a tenth of a second, so one run is at the mercy of a noisy
     # machine and of the process settling after training (the first runs are
@@ -133,7 +139,7 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     prompt = corpus.vocab.encode(" ".join(  # the baseline's prompt: the text's first four words
         corpus.vocab.itos[i] for i in corpus.ids[:4].tolist()))
     model = model.cpu()
-    models = {"": model, "_without_cache": without_cache(model)} if model_cfg.cache_lambda else {"": model}
+    models = {"": model, "_without_cache": without(model, cache_lambda=0.0)} if model_cfg.cache_lambda else {"": model}
     times, texts = {k: [] for k in models}, {}
     for seed in range(6):  # with and without the cache in turn: the machine's mood is the same for both
         for k, m in models.items():

@@ -46,8 +46,9 @@ def test_a_checkpoint_keeps_them_and_one_from_before_loads_with_them_off(tiny_co
     save_checkpoint(tmp_path, model, tiny_corpus.vocab)
     loaded = load_checkpoint(tmp_path).model.config
     assert (loaded.unseen_share, loaded.unseen_ids) == (0.03, [V - 2, V - 1])
-    assert "The 2 words of the vocabulary that its training text never has share\n3.00% of the probability" in \
-        (tmp_path / "README.md").read_text()
+    card = (tmp_path / "README.md").read_text()
+    assert "The 2 words of the vocabulary that its training text never has share\n3.00% of the probability" in card
+    assert "| unseen_ids | 2 words (in config.json) |" in card  # not the ids: hundreds of them in a real model
     config = json.loads((tmp_path / "config.json").read_text())
     for field in ("unseen_share", "unseen_ids"):
         del config["model"][field]

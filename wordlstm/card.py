@@ -89,6 +89,14 @@ repeats the biases of its corpus. Words it never saw are unknown to it.
 """
 
 
+def hyperparameters(model_cfg: dict, train: dict) -> dict:
+    """The card's settings table: the unseen words (hundreds of ids, in config.json) by their number."""
+    shown = {**model_cfg, **train}
+    if "unseen_ids" in shown:
+        shown["unseen_ids"] = f"{len(shown['unseen_ids']):,} words (in config.json)"
+    return shown
+
+
 def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_included: bool = False,
                corpus_ids=None) -> ModelCard:
     """A ModelCard from a checkpoint's parts; `repo_id` goes into the usage snippet.
@@ -127,7 +135,8 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
         model=model_cfg,
         corpus={"tokens": None, "min_count": 1, "max_vocab": None, "sha256": "?", **corpus,
                 "name": os.path.basename(str(corpus.get("name", "?")))},  # never the user's local path
-        corpus_note=note, hyperparameters={**model_cfg, **train}, results=results, command=config.get("command"),
+        corpus_note=note, hyperparameters=hyperparameters(model_cfg, train), results=results,
+        command=config.get("command"),
         init_from=config.get("init_from"),
         samples=samples, sample_settings=", ".join(f"{k} {v}" for k, v in SAMPLE_SETTINGS.items()) + f", prompt \"{prompt}\"",
         versions=config.get("versions", {}))

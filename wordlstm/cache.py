@@ -47,7 +47,7 @@ def mix_log_probs(config, logp: torch.Tensor, weights: torch.Tensor, k_next: tor
 
 class Window:
     """The cache while generating: the last cache_size outputs and the word that followed each, in a
-    ring (order does not matter to the cache). Generation calls probs() and push() once per token: they
+    ring (order does not matter to the cache). Generation calls add_to() and push() once per token: they
     are a handful of torch calls, since each call's overhead is most of their cost."""
 
     def __init__(self, config, outputs: torch.Tensor, next_ids: list[int]):
@@ -66,15 +66,13 @@ class Window:
         self.ids[self.count % self.size] = next_id
         self.count += 1
 
-    def probs(self, logits: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        """logits (V,) (softmax's input) for the next word after output query (H,) -> the mixture's
-        probabilities (V,), divided by 1 - λ, in a new tensor the caller may change in place."""
-        probs = torch.softmax(logits.float(), dim=0)
+    def add_to(self, probs: torch.Tensor, query: torch.Tensor):
+        """The model's probabilities probs (V,) of the next word after output query (H,) become, in place,
+        the mixture's divided by 1 - λ: p + λ/(1-λ) c = ((1-λ) p + λ c) / (1-λ)."""
         if not self.count:
-            return probs
+            return
         n = min(self.count, self.size)
         keys, ids, zero = (self.keys, self.ids, self.zero) if n == self.size else \
             (self.keys[:n], self.ids[:n], self.zero[:n])
         weights = torch.softmax(torch.addmv(zero, keys, query, beta=0, alpha=self.theta), dim=0)  # (n,)
-        # p + λ/(1-λ) c = ((1-λ) p + λ c) / (1-λ)
-        return probs.index_add_(0, ids, weights.float(), alpha=self.odds)
+        probs.index_add_(0, ids, weights.float(), alpha=self.odds)

@@ -91,13 +91,14 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
         if i:
             logits, state = step(token, state)  # (1, V): one token in, not the whole window
         logits = logits[0].float()
-        if window is not None:
-            query = state[0][-1][0]  # the top layer's last output, which the logits were read from
-            probs = window.probs(logits, query)
-        elif share is not None:
+        if window is not None or share is not None:  # sampling reads the mixture's log-probabilities as logits
             probs = torch.softmax(logits, dim=0)
-        if window is not None or share is not None:  # sampling reads log-probabilities as logits
-            logits = (probs if share is None else probs.add_(share)).log_()
+            if window is not None:
+                query = state[0][-1][0]  # the top layer's last output, which the logits were read from
+                window.add_to(probs, query)
+            if share is not None:
+                probs.add_(share)
+            logits = probs.log_()
         logits = logits.cpu()
         if vocab.unk_id is not None:  # never write "<unk>" into a user's text
             logits[vocab.unk_id] = -math.inf

@@ -62,5 +62,6 @@ def mix_log_probs(config, logp: torch.Tensor) -> torch.Tensor:
 def odds(config, device, scale: float = 1.0) -> torch.Tensor:
     """What generation adds to `scale` x the model's probabilities (V,), so that their sum is the mixture's
     probabilities up to a constant: μ / (1 - μ) x scale x [w unseen] / |unseen|."""
-    mu = config.unseen_share
-    return _log_q(config, device).exp_().mul_(mu / (1 - mu) * scale)
+    mu, odds = config.unseen_share, torch.zeros(config.vocab_size, device=device)
+    odds[config.unseen_ids] = mu / (1 - mu) * scale / len(config.unseen_ids)
+    return odds

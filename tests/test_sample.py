@@ -26,20 +26,22 @@ def test_stream_yields_prompt_then_one_piece_per_token(tiny_model, tiny_vocab):
 
 
 def test_top_k_and_top_p_restrict_the_support():
-    logits = torch.tensor([3.0, 2.5, 2.0, 0.0, -1.0, -5.0])
+    probs = torch.softmax(torch.tensor([3.0, 2.5, 2.0, 0.0, -1.0, -5.0]), 0) * 3  # of any total
     g = torch.Generator().manual_seed(0)
-    assert {sample_next(logits, 1.0, top_k=2, generator=g) for _ in range(300)} == {0, 1}
-    shuffled = logits[[3, 0, 4, 1, 5, 2]]  # the best two at 1 and 3: drawn in proportion, 0.62 / 0.38
+    assert {sample_next(probs, 1.0, top_k=2, generator=g) for _ in range(300)} == {0, 1}
+    shuffled = probs[[3, 0, 4, 1, 5, 2]]  # the best two at 1 and 3: drawn in proportion, 0.62 / 0.38
     picks = [sample_next(shuffled, 1.0, top_k=2, generator=g) for _ in range(2000)]
     assert set(picks) == {1, 3} and abs(picks.count(1) / 2000 - 0.622) < 0.04
     picks = [sample_next(shuffled, 0.5, top_k=3, top_p=0.8, generator=g) for _ in range(2000)]  # all three together
     assert set(picks) == {1, 3} and abs(picks.count(1) / 2000 - 0.731) < 0.04
     # softmax: 0.51, 0.31, 0.19, ...: a mass of 0.6 needs the first two, renormalised to 0.62 / 0.38
-    picks = [sample_next(logits, 1.0, top_p=0.6, generator=g) for _ in range(2000)]
+    picks = [sample_next(probs, 1.0, top_p=0.6, generator=g) for _ in range(2000)]
     assert set(picks) == {0, 1} and abs(picks.count(0) / 2000 - 0.622) < 0.04
-    assert {sample_next(logits, 1.0, top_p=0.3, generator=g) for _ in range(100)} == {0}
-    assert len({sample_next(logits, 1.0, generator=g) for _ in range(2000)}) >= 5  # off: wide support
-    assert sample_next(logits, 0.0) == 0
+    assert {sample_next(probs, 1.0, top_p=0.3, generator=g) for _ in range(100)} == {0}
+    assert len({sample_next(probs, 1.0, generator=g) for _ in range(2000)}) >= 5  # off: wide support
+    assert sample_next(probs, 0.0) == 0
+    # A low temperature raises tiny probabilities to a high power: that must not round them all to zero.
+    assert {sample_next(torch.tensor([1e-6, 2e-6, 1e-7]), 0.05, generator=g) for _ in range(50)} == {1}
 
 
 def test_unk_is_never_generated():

@@ -1,7 +1,7 @@
 """Generation: feed the prompt once, then one token per step with the state carried.
 
 That is O(1) work per new token; the book re-feeds the last 100 tokens at
-every step. `sample_next` is a pure function of the logits and a generator.
+every step. `sample_next` is a pure function of the probabilities and a generator.
 """
 import math
 from collections.abc import Iterator
@@ -30,21 +30,25 @@ def check_settings(max_new_tokens: int, temperature: float, top_k: int, top_p: f
         raise UserError(f"top_p must be in (0, 1], 1 meaning off (got {top_p})")
 
 
-def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+def sample_next(probs: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                 generator: torch.Generator | None = None) -> int:
-    """Pick the next token id from logits (V,). temperature 0 = argmax."""
+    """Pick the next token id from probabilities (V,), not necessarily summing to 1 (the cache's
+    mixture does not). Temperature T draws in proportion to p ** (1 / T); 0 = argmax."""
     if temperature == 0:
-        return int(logits.argmax())
-    logits, ids = logits.float() / temperature if temperature != 1 else logits.float(), None
-    if 0 < top_k < logits.numel():
+        return int(probs.argmax())
+    ids = None
+    if 0 < top_k < probs.numel():
         # Only the k best can be drawn: the rest of the work is on them alone, not on the whole
         # vocabulary (on 12,778 words and k 40, the app's defaults: 30 µs instead of 90).
-        logits, ids = torch.topk(logits, top_k)
-    probs = torch.softmax(logits, dim=-1)
+        probs, ids = torch.topk(probs, top_k)
+    if temperature != 1:
+        # softmax(log p / T), without the log and the exp: divided by the largest first, so that
+        # a low temperature cannot round every entry down to zero.
+        probs = (probs / probs.max()).pow_(1 / temperature)
     if top_p < 1:
         # Keep the smallest set of most likely tokens whose mass reaches top_p.
         sorted_p, order = probs.sort(descending=True)
-        outside = sorted_p.cumsum(0) - sorted_p >= top_p  # the mass before this token already suffices
+        outside = sorted_p.cumsum(0) - sorted_p >= top_p * sorted_p.sum()  # the mass before it already suffices
         probs = probs.scatter(0, order[outside], 0.0)
     # Inverse-CDF sampling: one uniform draw and a binary search, about 20x
     # cheaper than torch.multinomial for a single sample on the CPU. A token of
@@ -90,19 +94,18 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
     for i in range(max_new_tokens):
         if i:
             logits, state = step(token, state)  # (1, V): one token in, not the whole window
-        logits = logits[0].float()
-        if window is not None or share is not None:  # sampling reads the mixture's log-probabilities as logits
-            probs = torch.softmax(logits, dim=0)
-            if window is not None:
-                query = state[0][-1][0]  # the top layer's last output, which the logits were read from
-                window.add_to(probs, query)
-            if share is not None:
-                probs.add_(share)
-            logits = probs.log_()
-        logits = logits.cpu()
+        # The distribution sampled: the model's, with the cache's part and the unseen words' share added
+        # in place. It then sums to more than 1, which sampling does not mind: no log, no renormalizing.
+        probs = torch.softmax(logits[0].float(), dim=0)
+        if window is not None:
+            query = state[0][-1][0]  # the top layer's last output, which the logits were read from
+            window.add_to(probs, query)
+        if share is not None:
+            probs.add_(share)
+        probs = probs.cpu()
         if vocab.unk_id is not None:  # never write "<unk>" into a user's text
-            logits[vocab.unk_id] = -math.inf
-        next_id = sample_next(logits, temperature, top_k, top_p, generator)
+            probs[vocab.unk_id] = 0.0
+        next_id = sample_next(probs, temperature, top_k, top_p, generator)
         token.fill_(next_id)
         if window is not None:
             window.push(query, next_id)

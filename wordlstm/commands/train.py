@@ -241,6 +241,7 @@ def main():
                       init=init.state if init else None)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if dist.is_initialized():
+        dist.barrier()  # no rank tears its connections down while the other still uses them
         dist.destroy_process_group()
     if rank:
         return 0

@@ -144,16 +144,17 @@ def test_tied_adaptive_embeddings_are_the_output_vectors():
 
 @pytest.mark.parametrize("extra", [{}, {"tie_weights": True}, ADAPTIVE, {"tie_weights": True, **ADAPTIVE}])
 def test_step_matches_forward(extra):
-    """The generation fast path computes exactly what forward() computes."""
+    """The generation fast path computes exactly the probabilities that forward()'s logits give."""
     m = WordLSTM(ModelConfig(40, 16, 16, 3, dropout=0.5, **extra)).eval()
     x = torch.randint(0, 40, (2, 8))
     full, (h_full, c_full) = m(x)
-    logits, state = m.next_logits(x[:, :3])
-    steps, step = [logits], m.stepper()
+    out, state = m.eval_features(x[:, :3])
+    step = m.stepper()
+    steps = [step.probs(out[:, -1])]
     for t in range(3, 8):
-        logits, state = step(x[:, t], state)
-        steps.append(logits)
-    assert torch.allclose(torch.stack(steps, 1), full[:, 2:], atol=1e-5)
+        probs, state = step(x[:, t], state)
+        steps.append(probs)
+    assert torch.allclose(torch.stack(steps, 1), torch.softmax(full[:, 2:], dim=-1), atol=1e-6)
     h, c = (torch.stack(s) for s in state)
     assert torch.allclose(h, h_full, atol=1e-5) and torch.allclose(c, c_full, atol=1e-5)
 

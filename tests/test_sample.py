@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from wordlstm import MAX_NEW_TOKENS, UNK, ModelConfig, UserError, Vocab, WordLSTM, generate, sample_next, stream
+from wordlstm.model import Stepper
 
 
 def test_same_seed_same_text_and_other_seed_other_text(tiny_model, tiny_vocab):
@@ -66,13 +67,9 @@ def test_bad_settings_fail_before_any_output(tiny_model, tiny_vocab, settings, m
 def test_generation_is_o1_per_token(tiny_model, tiny_vocab, monkeypatch):
     """The prompt is fed once; then each step feeds exactly one token per sequence."""
     fed = []
-    prompt_fn, stepper = tiny_model.eval_features, tiny_model.stepper
-
-    def counting_stepper():
-        step = stepper()
-        return lambda x, s: fed.append(tuple(x.shape)) or step(x, s)
+    prompt_fn, step = tiny_model.eval_features, Stepper.__call__
     monkeypatch.setattr(tiny_model, "eval_features", lambda x, s=None: fed.append(tuple(x.shape)) or prompt_fn(x, s))
-    monkeypatch.setattr(tiny_model, "stepper", counting_stepper)
+    monkeypatch.setattr(Stepper, "__call__", lambda self, x, s: fed.append(tuple(x.shape)) or step(self, x, s))
     generate(tiny_model, tiny_vocab, "the cat sat on the mat", max_new_tokens=20, seed=0)
     assert fed == [(1, 6)] + [(1,)] * 19
 

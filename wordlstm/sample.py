@@ -83,20 +83,20 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
     if max_new_tokens == 0:
         return
     out, state = model.eval_features(torch.tensor([prompt.ids], device=device))  # the prompt, once
-    logits = model.logits(out[:, -1])
+    step = model.stepper()
+    probs = step.probs(out[:, -1])
     config = model.config
     # The cache reads the prompt's outputs and each generated word's, with the word that followed.
     window = Window(config, out[0, :-1], prompt.ids[1:]) if config.cache_lambda else None
     # The unseen words' share, on the cache's scale (its probabilities are divided by 1 - λ).
     share = unseen.odds(config, device, 1 / (1 - config.cache_lambda)) if unseen.active(config) else None
     token = torch.zeros(1, dtype=torch.long, device=device)
-    step = model.stepper()
     for i in range(max_new_tokens):
         if i:
-            logits, state = step(token, state)  # (1, V): one token in, not the whole window
+            probs, state = step(token, state)  # (1, V): one token in, not the whole window
         # The distribution sampled: the model's, with the cache's part and the unseen words' share added
         # in place. It then sums to more than 1, which sampling does not mind: no log, no renormalizing.
-        probs = torch.softmax(logits[0].float(), dim=0)
+        probs = probs[0]
         if window is not None:
             query = state[0][-1][0]  # the top layer's last output, which the logits were read from
             window.add_to(probs, query)

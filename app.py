@@ -234,7 +234,8 @@ def samples_table(rows: list) -> pd.DataFrame:
 
 
 def describe(e, text: str) -> str:
-    parts = [f"Training on **{e.device}** on `{text}`: epoch {e.epoch}, step {e.step}"
+    where = "the mean of the branches, " if e.branch is None else f"branch {e.branch}, " if e.branch else ""
+    parts = [f"Training on **{e.device}** on `{text}`: {where}epoch {e.epoch}, step {e.step}"
              + (f"/{e.total_steps}" if e.total_steps else ""), f"{e.tokens_per_s:,.0f} tokens/s"]
     if e.train_loss is not None:
         parts.append(f"train loss {e.train_loss:.3f}")
@@ -254,12 +255,13 @@ def vocab_size_at(corpus, min_count: int) -> int:
 
 
 def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-            batch_size, min_count, softmax, size="small") -> tuple[ModelConfig, TrainConfig]:
+            batch_size, min_count, softmax, size="small", branches=0) -> tuple[ModelConfig, TrainConfig]:
     """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`. The size
     brings its regularizers (SIZES); its shape and dropout are in the sliders, which may differ. A size's
     tied weights stay tied while the sliders keep the embedding and hidden sizes equal."""
     cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
-                      epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed))
+                      epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed),
+                      branches=int(branches))
     model_cfg = ModelConfig.from_dict(SIZES[size], embed_dim=int(embed_dim), hidden_size=int(hidden_size),
                                       num_layers=int(num_layers), dropout=float(dropout),
                                       tie_weights=SIZES[size]["tie_weights"] and int(embed_dim) == int(hidden_size),
@@ -287,12 +289,12 @@ def capped(asked: float, cfg: TrainConfig) -> str:
 
 @user_error
 def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-             batch_size, min_count, softmax, session: Session, size="small") -> str:
+             batch_size, min_count, softmax, session: Session, size="small", branches=0) -> str:
     """What training with these settings would cost on the session's text (or the
     sample), and whether it fits this server: the settings panel's live line."""
     corpus = session.corpus or sample_corpus()
     model_cfg, cfg = configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
-                             num_layers, dropout, lr, batch_size, min_count, softmax, size)
+                             num_layers, dropout, lr, batch_size, min_count, softmax, size, branches)
     text = f"on `{os.path.basename(corpus.name)}` ({len(corpus.ids):,} tokens, {model_cfg.vocab_size:,} words)"
     try:
         cfg, cost = admitted(corpus, model_cfg, cfg)
@@ -324,7 +326,7 @@ def start_source(start_from: str, start_repo: str, session: Session):
 @user_error
 def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
                 dropout, lr, batch_size, min_count, softmax, start_from, start_repo, session: Session,
-                size="small", progress=gr.Progress()):
+                size="small", branches=0, progress=gr.Progress()):
     """Train on `corpus` (or the corpus picked in Data, or the sample), from a new model or
     from another one (warm start); streams status and curves."""
     progress(0, desc="Reading the corpus...")
@@ -338,7 +340,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         same_sample = (path, int(min_count)) == (SAMPLE_CORPUS, sample_corpus().min_count)
         session.corpus = sample_corpus() if same_sample else load_corpus(path, min_count=int(min_count))
     model_cfg, cfg = configs(session.corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
-                             num_layers, dropout, lr, batch_size, min_count, softmax, size)
+                             num_layers, dropout, lr, batch_size, min_count, softmax, size, branches)
     source, source_name = start_source(start_from, start_repo, session)
     init = None
     if source is not None:
@@ -635,6 +637,9 @@ with Blocks(title="wordlstm") as demo:
         max_seconds = gr.Number(TIME_BUDGET, label="Time budget (s)", info="stop after this many seconds, 0 = no limit",
                                 precision=0, minimum=0, maximum=24 * 3600)
         seed = gr.Number(TrainConfig.seed, label="Seed", info="same seed, same model", precision=0)
+        branches = gr.Number(TrainConfig.branches, label="Branches", precision=0, minimum=0, maximum=16,
+                             info="0: one run; K: then K more from its best weights, sharing the budget, and the "
+                                  "model is their mean (on a small text, more time then buys a better model)")
     with gr.Row():
         start_from = gr.Radio(START_FROM, value=START_FROM[0], label="Start from",
                               info="another model's weights, for the words both texts share (a warm start: a "
@@ -744,7 +749,7 @@ with Blocks(title="wordlstm") as demo:
 
     settings = dict(epochs=epochs, max_seconds=max_seconds, seed=seed, seq_len=seq_len, stride=stride,
                     embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
-                    batch_size=batch_size, min_count=min_count, softmax=softmax, size=size)
+                    batch_size=batch_size, min_count=min_count, softmax=softmax, size=size, branches=branches)
     shape = dict(embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
                  batch_size=batch_size)  # what a size sets among the sliders
     size.change(lambda name: [SIZES[name][k] for k in shape], [size], list(shape.values()), queue=False,

@@ -52,6 +52,22 @@ def test_a_size_sets_the_model_and_its_batch_and_a_flag_still_wins(tmp_path):
     assert config["train"]["batch_size"] == SIZES["medium"]["batch_size"] != TrainConfig.batch_size
 
 
+def test_branches_save_their_mean_which_a_resume_refuses_in_one_line(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY)
+    out = tmp_path / "soup"
+    r = run("train.py", corpus, "--out", out, "--epochs", 1, "--seq-len", 10, "--batch-size", 4, "--embed-dim", 16,
+            "--hidden-size", 16, "--num-layers", 1, "--branches", 2, "--sample-words", 0)
+    assert r.returncode == 0, r.stderr
+    assert "first run, epoch 1" in r.stdout and "branch 2 of 2, epoch 1" in r.stdout and "branch=2/2" in r.stderr
+    mean = [line for line in r.stdout.splitlines() if line.startswith("the mean of the 2 branches: val loss")]
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["branches"] == config["metrics"]["branches"] == 2
+    assert f"perplexity {config['metrics']['val_ppl']:.1f}" in mean[0]
+    assert sorted(os.listdir(out)) == ["README.md", "config.json", "model.safetensors", "vocab.json"]  # no run to resume
+    one_line_error(run("train.py", "--resume", out), "resume")
+
+
 def test_generate_prints_prompt_and_text_and_warns_on_stderr(trained):
     out, _ = trained
     r = run("generate.py", out, "--prompt", "The cat zebra sat", "--max-new-tokens", 15, "--seed", 4)
@@ -85,6 +101,7 @@ def test_train_bad_corpus(tmp_path, content, message):
 @pytest.mark.parametrize("args, message", [
     (["--seq-len", 0], "seq_len"), (["--batch-size", -1], "batch_size"), (["--lr", 0], "lr"),
     (["--epochs", 0], "epochs"), (["--epochs", "many"], "invalid int value"), (["--device", "nope"], "unknown device"),
+    (["--branches", -1], "branches must be 0"),
     (["--size", "medium", "--embed-dim", 64], "(got 64 and 256); make them equal, or untie them (--no-tie-weights)"),
 ])
 def test_train_bad_settings(tmp_path, args, message):

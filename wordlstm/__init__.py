@@ -17,4 +17,4 @@ from .tokenizer import detokenize, tokenize
 from .train import Event, TrainConfig, TrainResult, evaluate, pick_device, train
 from .vocab import UNK, Vocab
 
-__version__ = "0.8.2"
+__version__ = "0.9.0"

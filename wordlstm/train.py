@@ -65,6 +65,11 @@ class TrainConfig(Config):
     # costs more, each reads the same seeded sample of its windows, and the kept weights get the whole
     # tail once, at the end.
     val_share: float = 0.1
+    # After the first run, this many more from its best weights, each with its own seed (seed + i), the same
+    # settings and an equal share of max_seconds (with epochs, each trains that many); the model is the mean
+    # of their weights (a model soup: Wortsman et al., 2022). Where one run peaks after a few epochs (a
+    # small text), this turns more time into a better model; see the README. 0: one run.
+    branches: int = 0
 
     def __post_init__(self):
         for name in ("seq_len", "batch_size", "log_every"):
@@ -98,6 +103,8 @@ class TrainConfig(Config):
             raise UserError(f"val_every must be 0 (epoch ends only) or more seconds (got {self.val_every})")
         if not 0 < self.val_share <= 1:
             raise UserError(f"val_share must be in (0, 1] (got {self.val_share})")
+        if self.branches < 0:
+            raise UserError(f"branches must be 0 (one run) or more (got {self.branches})")
 
 
 def val_batch_size(cfg: TrainConfig) -> int:
@@ -170,6 +177,7 @@ class Event:
     train_loss: float | None = None
     val_loss: float | None = None
     sample: str | None = None  # with "val": a short text from the current weights (train's `sampler`)
+    branch: int = 0  # with TrainConfig.branches: 0 the first run, i its i-th branch, None the soup (the last "val")
 
     @property
     def val_ppl(self) -> float | None:
@@ -190,6 +198,7 @@ class TrainResult:
     annealed: bool = False  # ... after which the rate fell to zero (the linear schedule), then it stopped
     sample_seconds: float = 0.0  # spent writing the live samples (train's `sampler`)
     val_coverage: float = 1.0  # the share of the validation windows the last validation read (< 1: out of time)
+    branches: int = 0  # the branches whose mean the model is (TrainConfig.branches; fewer if stopped)
 
     @property
     def val_ppl(self) -> float:
@@ -211,7 +220,7 @@ class TrainResult:
         return {"val_loss": self.val_loss, "val_ppl": self.val_ppl, "steps": self.steps, "epochs": self.epochs,
                 "tokens": self.tokens, "seconds": round(self.seconds, 1), "device": self.device,
                 "stopped": self.stopped, "stopped_early": self.stopped_early, "annealed": self.annealed,
-                "val_coverage": round(self.val_coverage, 4)}
+                "val_coverage": round(self.val_coverage, 4), **({"branches": self.branches} if self.branches else {})}
 
 
 def progress(pos: Position, cfg: TrainConfig, total_steps: int | None, elapsed: float) -> tuple[float, float | None]:
@@ -323,7 +332,17 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
     scripts/train.py under torchrun), this is DDP: `cfg.batch_size` is the
     global batch, each rank trains on its own rows of it, and only rank 0
     reports events and checkpoints.
+
+    With cfg.branches, the runs report as one (progress, steps and time carry
+    on; each event says its branch), and the result is their soup's; such a run
+    saves no checkpoints on the way and cannot be resumed.
     """
+    if cfg.branches:
+        return _branched(ids, model_config, cfg, on_event, should_stop, resume, sampler, init)
+    return _run(ids, model_config, cfg, on_event, should_stop, on_checkpoint, resume, sampler, init)
+
+
+def _run(ids, model_config, cfg, on_event, should_stop, on_checkpoint, resume, sampler, init):
     rank, world = world_info()
     if world > 1 and cfg.batch_size % world:
         raise UserError(f"batch_size {cfg.batch_size} must be a multiple of the {world} processes")
@@ -422,6 +441,77 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, on_eve
                          sample_seconds=sample_seconds, val_coverage=val_read / val.total)
     report("done", replace(pos, epoch=ended_epoch), last_loss, best_loss)
     return model, result
+
+
+def _branched(ids, model_config, cfg, on_event, should_stop, resume, sampler, init):
+    """The first run, cfg.branches more from its best weights, and the mean of the branches' weights.
+
+    The branches start in one basin, so their mean is a model of its own, as good as an ensemble of
+    theirs for the price of one (measured: better than each branch, and better without the first run)."""
+    if resume is not None:
+        raise UserError("a run with branches cannot be resumed: train it again, or with branches 0")
+    runs, relay = cfg.branches + 1, _Relay(on_event, cfg.branches + 1)
+    each = replace(cfg, branches=0, max_seconds=cfg.max_seconds and cfg.max_seconds / runs)
+    first, soup, results = None, None, []  # the first run's best weights; the sum of the branches'
+    for branch in range(runs):
+        relay.branch = branch
+        model, result = _run(ids, model_config, replace(each, seed=cfg.seed + branch), relay, should_stop, None,
+                             None, sampler, first if branch else init)
+        relay.carry(result)
+        results.append(result)
+        weights = model.state_dict()
+        if not branch:
+            first = {k: w.detach().clone() for k, w in weights.items()}
+        elif soup is None:  # a sum in float32, not a list: two copies of the weights, whatever the branches
+            soup = {k: w.detach().float().clone() for k, w in weights.items()}
+        else:
+            for k, w in weights.items():
+                soup[k].add_(w.float())
+        if result.stopped:
+            break
+    branches = len(results) - 1
+    if soup is not None:
+        model.load_state_dict({k: (w / branches).to(first[k].dtype) for k, w in soup.items()})
+    _, val_ids = split(ids, cfg.seq_len, cfg.val_fraction)
+    val_loss = evaluate(model, val_ids, cfg.seq_len) if branches else results[0].val_loss
+    last = results[-1]
+    result = replace(last, val_loss=val_loss, steps=sum(r.steps for r in results),
+                     epochs=sum(r.epochs for r in results), tokens=sum(r.tokens for r in results),
+                     seconds=sum(r.seconds for r in results), train_seconds=sum(r.train_seconds for r in results),
+                     sample_seconds=sum(r.sample_seconds for r in results), stopped_early=False, annealed=False,
+                     val_coverage=1.0 if branches else last.val_coverage, branches=branches)
+    relay.finish(result)
+    return model, result
+
+
+class _Relay:
+    """The runs' events as one run's: progress, time and steps carry on from the runs before; one "start",
+    and one "done" after a last "val", the soup's."""
+
+    def __init__(self, on_event, runs: int):
+        self.on_event, self.runs, self.branch = on_event, runs, 0
+        self.steps, self.seconds, self.last = 0, 0.0, None
+
+    def __call__(self, e: Event):
+        if self.on_event is None or e.kind == "done" or (e.kind == "start" and self.branch):
+            return
+        left = (self.runs - self.branch - 1) * (e.elapsed + e.eta) if e.eta is not None else 0.0
+        self.last = replace(e, step=self.steps + e.step, total_steps=e.total_steps and e.total_steps * self.runs,
+                            progress=(self.branch + e.progress) / self.runs, elapsed=self.seconds + e.elapsed,
+                            eta=e.eta and e.eta + left, branch=self.branch)
+        self.on_event(self.last)
+
+    def carry(self, result: "TrainResult"):
+        self.steps, self.seconds = self.steps + result.steps, self.seconds + result.seconds
+
+    def finish(self, result: "TrainResult"):
+        if self.on_event is None or self.last is None:
+            return
+        end = replace(self.last, progress=self.last.progress if result.stopped else 1.0, eta=0.0,
+                      val_loss=result.val_loss, sample=None, branch=None if result.branches else 0)
+        if result.branches:
+            self.on_event(replace(end, kind="val"))
+        self.on_event(replace(end, kind="done"))
 
 
 def world_info() -> tuple[int, int]:

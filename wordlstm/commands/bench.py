@@ -125,7 +125,7 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
             report[f"val_ppl_without_{name}"] = round(math.exp(evaluate(without(model, **off), val_ids, cfg.seq_len)), 2)
     report.update(device=result.device, model=f"{model_cfg.num_layers}x{model_cfg.hidden_size}",
                   softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
-                  train_steps=result.steps,
+                  train_steps=result.steps, branches=result.branches, train_epochs=round(result.epochs, 2),
                   train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(val_loss, 4),
                   train_flops_per_token=round(flops),
                   mfu=mfu(result.device, flops * result.tokens_per_s),
@@ -228,6 +228,8 @@ def main():
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="our training precision")
     p.add_argument("--size", default="small", choices=list(SIZES),
                    help="our model size (default small: the book's model, as the baseline trains)")
+    p.add_argument("--branches", type=int, default=0,
+                   help="ours: after the first run, this many more from its best weights, the model their mean")
     p.add_argument("--prep-only", action="store_true",
                    help="only read, clean, count and encode the corpus (ours); print one JSON line")
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
@@ -262,7 +264,7 @@ def main():
         baseline = bench_baseline(args.baseline, args.corpus, args.seconds, args.gen_tokens)
     print(f"running ours for {args.seconds:g} s of training...", file=sys.stderr)
     ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device, args.softmax, args.precision,
-                      **SIZES[args.size])
+                      **SIZES[args.size], branches=args.branches)
     if baseline:
         div = lambda a, b: round(a / b, 2) if b else None  # noqa: E731
         ratios = {"prep_time": div(baseline["prep_seconds"], ours["prep_seconds"]),

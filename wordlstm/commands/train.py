@@ -57,6 +57,9 @@ def parse_args():
     p.add_argument("--patience", type=int, default=T.patience,
                    help=f"stop after this many validations in a row without a new best (default {T.patience}); "
                         f"0: never")
+    p.add_argument("--branches", type=int, default=T.branches,
+                   help="after the first run, this many more from its best weights, each with its own seed and "
+                        "an equal share of --max-seconds; the model is their mean (default 0: one run)")
     p.add_argument("--val-every", type=float, default=T.val_every,
                    help="seconds of training between validations, besides each epoch's end (default: a twentieth "
                         "of --max-seconds; without it, epoch ends only); 0: epoch ends only")
@@ -200,16 +203,16 @@ def main():
 
     trained = trained_config(corpus.ids, model_cfg, cfg)  # what train() builds: its unseen words counted
 
-    def save(state, metrics, final=False):
+    def save(metrics, state=None, weights=None, final=False):
         model = WordLSTM(trained)
-        model.load_state_dict(state.position.best or state.model)  # what users load: the best weights so far
+        model.load_state_dict(weights or state.position.best or state.model)  # what users load: the best so far
         save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), metrics=metrics, corpus=corpus.info(),
                         command=command, resume=state, **({"init_from": init_from} if init_from else {}),
                         corpus_ids=corpus.ids if final else None)  # the card's originality: once, at the end
         saved[:] = [state]
 
     def on_checkpoint(state):
-        save(state, state.metrics())
+        save(state.metrics(), state)
 
     stop, bars = [], []
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))  # first Ctrl-C: stop and save
@@ -222,6 +225,8 @@ def main():
         bar = bars[0]
         bar.n = round(100 * e.progress, 1)
         post = {"epoch": e.epoch, "step": e.step, "tok/s": f"{e.tokens_per_s:,.0f}", "device": e.device}
+        if cfg.branches:
+            post["branch"] = "mean" if e.branch is None else f"{e.branch}/{cfg.branches}"
         if e.train_loss is not None:
             post["loss"] = f"{e.train_loss:.3f}"
         if e.val_loss is not None:
@@ -230,15 +235,18 @@ def main():
         bar.refresh()
         if track is not None:
             track(e)
-        if e.kind == "val":
-            bar.write(f"epoch {e.epoch}, step {e.step:,}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
+        if e.kind == "val" and e.branch is None:
+            bar.write(f"the mean of the {cfg.branches} branches: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
+        elif e.kind == "val":
+            where = f"branch {e.branch} of {cfg.branches}, " if e.branch else "first run, " if cfg.branches else ""
+            bar.write(f"{where}epoch {e.epoch}, step {e.step:,}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
             if e.sample:
                 bar.write(f"  sample at step {e.step}: {e.sample}")
 
     sampler = LiveSampler(corpus.vocab, words=args.sample_words) if args.sample_words > 0 else None
-    _, result = train(corpus.ids, model_cfg, cfg, on_event=on_event, should_stop=lambda: bool(stop),
-                      on_checkpoint=on_checkpoint, resume=resume, sampler=sampler,
-                      init=init.state if init else None)
+    model, result = train(corpus.ids, model_cfg, cfg, on_event=on_event, should_stop=lambda: bool(stop),
+                          on_checkpoint=on_checkpoint, resume=resume, sampler=sampler,
+                          init=init.state if init else None)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if dist.is_initialized():
         dist.barrier()  # no rank tears its connections down while the other still uses them
@@ -246,7 +254,10 @@ def main():
     if rank:
         return 0
     bars[0].close()
-    save(saved[0], result.metrics(), final=True)  # the last state, with the final metrics
+    if cfg.branches:  # the mean of the branches: no run's state holds it, and there is nothing to resume
+        save(result.metrics(), weights=model.state_dict(), final=True)
+    else:
+        save(result.metrics(), saved[0], final=True)  # the last state, with the final metrics
     if track is not None:
         track.finish({**result.metrics(), "tokens_per_s": result.tokens_per_s})
     path = os.path.abspath(args.out)

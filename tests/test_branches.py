@@ -1,0 +1,75 @@
+"""TrainConfig.branches: the first run, more runs from its best weights, and the mean of theirs."""
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+
+from wordlstm import ModelConfig, TrainConfig, UserError, split, train
+from wordlstm.train import evaluate
+
+SMALL = dict(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.2)
+
+
+def settings(corpus, **cfg):
+    return ModelConfig(len(corpus.vocab), **SMALL), TrainConfig(seq_len=10, batch_size=4, epochs=2, seed=3, **cfg)
+
+
+def test_the_model_is_the_mean_of_the_branches_each_trained_from_the_first_run(tiny_corpus):
+    ids = tiny_corpus.ids
+    model_cfg, cfg = settings(tiny_corpus, branches=2)
+    model, result = train(ids, model_cfg, cfg)
+
+    one = replace(cfg, branches=0)
+    first, first_result = train(ids, model_cfg, one)
+    start = {k: w.clone() for k, w in first.state_dict().items()}
+    branches = [train(ids, model_cfg, replace(one, seed=cfg.seed + i), init=start) for i in (1, 2)]
+    for name, weight in model.state_dict().items():
+        mean = (branches[0][0].state_dict()[name] + branches[1][0].state_dict()[name]) / 2
+        assert torch.allclose(weight, mean, atol=1e-7), name
+    assert not torch.equal(model.state_dict()["lstm.weight_hh_l0"], branches[0][0].state_dict()["lstm.weight_hh_l0"])
+
+    _, val_ids = split(ids, cfg.seq_len, cfg.val_fraction)
+    assert result.val_loss == pytest.approx(evaluate(model, val_ids, cfg.seq_len), rel=1e-6)
+    runs = [first_result] + [r for _, r in branches]
+    assert result.branches == 2 and result.steps == sum(r.steps for r in runs)
+    assert result.epochs == pytest.approx(sum(r.epochs for r in runs)) and result.metrics()["branches"] == 2
+
+
+def test_branches_report_as_one_run_and_end_on_the_mean(tiny_corpus):
+    events = []
+    _, result = train(tiny_corpus.ids, *settings(tiny_corpus, branches=2), on_event=events.append)
+    assert [e.kind for e in events].count("start") == 1 and events[0].kind == "start"
+    assert [e.kind for e in events[-2:]] == ["val", "done"]
+    vals = [e for e in events if e.kind == "val"]
+    assert [e.branch for e in vals] == [0, 0, 1, 1, 2, 2, None]  # 2 epochs each, then the mean
+    assert vals[-1].val_loss == result.val_loss == events[-1].val_loss
+    for key in ("step", "progress", "elapsed"):
+        assert [getattr(e, key) for e in events] == sorted(getattr(e, key) for e in events), key
+    assert events[-1].progress == 1.0 and events[-1].step == result.steps
+    assert {e.total_steps for e in events} == {result.steps}  # the three runs' planned steps, all run
+
+
+def test_the_runs_share_the_time_budget_and_each_has_its_own_seed(tiny_corpus, monkeypatch):
+    module = sys.modules["wordlstm.train"]  # the package's `train` is the function
+    seen, run = [], module._run
+    monkeypatch.setattr(module, "_run", lambda ids, m, cfg, *rest: seen.append(cfg) or run(ids, m, cfg, *rest))
+    train(tiny_corpus.ids, *settings(tiny_corpus, branches=3, max_seconds=60.0))
+    assert [(c.seed, c.max_seconds, c.branches, c.epochs) for c in seen] == [(3 + i, 15.0, 0, 2) for i in range(4)]
+
+
+def test_a_stop_in_the_first_run_trains_no_branch(tiny_corpus):
+    calls = []
+    first, alone = train(tiny_corpus.ids, *settings(tiny_corpus), should_stop=lambda: calls.append(1) or len(calls) >= 5)
+    calls.clear()
+    model, result = train(tiny_corpus.ids, *settings(tiny_corpus, branches=2),
+                          should_stop=lambda: calls.append(1) or len(calls) >= 5)
+    assert result.stopped and result.branches == 0 and result.steps == alone.steps == 5
+    assert all(torch.equal(w, first.state_dict()[k]) for k, w in model.state_dict().items())
+
+
+def test_branches_cannot_be_resumed_or_negative(tiny_corpus):
+    with pytest.raises(UserError, match="cannot be resumed"):
+        train(tiny_corpus.ids, *settings(tiny_corpus, branches=1), resume=object())
+    with pytest.raises(UserError, match="branches must be 0"):
+        TrainConfig(branches=-1)

@@ -177,7 +177,7 @@ class Event:
     train_loss: float | None = None
     val_loss: float | None = None
     sample: str | None = None  # with "val": a short text from the current weights (train's `sampler`)
-    branch: int = 0  # with TrainConfig.branches: 0 the first run, i its i-th branch, None the soup (the last "val")
+    branch: int | None = 0  # with TrainConfig.branches: 0 the first run, i its i-th branch, None their mean
 
     @property
     def val_ppl(self) -> float | None:
@@ -446,11 +446,13 @@ def _run(ids, model_config, cfg, on_event, should_stop, on_checkpoint, resume, s
 def _branched(ids, model_config, cfg, on_event, should_stop, resume, sampler, init):
     """The first run, cfg.branches more from its best weights, and the mean of the branches' weights.
 
-    The branches start in one basin, so their mean is a model of its own, as good as an ensemble of
-    theirs for the price of one (measured: better than each branch, and better without the first run)."""
+    The branches start in one basin, so their mean is a model of its own (measured, README: it beats each
+    branch, which beats the first run, and it does better without the first run). The mean's validation on
+    the whole tail comes after the budget, which the runs share."""
     if resume is not None:
         raise UserError("a run with branches cannot be resumed: train it again, or with branches 0")
-    runs, relay = cfg.branches + 1, _Relay(on_event, cfg.branches + 1)
+    runs = cfg.branches + 1
+    relay = _Relay(None if world_info()[0] else on_event, runs)  # only rank 0 reports, as in _run
     each = replace(cfg, branches=0, max_seconds=cfg.max_seconds and cfg.max_seconds / runs)
     first, soup, results = None, None, []  # the first run's best weights; the sum of the branches'
     for branch in range(runs):

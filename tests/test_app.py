@@ -158,6 +158,16 @@ def test_a_size_brings_its_regularizers_and_the_sliders_keep_the_shape(url, corp
         client(url).predict(epochs=1, max_seconds=0, seed=0, **SMALL, size="huge", api_name="/estimate")
 
 
+def test_branches_train_and_save_their_mean(url, corpus):
+    import json
+    out = client(url).predict(corpus=corpus(text_of(WORDS_A)), epochs=1, max_seconds=0, seed=3, **SMALL, branches=2,
+                              api_name="/train")
+    with zipfile.ZipFile(out[4]) as z:
+        config = json.loads(z.read("config.json"))
+    assert config["train"]["branches"] == config["metrics"]["branches"] == 2
+    assert f"{config['metrics']['val_ppl']:.1f}" in out[0]  # the status gives the mean's perplexity
+
+
 def test_a_client_that_goes_away_ends_its_training(url, corpus):
     import threading
 

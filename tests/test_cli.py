@@ -65,6 +65,7 @@ def test_branches_save_their_mean_which_a_resume_refuses_in_one_line(tmp_path):
     assert config["train"]["branches"] == config["metrics"]["branches"] == 2
     assert f"perplexity {config['metrics']['val_ppl']:.1f}" in mean[0]
     assert sorted(os.listdir(out)) == ["README.md", "config.json", "model.safetensors", "vocab.json"]  # no run to resume
+    assert "then 2 branches from its best weights" in (out / "README.md").read_text()  # the card says how
     one_line_error(run("train.py", "--resume", out), "resume")
 
 

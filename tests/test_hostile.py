@@ -61,7 +61,11 @@ def server(tmp_path_factory):
 def bystander(server):
     """Another user, who checks after each attack that the server still answers."""
     client = Client(server[1], verbose=False)
-    return lambda: len(client.predict(**PROBE, api_name="/generate")[0].split()) > 20
+
+    def answers() -> bool:  # the prompt, then new words (punctuation joins the word before: fewer than 20)
+        text = client.predict(**PROBE, api_name="/generate")[0]
+        return text.startswith(PROBE["prompt"].lower()) and len(text.split()) > len(PROBE["prompt"].split()) + 10
+    return answers
 
 
 def small_text(path, words=60_000, vocab=5000, seed=0):

@@ -5,8 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from wordlstm import ModelConfig, TrainConfig, UserError, split, train
-from wordlstm.train import evaluate
+from wordlstm import ModelConfig, TrainConfig, UserError, evaluate, split, train
 
 SMALL = dict(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.2)
 

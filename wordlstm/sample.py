@@ -98,7 +98,7 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
         # in place. It then sums to more than 1, which sampling does not mind: no log, no renormalizing.
         probs = probs[0]
         if window is not None:
-            query = state[0][-1][0]  # the top layer's last output, which the logits were read from
+            query = state[0][-1][0]  # the top layer's last output, which the probabilities were read from
             window.add_to(probs, query)
         if share is not None:
             probs.add_(share)

@@ -106,6 +106,11 @@ class TrainConfig(Config):
         if self.branches < 0:
             raise UserError(f"branches must be 0 (one run) or more (got {self.branches})")
 
+    @property
+    def run_seconds(self) -> float | None:
+        """Each run's share of max_seconds: all of it, or with branches a (branches + 1)-th."""
+        return self.max_seconds and self.max_seconds / (self.branches + 1)
+
 
 def val_batch_size(cfg: TrainConfig) -> int:
     """Windows per validation batch: the training batch, or more, up to 6,400 tokens
@@ -451,12 +456,10 @@ def _branched(ids, model_config, cfg, on_event, should_stop, resume, sampler, in
     the whole tail comes after the budget, which the runs share."""
     if resume is not None:
         raise UserError("a run with branches cannot be resumed: train it again, or with branches 0")
-    runs = cfg.branches + 1
-    relay = _Relay(None if world_info()[0] else on_event, runs)  # only rank 0 reports, as in _run
-    each = replace(cfg, branches=0, max_seconds=cfg.max_seconds and cfg.max_seconds / runs)
+    relay = _Relay(None if world_info()[0] else on_event, cfg.branches + 1)  # only rank 0 reports, as in _run
+    each = replace(cfg, branches=0, max_seconds=cfg.run_seconds)
     first, soup, results = None, None, []  # the first run's best weights; the sum of the branches'
-    for branch in range(runs):
-        relay.branch = branch
+    for branch in range(cfg.branches + 1):
         model, result = _run(ids, model_config, replace(each, seed=cfg.seed + branch), relay, should_stop, None,
                              None, sampler, first if branch else init)
         relay.carry(result)
@@ -477,10 +480,9 @@ def _branched(ids, model_config, cfg, on_event, should_stop, resume, sampler, in
     _, val_ids = split(ids, cfg.seq_len, cfg.val_fraction)
     val_loss = evaluate(model, val_ids, cfg.seq_len) if branches else results[0].val_loss
     last = results[-1]
-    result = replace(last, val_loss=val_loss, steps=sum(r.steps for r in results),
-                     epochs=sum(r.epochs for r in results), tokens=sum(r.tokens for r in results),
-                     seconds=sum(r.seconds for r in results), train_seconds=sum(r.train_seconds for r in results),
-                     sample_seconds=sum(r.sample_seconds for r in results), stopped_early=False, annealed=False,
+    totals = {f: sum(getattr(r, f) for r in results)
+              for f in ("steps", "epochs", "tokens", "seconds", "train_seconds", "sample_seconds")}
+    result = replace(last, val_loss=val_loss, **totals, stopped_early=False, annealed=False,
                      val_coverage=1.0 if branches else last.val_coverage, branches=branches)
     relay.finish(result)
     return model, result
@@ -504,7 +506,9 @@ class _Relay:
         self.on_event(self.last)
 
     def carry(self, result: "TrainResult"):
+        """A run has ended: the next one's events carry on from it."""
         self.steps, self.seconds = self.steps + result.steps, self.seconds + result.seconds
+        self.branch += 1
 
     def finish(self, result: "TrainResult"):
         if self.on_event is None or self.last is None:

@@ -12,23 +12,23 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import asdict
 
 import gradio as gr
 import pandas as pd
 import torch
 
-from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, Windows, load_checkpoint, load_corpus,
-                      save_checkpoint, split, stream, train, zerogpu)
-from wordlstm.archive import pack, unpack
+from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, Windows, defaults, load_checkpoint,
+                      load_corpus, split, stream, train, zerogpu)
+from wordlstm.archive import unpack
 from wordlstm.hub import load_model, push
-from wordlstm.limits import Limits, admit, memory_in_use
-from wordlstm.originality import NgramIndex, originality
+from wordlstm.limits import Admission, Limits
+from wordlstm.originality import Checker
+from wordlstm.runner import TrainingThread
+from wordlstm.runs import KEEP, Runs
 from wordlstm.sample import MAX_NEW_TOKENS, LiveSampler
 from wordlstm.score import score
-from wordlstm.tokenizer import Detokenizer, tokenize
-from wordlstm.warmstart import shaped_like, transfer
-from wordlstm.train import TrainingThread
+from wordlstm.tokenizer import labelled, tokenize
+from wordlstm.warmstart import warm_start
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_CORPUS = os.path.join(HERE, "data", "anna.txt")
@@ -49,8 +49,10 @@ TRAINS_ON = "cuda" if RUN_TRAINING is not train or torch.cuda.is_available() els
 # The size the page proposes: on a CPU the book's model, which trains several epochs of a novel in the
 # page's minute; on a GPU the large one, which trains about as many there (a GPU runs ~50x the steps).
 SIZE = "large" if TRAINS_ON == "cuda" else "small"
-TIME_BUDGET = 60  # the page's default budget (the library has none): a first model within a minute
-LIMITS = Limits.from_env()  # what one training may take: WORDLSTM_MAX_MEMORY_MB, WORDLSTM_MAX_TRAIN_SECONDS
+TIME_BUDGET = defaults.TIME_BUDGET  # a first model within a minute
+# What one training may take (WORDLSTM_MAX_MEMORY_MB, WORDLSTM_MAX_TRAIN_SECONDS), with the trainings running now.
+ADMISSION = Admission(Limits.from_env(), TRAINS_ON)
+LIMITS = ADMISSION.limits
 
 # "Sign in with Hugging Face" exists only on a Space with `hf_oauth: true`.
 ON_SPACE_WITH_OAUTH = bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))
@@ -67,12 +69,24 @@ class Session:
         self.job = None
         self.tmp = None
         self.uploads = {}  # the path gradio gave each file this session uploaded -> the session's copy
-        self.index = None  # ((corpus sha256, min_count, n), NgramIndex) of the training text, for originality
-        self.runs = []  # every training of the session, oldest first: see record_run
+        self.originality = Checker()  # keeps the training text's n-gram index between checks
+        self._runs = None  # every training of the session (wordlstm.runs), once there is one
         self.source = ""  # where the current model came from, for the model line
 
     def __deepcopy__(self, memo):  # gr.State copies its initial value; a session is never shared
         return self
+
+    @property
+    def runs(self) -> Runs:
+        if self._runs is None:
+            self._runs = Runs(self.folder())
+        return self._runs
+
+    def record(self, model, result, cfg, init_from: dict | None = None):
+        """A finished training becomes the session's next run and its current model."""
+        run = self.runs.record(model, self.corpus, result, cfg, init_from)
+        self.ckpt, self.source = run.ckpt, f"run {run.id}, trained here"
+        return run
 
     def folder(self) -> str:
         if self.tmp is None:
@@ -244,47 +258,20 @@ def describe(e, text: str) -> str:
     return ", ".join(parts)
 
 
-def vocab_size_at(corpus, min_count: int) -> int:
-    """The size of `corpus`'s vocabulary if rebuilt with `min_count`: the words seen
-    that often, and <unk> for the rest (exact from a corpus built with a lower min_count)."""
-    if min_count == corpus.min_count:
-        return len(corpus.vocab)
-    unk = corpus.vocab.unk_id
-    kept = sum(1 for i, c in enumerate(corpus.vocab.counts) if c >= min_count and i != unk)
-    return kept + (kept < len(corpus.vocab) - (unk is not None) or unk is not None)
-
-
 def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
             batch_size, min_count, softmax, size="small", branches=0) -> tuple[ModelConfig, TrainConfig]:
     """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`. The size
     brings its regularizers (SIZES); its shape and dropout are in the sliders, which may differ. A size's
     tied weights stay tied while the sliders keep the embedding and hidden sizes equal."""
+    model_settings, _ = defaults.split_settings(defaults.size_settings(size))
     cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
                       epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed),
                       branches=int(branches))
-    model_cfg = ModelConfig.from_dict(SIZES[size], embed_dim=int(embed_dim), hidden_size=int(hidden_size),
+    model_cfg = ModelConfig.from_dict(model_settings, embed_dim=int(embed_dim), hidden_size=int(hidden_size),
                                       num_layers=int(num_layers), dropout=float(dropout),
-                                      tie_weights=SIZES[size]["tie_weights"] and int(embed_dim) == int(hidden_size),
-                                      vocab_size=vocab_size_at(corpus, int(min_count)), softmax=softmax)
+                                      tie_weights=model_settings["tie_weights"] and int(embed_dim) == int(hidden_size),
+                                      vocab_size=corpus.vocab_size_at(int(min_count)), softmax=softmax)
     return model_cfg, cfg
-
-
-RUNNING = {}  # the estimated peak memory of each training running now, by job: counted as in use
-
-
-def admitted(corpus, model_cfg: ModelConfig, cfg: TrainConfig):
-    """The settings capped to this server's limits and their cost, or UserError
-    naming the estimate, the limit and a change that fits."""
-    return admit(len(corpus.ids), model_cfg, cfg, LIMITS, in_use=memory_in_use() + sum(RUNNING.values()),
-                 device=TRAINS_ON, word_counts=corpus.vocab.counts,
-                 vocab_size_at=functools.partial(vocab_size_at, corpus))
-
-
-def capped(asked: float, cfg: TrainConfig) -> str:
-    """A note when the server's time limit shortened the budget asked for (0: none)."""
-    if LIMITS.seconds and cfg.max_seconds == LIMITS.seconds and not 0 < asked <= LIMITS.seconds:
-        return f" The time budget is capped at {LIMITS.seconds:.0f} s, this server's limit."
-    return ""
 
 
 @user_error
@@ -297,10 +284,10 @@ def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
                              num_layers, dropout, lr, batch_size, min_count, softmax, size, branches)
     text = f"on `{os.path.basename(corpus.name)}` ({len(corpus.ids):,} tokens, {model_cfg.vocab_size:,} words)"
     try:
-        cfg, cost = admitted(corpus, model_cfg, cfg)
+        cfg, cost = ADMISSION.admit(corpus, model_cfg, cfg)
     except UserError as e:
         return f"**Does not fit this server** {text}: {e}."
-    return f"**Estimate** {text}: {cost.summary()}; {LIMITS.describe()}.{capped(float(max_seconds), cfg)}"
+    return f"**Estimate** {text}: {cost.summary()}; {LIMITS.describe()}.{ADMISSION.capped(float(max_seconds), cfg)}"
 
 
 START_FROM = ["a new model", "the default model", "my current model", "a Hub model"]
@@ -343,95 +330,55 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
                              num_layers, dropout, lr, batch_size, min_count, softmax, size, branches)
     source, source_name = start_source(start_from, start_repo, session)
     init = None
-    if source is not None:
-        model_cfg = shaped_like(model_cfg, source.model)
-        init = transfer(source.model, source.vocab, model_cfg, session.corpus.vocab, session.corpus.vocab.counts)
-    cfg, cost = admitted(session.corpus, model_cfg, cfg)
+    if source is not None:  # the source's shape replaces the sliders'
+        model_cfg, init = warm_start(source, model_cfg, session.corpus.vocab)
+    cfg, cost = ADMISSION.admit(session.corpus, model_cfg, cfg)
     job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING,
                                        sampler=LiveSampler(session.corpus.vocab), init=init and init.state)
-    RUNNING[job] = cost.peak_bytes
-    history, samples, status = [], [], f"Starting: {cost.summary()}.{capped(float(max_seconds), cfg)}"
+    history, samples, status = [], [], f"Starting: {cost.summary()}.{ADMISSION.capped(float(max_seconds), cfg)}"
     try:
-        for events in job.events():
-            for e in events:
-                if e.kind == "step":
-                    history.append({"step": e.step, "loss": e.train_loss, "split": "train"})
-                elif e.kind == "val":
-                    history.append({"step": e.step, "loss": e.val_loss, "split": "validation"})
-                    samples.insert(0, [e.step, round(e.val_ppl, 1), e.sample])  # newest first
-                eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
-                progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
-                status = describe(e, os.path.basename(session.corpus.name))
-            yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), gr.skip(), gr.skip(),
-                   gr.skip(), gr.skip(), gr.skip(), gr.Markdown(visible=False), session)
+        with ADMISSION.running(job, cost):  # its estimated peak counts as in use until it ends
+            for events in job.events():
+                for e in events:
+                    if e.kind == "step":
+                        history.append({"step": e.step, "loss": e.train_loss, "split": "train"})
+                    elif e.kind == "val":
+                        history.append({"step": e.step, "loss": e.val_loss, "split": "validation"})
+                        samples.insert(0, [e.step, round(e.val_ppl, 1), e.sample])  # newest first
+                    eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
+                    progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
+                    status = describe(e, os.path.basename(session.corpus.name))
+                yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), gr.skip(),
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Markdown(visible=False), session)
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
         job.stop.set()
         raise
-    finally:
-        RUNNING.pop(job, None)
     if job.error is not None:
         if isinstance(job.error, UserError):
             raise gr.Error(str(job.error))
         raise job.error
-    run = record_run(session, job.model.cpu(), job.result, cfg, init and init.describe(source_name))
+    run = session.record(job.model.cpu(), job.result, cfg, init and init.describe(source_name))
     r, how = job.result, "Stopped" if job.result.stopped else "Done"
     partial = f" (on {r.val_coverage:.0%} of the held-out text: the time budget)" if r.val_coverage < 1 else ""
     if r.stopped_early:  # the queue is free sooner; more training would only have overfit
         partial += f"; {r.early_note(cfg.patience)}"
-    status = (f"{how}: run {run['id']} trained on `{os.path.basename(session.corpus.name)}`, {r.steps} steps in "
+    status = (f"{how}: run {run.id} trained on `{os.path.basename(session.corpus.name)}`, {r.steps} steps in "
               f"{r.seconds:.0f} s on **{r.device}**, {r.tokens_per_s:,.0f} tokens/s; validation perplexity "
               f"**{r.val_ppl:.1f}**{partial}. Generate below, or download it in Share.")
     yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), model_note(session),
-           run["zip"], runs_table(session), *prompts_for(session), gr.Markdown(visible=False), session)
-
-
-MAX_RUNS = 5  # the models a session keeps: its last trainings; older ones are freed
-RUN_COLUMNS = ["run", "text", "settings", "seconds", "steps", "tokens/s", "validation perplexity", "model in memory"]
-
-
-def record_run(session: Session, model, result, cfg, init_from: dict | None = None) -> dict:
-    """Save a finished training as the session's current model and a row of its Runs table."""
-    run = {"id": len(session.runs) + 1, "corpus": session.corpus}
-    folder = os.path.join(session.folder(), f"run-{run['id']}")
-    save_checkpoint(folder, model, session.corpus.vocab, train=asdict(cfg), metrics=result.metrics(),
-                    corpus=session.corpus.info(), corpus_ids=session.corpus.ids,
-                    **({"init_from": init_from} if init_from else {}))
-    run["ckpt"] = load_checkpoint(folder)
-    run["zip"] = pack(folder, os.path.join(session.folder(), f"wordlstm-run-{run['id']}.zip"))
-    m = model.config
-    run["row"] = [run["id"], os.path.basename(session.corpus.name),
-                  f"{m.num_layers}x{m.hidden_size} {m.softmax}, dropout {m.dropout}, seq {cfg.seq_len}, "
-                  f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}"
-                  + (f", from {init_from['source']}" if init_from else ""),
-                  round(result.seconds, 1), result.steps, round(result.tokens_per_s), round(result.val_ppl, 1)]
-    session.runs.append(run)
-    for old in session.runs[:-MAX_RUNS]:  # free the models beyond the last MAX_RUNS, and their files
-        if old["ckpt"] is not None:
-            old["ckpt"] = None
-            shutil.rmtree(os.path.join(session.folder(), f"run-{old['id']}"), ignore_errors=True)
-            os.remove(old["zip"])
-    session.ckpt, session.source = run["ckpt"], f"run {run['id']}, trained here"
-    return run
+           run.zip, runs_table(session), *prompts_for(session), gr.Markdown(visible=False), session)
 
 
 def runs_table(session: Session) -> pd.DataFrame:
-    def memory(run):
-        if run["ckpt"] is None:
-            return "freed"
-        return f"{sum(p.numel() * p.element_size() for p in run['ckpt'].model.parameters()) / 2**20:.1f} MB"
-    return pd.DataFrame([[*run["row"], memory(run)] for run in reversed(session.runs)], columns=RUN_COLUMNS)
+    return pd.DataFrame(session.runs.rows() if session._runs else [], columns=Runs.COLUMNS)
 
 
 @user_error
 def use_run(run, session: Session):
     """Make run number `run` of this session's Runs table the current model."""
-    found = next((r for r in session.runs if r["id"] == int(run or 0)), None)
-    if found is None:
-        raise gr.Error(f"there is no run {run} in this session; pick a number from the Runs table")
-    if found["ckpt"] is None:
-        raise gr.Error(f"run {run}'s model was freed (the session keeps its last {MAX_RUNS}); train it again")
-    session.ckpt, session.corpus, session.source = found["ckpt"], found["corpus"], f"run {found['id']}, trained here"
-    return model_note(session), found["zip"], runs_table(session), *prompts_for(session), session
+    found = session.runs.get(int(run or 0))
+    session.ckpt, session.corpus, session.source = found.ckpt, found.corpus, f"run {found.id}, trained here"
+    return model_note(session), found.zip, runs_table(session), *prompts_for(session), session
 
 
 def model_text(session: Session):
@@ -487,29 +434,6 @@ MAX_TEXT_TOKENS = 50_000  # what /score and /originality read at once: about 2 s
 SURPRISE = {"surprising": "#fde68a", "very surprising": "#fca5a5", "unknown word": "#d4d4d8"}
 
 
-def surprise_label(w) -> str | None:
-    if w.unknown:
-        return "unknown word"
-    if w.bits is None or w.bits < 8:  # 8 bits: the model gave it less than 1 chance in 256
-        return None
-    return "very surprising" if w.bits >= 14 else "surprising"
-
-
-def highlighted(tokens: list[str], labels: list) -> list[tuple[str, str | None]]:
-    """Tokens as readable text for gr.HighlightedText, a piece per run of the same label."""
-    detok, pieces = Detokenizer(), []
-    for token, label in zip(tokens, labels):
-        piece = detok.add(token)
-        if pieces and pieces[-1][1] != label and piece.startswith(" "):  # the space before a run is not in it
-            pieces.append((" ", None) if pieces[-1][1] is not None else (pieces.pop()[0] + " ", None))
-            piece = piece[1:]
-        if pieces and pieces[-1][1] == label:
-            pieces[-1] = (pieces[-1][0] + piece, label)
-        else:
-            pieces.append((piece, label))
-    return pieces
-
-
 def within_limit(tokens: list[str]) -> list[str]:
     if len(tokens) > MAX_TEXT_TOKENS:
         raise gr.Error(f"the text has {len(tokens):,} tokens (words and punctuation); "
@@ -532,7 +456,7 @@ def score_text(text, session: Session):
                + (f" {result.unknown:,} words are not in its vocabulary." if result.unknown else ""))
     top = pd.DataFrame([[w.word, round(w.bits, 1), ", ".join(g for g, _ in w.guesses)]
                         for w in result.most_surprising(10)], columns=["word", "bits", "the model expected"])
-    return summary, highlighted([w.word for w in result.words], [surprise_label(w) for w in result.words]), top
+    return summary, labelled([w.word for w in result.words], [w.label for w in result.words]), top
 
 
 @functools.cache
@@ -558,12 +482,10 @@ def check_originality(text, min_words, session: Session):
     if not (text or "").strip():
         raise gr.Error("generate a text first, or paste one, to check it for copies")
     tokens, corpus, n = within_limit(tokenize(text)), training_text(session), int(min_words)
-    if session.index is None or session.index[0] != (corpus.sha256, corpus.min_count, n):
-        session.index = ((corpus.sha256, corpus.min_count, n), NgramIndex(corpus.ids, n))  # built once, kept
-    report = originality(corpus.ids, corpus.vocab.lookup(tokens), n, index=session.index[1])
+    report = session.originality(corpus, corpus.vocab.lookup(tokens), n)
     labels = ["copied" if c else None for c in report.copied(len(tokens))]
     note = f"**{report.summary()}** (against `{os.path.basename(corpus.name)}`)."
-    return note, highlighted(tokens, labels)
+    return note, labelled(tokens, labels)
 
 
 # -- Share ----------------------------------------------------------------------
@@ -647,7 +569,7 @@ with Blocks(title="wordlstm") as demo:
         start_repo = gr.Textbox("", label="Hub model to start from", placeholder="alice/anna-lstm",
                                 info="for \"a Hub model\": its shapes replace the settings below")
     T, M = TrainConfig, ModelConfig  # every default is theirs: written once, in the dataclass
-    S = SIZES[SIZE]  # ... but the page's size's: its shape, dropout and batch
+    S = defaults.size_settings(SIZE)  # ... but the page's size's: its shape, dropout and batch
     size = gr.Radio(list(SIZES), value=SIZE, label="Model size",
                     info="small: the book's 128x3; medium: 256x2 and large: 1024x2 (for a GPU), with AWD-LSTM's "
                          "dropouts: on a small text they learn more in the same minutes (see the README)")
@@ -673,8 +595,8 @@ with Blocks(title="wordlstm") as demo:
         train_btn = gr.Button("Train", variant="primary")
         stop_btn = gr.Button("Stop", variant="stop")
     status_md = gr.Markdown("Not trained yet.")
-    curve_md = gr.Markdown("*The loss curve appears here once training starts: the training loss every 10 "
-                           "steps, the validation loss after every epoch and every twentieth of the budget.*")
+    curve_md = gr.Markdown(f"*The loss curve appears here once training starts: the training loss every "
+                           f"{T.log_every} steps, the validation loss after every epoch and during it.*")
     plot = gr.LinePlot(curve([]), x="step", y="loss", color="split", title="Loss (cross-entropy)",
                        color_map={"train": "#4c78a8", "validation": "#f58518"},
                        label="Training curves", height=360, visible=False)  # no empty axes before training
@@ -682,7 +604,7 @@ with Blocks(title="wordlstm") as demo:
                            interactive=False, wrap=True, column_widths=["8%", "14%", "78%"], max_height=300)
 
     gr.Markdown("### Runs\nEvery training of this session, newest first. The session keeps the models of its "
-                f"last {MAX_RUNS} runs; make any of them the current model.")
+                f"last {KEEP} runs; make any of them the current model.")
     runs = gr.Dataframe(runs_table(Session()), label="Runs", interactive=False, wrap=True)
     with gr.Row():
         run_number = gr.Number(label="Run", precision=0, minimum=1)
@@ -694,10 +616,12 @@ with Blocks(title="wordlstm") as demo:
     examples = gr.Dataset(components=[prompt], samples=[[p] for p in EXAMPLES], label="Example prompts",
                           type="values")
     with gr.Row():
-        max_new_tokens = gr.Slider(0, MAX_NEW_TOKENS, 100, step=1, label="New tokens", info=f"0-{MAX_NEW_TOKENS}")
-        temperature = gr.Slider(0, 2, 0.8, step=0.05, label="Temperature", info="0 = greedy; higher = wilder")
-        top_k = gr.Slider(0, 200, 40, step=1, label="Top-k", info="0 = off")
-        top_p = gr.Slider(0.05, 1, 1.0, step=0.05, label="Top-p", info="1 = off")
+        max_new_tokens = gr.Slider(0, MAX_NEW_TOKENS, defaults.NEW_TOKENS, step=1, label="New tokens",
+                                   info=f"0-{MAX_NEW_TOKENS}")
+        temperature = gr.Slider(0, 2, defaults.TEMPERATURE, step=0.05, label="Temperature",
+                                info="0 = greedy; higher = wilder")
+        top_k = gr.Slider(0, 200, defaults.TOP_K, step=1, label="Top-k", info="0 = off")
+        top_p = gr.Slider(0.05, 1, defaults.TOP_P, step=0.05, label="Top-p", info="1 = off")
         gen_seed = gr.Number(0, label="Seed", info="same seed, same text", precision=0)
     gen_btn = gr.Button("Generate", variant="primary")
     output = gr.Textbox(label="Generated text", lines=8)
@@ -718,7 +642,7 @@ with Blocks(title="wordlstm") as demo:
             gr.Markdown("### Originality\nWhich parts of a text are copied word for word from the training text?")
             orig_input = gr.Textbox(label="Text to check", lines=5, placeholder="generate above, then check")
             with gr.Row():
-                min_words = gr.Slider(3, 20, 6, step=1, label="Shortest copy (words)")
+                min_words = gr.Slider(3, 20, defaults.MIN_WORDS, step=1, label="Shortest copy (words)")
                 use_output_btn = gr.Button("Use the generated text")
             orig_btn = gr.Button("Check for copies")
             orig_md = gr.Markdown()
@@ -752,7 +676,7 @@ with Blocks(title="wordlstm") as demo:
                     batch_size=batch_size, min_count=min_count, softmax=softmax, size=size, branches=branches)
     shape = dict(embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
                  batch_size=batch_size)  # what a size sets among the sliders
-    size.change(lambda name: [SIZES[name][k] for k in shape], [size], list(shape.values()), queue=False,
+    size.change(lambda name: [defaults.size_settings(name)[k] for k in shape], [size], list(shape.values()), queue=False,
                 api_visibility="private")
     show_estimate = dict(fn=estimate, inputs=inputs_for(estimate, **settings, session=session), outputs=[estimate_md],
                          concurrency_id="estimate", concurrency_limit=2, trigger_mode="always_last")

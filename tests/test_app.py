@@ -211,7 +211,7 @@ def test_training_streams_samples_then_scores_and_checks_originality(url, corpus
 
 
 def test_runs_table_switches_between_the_sessions_models(url, corpus, monkeypatch):
-    import app
+    from wordlstm.runs import Runs
     c = client(url)
     first = c.predict(corpus=corpus(text_of(WORDS_A, 600), "a.txt"), epochs=0, max_seconds=2, seed=1, **SMALL,
                       api_name="/train")
@@ -230,7 +230,7 @@ def test_runs_table_switches_between_the_sessions_models(url, corpus, monkeypatc
     with pytest.raises(AppError, match="there is no run 9 in this session"):
         c.predict(run=9, api_name="/use_run")
 
-    monkeypatch.setattr(app, "MAX_RUNS", 1)  # the next training frees every older model
+    monkeypatch.setattr(Runs, "keep", 1)  # the next training frees every older model
     third = c.predict(corpus=corpus(text_of(WORDS_A, 600, seed=5), "c.txt"), epochs=0, max_seconds=1, seed=1,
                       **SMALL, api_name="/train")
     assert [row[-1] == "freed" for row in third[5]["data"]] == [False, True, True]
@@ -248,17 +248,19 @@ def test_a_text_over_the_limit_is_refused_before_any_work(url, api_name, extra):
 def test_a_freed_run_leaves_no_files(tiny_corpus, monkeypatch):
     import app
     from wordlstm import ModelConfig, TrainConfig, WordLSTM
-    from wordlstm.train import TrainResult
-    monkeypatch.setattr(app, "MAX_RUNS", 1)
+    from wordlstm.events import TrainResult
+    from wordlstm.runs import Runs
+    monkeypatch.setattr(Runs, "keep", 1)
     session = app.Session()
     session.corpus = tiny_corpus
     model = WordLSTM(ModelConfig(len(tiny_corpus.vocab), 8, 8, 1))
     result = TrainResult(val_loss=2.0, steps=3, epochs=1.0, tokens=90, seconds=0.5, train_seconds=0.4, device="cpu",
                          stopped=False)
     for _ in range(3):
-        app.record_run(session, model, result, TrainConfig())
+        session.record(model, result, TrainConfig())
     assert sorted(os.listdir(session.folder())) == ["run-3", "wordlstm-run-3.zip"]
-    assert [run["ckpt"] is None for run in session.runs] == [True, True, False]
+    assert [run.ckpt is None for run in session.runs.all] == [True, True, False]
+    assert session.ckpt is session.runs.all[-1].ckpt and session.source == "run 3, trained here"
     session.close()
     assert not os.path.exists(session.tmp)  # and the session's end takes the rest
 

@@ -1,11 +1,11 @@
 """TrainConfig.branches: the first run, more runs from its best weights, and the mean of theirs."""
-import sys
 from dataclasses import replace
 
 import pytest
 import torch
 
 from wordlstm import ModelConfig, TrainConfig, UserError, evaluate, split, train
+from wordlstm.branches import run_configs
 
 SMALL = dict(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.2)
 
@@ -49,12 +49,11 @@ def test_branches_report_as_one_run_and_end_on_the_mean(tiny_corpus):
     assert {e.total_steps for e in events} == {result.steps}  # the three runs' planned steps, all run
 
 
-def test_the_runs_share_the_time_budget_and_each_has_its_own_seed(tiny_corpus, monkeypatch):
-    module = sys.modules["wordlstm.train"]  # the package's `train` is the function
-    seen, run = [], module._run
-    monkeypatch.setattr(module, "_run", lambda ids, m, cfg, *rest: seen.append(cfg) or run(ids, m, cfg, *rest))
-    train(tiny_corpus.ids, *settings(tiny_corpus, branches=3, max_seconds=60.0))
-    assert [(c.seed, c.max_seconds, c.branches, c.epochs) for c in seen] == [(3 + i, 15.0, 0, 2) for i in range(4)]
+def test_the_runs_share_the_time_budget_and_each_has_its_own_seed(tiny_corpus):
+    _, cfg = settings(tiny_corpus, branches=3, max_seconds=60.0)
+    runs = run_configs(cfg)
+    assert [(c.seed, c.max_seconds, c.branches, c.epochs) for c in runs] == [(3 + i, 15.0, 0, 2) for i in range(4)]
+    assert all(replace(c, seed=cfg.seed, max_seconds=60.0, branches=3) == cfg for c in runs)  # nothing else changes
 
 
 def test_a_stop_in_the_first_run_trains_no_branch(tiny_corpus):

@@ -99,5 +99,7 @@ def test_bench_ablation_trains_once_per_step_of_the_recipe(tmp_path):
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout.splitlines()[-1])["ablation"]
     assert [row["recipe"] for row in rows] == [name for name, _ in ABLATION]
-    assert all(1 < row["val_ppl"] < 1000 and row["seconds"] < 10 for row in rows)
-    assert not rows[0]["stopped_early"]  # the 0.3 recipe had no early stopping
+    # One training per row, each of which trained and gives a perplexity: finite and at least 1. Not a
+    # wall time, and not above 1: a second on a text this repetitive can round to perplexity 1.0.
+    assert all(row["epochs"] > 0 and row["train_tokens_per_s"] > 0 and 1 <= row["val_ppl"] < 1000 for row in rows)
+    assert not rows[0]["stopped_early"]  # the first row's recipe has no early stopping (patience None)

@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from wordlstm import SIZES, ModelConfig, TrainConfig, UserError, WordLSTM
+from wordlstm.defaults import size_settings, split_settings
 from wordlstm.model import default_cutoffs, dropout
 
 
@@ -85,10 +86,10 @@ def test_shapes_state_and_finite_loss():
     assert logits.shape == (3, 7, 50) and h.shape == c.shape == (2, 3, 12)
     loss = F.cross_entropy(logits.flatten(0, 1), torch.randint(0, 50, (21,)))
     assert torch.isfinite(loss) and abs(loss.item() - torch.log(torch.tensor(50.0)).item()) < 1.0
-    last, _ = m.next_logits(x)
+    out, _ = m.eval_features(x)  # in train mode: no dropout all the same, and the mode is kept
+    assert m.training and m.lstm.training
     m.eval()
-    assert torch.allclose(m.next_logits(x)[0], m(x)[0][:, -1], atol=1e-6)
-    assert last.shape == (3, 50)
+    assert torch.allclose(m.logits(out), m(x)[0], atol=1e-6)
 
 
 def test_state_carries_context():
@@ -265,8 +266,20 @@ def test_regularizers_switched_off_draw_nothing():
 
 
 def test_the_small_size_is_the_default_model_and_every_size_builds():
-    assert ModelConfig.from_dict(SIZES["small"], vocab_size=5000) == ModelConfig(5000)
-    assert SIZES["small"]["batch_size"] == TrainConfig.batch_size
-    for name, size in SIZES.items():
-        model = WordLSTM(ModelConfig.from_dict(size, vocab_size=5000))
-        assert model.lstm.hidden_size == size["hidden_size"] and model.adaptive, name
+    assert SIZES["small"] == {}  # a size names only what it changes
+    model_settings, train_settings = split_settings(size_settings("small"))
+    assert ModelConfig.from_dict(model_settings, vocab_size=5000) == ModelConfig(5000)
+    assert TrainConfig.from_dict(train_settings) == TrainConfig()
+    for name in SIZES:
+        model_settings, train_settings = split_settings(size_settings(name))
+        model = WordLSTM(ModelConfig.from_dict(model_settings, vocab_size=5000))
+        assert model.lstm.hidden_size == size_settings(name)["hidden_size"] and model.adaptive, name
+    with pytest.raises(UserError, match="there is no setting 'hiden_size'"):
+        split_settings({"hiden_size": 64})
+
+
+def test_a_config_names_the_key_it_does_not_know():
+    with pytest.raises(UserError, match="ModelConfig has no setting 'hiden_size'"):
+        ModelConfig.from_dict({"vocab_size": 50, "hiden_size": 64})
+    with pytest.raises(UserError, match="TrainConfig has no setting 'epoch'"):
+        TrainConfig.from_dict({"epoch": 3})

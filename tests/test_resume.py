@@ -14,7 +14,7 @@ from conftest import ROOT, TINY
 from test_cli import run
 from wordlstm import ModelConfig, TrainConfig, UserError, load_checkpoint, save_checkpoint, train
 from wordlstm.checkpoint import RESUME_JSON, load_train_state
-from wordlstm.train import Position
+from wordlstm.events import Position
 
 
 def small(tiny_corpus):
@@ -128,13 +128,13 @@ def test_resume_refuses_another_text_or_no_more_epochs(tmp_path):
     assert r.returncode == 2 and "already trained 1 epochs" in r.stderr
 
 
-def test_a_run_saved_by_an_older_version_says_to_train_anew(tmp_path, tiny_corpus):
+def test_a_run_saved_in_an_older_format_says_to_train_anew(tmp_path, tiny_corpus):
     states = []
     model, _ = train(tiny_corpus.ids, small(tiny_corpus), TrainConfig(seq_len=10, batch_size=4, epochs=1),
                      on_checkpoint=states.append)
     save_checkpoint(tmp_path / "ck", model, tiny_corpus.vocab, resume=states[-1])
     old = {"param_groups": [], "has_best": True, "best_loss": 2.0, "epoch": 2, "epoch_steps": 0, "step": 8,
-           "tokens": 320, "train_time": 0.5}  # resume.json as wordlstm 0.2.0 wrote it
+           "tokens": 320, "train_time": 0.5}  # a resume.json of the first format: no "format" field
     (tmp_path / "ck" / RESUME_JSON).write_text(json.dumps(old))
     with pytest.raises(UserError, match="written by an older wordlstm and cannot be resumed; train anew"):
         load_train_state(tmp_path / "ck")

@@ -61,18 +61,6 @@ def test_unknown_words_take_unk_where_it_exists_and_are_left_out_otherwise(tiny_
     assert as_unk.unknown == 1 and as_unk.scored == 6 and as_unk.words[2].bits > 0 and as_unk.words[2].unknown
 
 
-def test_top_log_probs_are_the_top_of_the_full_distribution():
-    torch.manual_seed(1)
-    for extra in ({}, ADAPTIVE, dict(softmax="adaptive", cutoffs=[2, 9])):  # a shortlist smaller than k too
-        model = WordLSTM(ModelConfig(20, 8, 8, 1, **extra)).eval()
-        out = torch.randn(64, 8) * 3
-        values, ids = model.top_log_probs(out, 5)
-        logp = torch.log_softmax(model.logits(out).float(), dim=-1)
-        assert torch.allclose(values, logp.topk(5, dim=-1).values, atol=1e-5)  # the top five values...
-        assert torch.allclose(logp.gather(1, ids), values, atol=1e-5)  # ...of these words (ties may pick others)
-        assert all(len(set(row)) == 5 for row in ids.tolist())
-
-
 def test_a_text_the_model_cannot_read_is_a_clear_error(tiny_corpus):
     model = WordLSTM(ModelConfig(len(tiny_corpus.vocab), 8, 8, 1))
     with pytest.raises(UserError, match="at least two words the model knows"):
@@ -94,5 +82,8 @@ def test_cli_prints_a_table_then_one_json_line(tmp_path):
     assert r.returncode == 2 and "no such file" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_corpus_from_text_is_scored_like_its_text(tiny_corpus):
-    assert corpus_from_text(TINY).sha256 == tiny_corpus.sha256  # the fixture is the text the tests score
+def test_a_text_in_memory_makes_the_same_corpus_as_its_file(tiny_corpus):
+    """The fixture is TINY read from a file; the app and the tests also build corpora from a string."""
+    in_memory = corpus_from_text(TINY)
+    assert in_memory.sha256 == tiny_corpus.sha256 and in_memory.vocab.itos == tiny_corpus.vocab.itos
+    assert torch.equal(in_memory.ids, tiny_corpus.ids)

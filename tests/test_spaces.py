@@ -8,7 +8,7 @@ import torch
 
 from conftest import WITH_NEW_WORDS
 from wordlstm import ModelConfig, TrainConfig, corpus_from_text, evaluate, split, zerogpu
-from wordlstm.train import TrainingThread
+from wordlstm.runner import TrainingThread
 
 
 class FakeSpaces:

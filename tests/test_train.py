@@ -7,7 +7,9 @@ import torch
 
 from conftest import TINY
 from wordlstm import LiveSampler, ModelConfig, TrainConfig, UserError, corpus_from_text, split, tokenize, train
-from wordlstm.train import Position, TrainingThread, evaluate, lr_factor, progress, val_batch_size
+from wordlstm.events import Position, progress
+from wordlstm.loop import evaluate, lr_factor, val_batch_size
+from wordlstm.runner import TrainingThread
 
 SMALL = dict(embed_dim=32, hidden_size=64, num_layers=1, dropout=0.0)
 
@@ -23,7 +25,9 @@ def test_overfits_a_tiny_corpus(tiny_corpus):
     assert losses[-1] < 0.15
     assert result.val_loss < 0.5  # the tail repeats the head, so it is predictable too
     _, val_ids = split(tiny_corpus.ids, 20, 0.2)
-    assert evaluate(model, val_ids, 20) == pytest.approx(result.val_loss, rel=1e-6)  # the model returned is the best
+    # The model returned is the best. On a GPU the loop validates under bf16 autocast and evaluate() here
+    # in fp32: they agree to bf16's rounding (0.070817 against 0.070823 on an H200), not to the bit.
+    assert evaluate(model, val_ids, 20) == pytest.approx(result.val_loss, rel=1e-3)
 
 
 def test_adaptive_softmax_learns_too(tiny_corpus):
@@ -120,17 +124,19 @@ def test_token_nll_matches_torch():
     (3, 1.2102462768554687, 68, -57.637981308682356),  # shuffled overlapping windows
 ])
 def test_a_short_run_gives_the_pinned_numbers(tiny_corpus, stride, val_loss, steps, weight_sum):
-    """Same seed, same settings, same weights across refactors of the loop. The numbers were
-    computed once with the code before the Position refactor (wordlstm 0.2.0, torch 2.13 CPU,
-    one thread), by running this very training and printing them; a change to the recipe
-    that moves them must say so and recompute them. The recipe has changed since (a learning
-    rate schedule, a higher rate, shuffled windows by default, the cache); switched back to the old
-    one, it gives exactly the old numbers."""
+    """Same seed, same settings, same weights across refactors of the loop: this training's numbers
+    (a constant rate of 5e-3, no cache), printed once by running it. A change to the loop or the recipe
+    that moves them must say so and recompute them.
+
+    Within a tolerance, because another torch build or thread count sums in another order: the last
+    digits of a float32 training move (-84.0501440 against -84.0501403 here, with torch 2.13's CPU build
+    on 2 cores). A change to the loop moves them far more: one step more or less changes the weights'
+    sum in its third digit."""
     model, r = train(tiny_corpus.ids, ModelConfig(len(tiny_corpus.vocab), 16, 16, 2, dropout=0.3, cache_lambda=0.0),
                      TrainConfig(seq_len=10, stride=stride, batch_size=4, epochs=2, seed=3, lr=5e-3,
                                  schedule="constant", shuffle=stride is not None))
-    assert (r.val_loss, r.steps) == (val_loss, steps)
-    assert sum(float(p.double().sum()) for p in model.state_dict().values()) == pytest.approx(weight_sum, abs=1e-9)
+    assert r.steps == steps and r.val_loss == pytest.approx(val_loss, rel=1e-5)
+    assert sum(float(p.double().sum()) for p in model.state_dict().values()) == pytest.approx(weight_sum, rel=1e-6)
 
 
 def test_the_learning_rate_warms_up_then_falls_to_zero_at_the_end_of_the_run(tiny_corpus, monkeypatch):
@@ -232,7 +238,7 @@ def test_progress_and_eta_come_from_the_position_alone():
 def test_ddp_with_fewer_windows_than_the_global_batch_is_a_clear_error(tiny_corpus, monkeypatch):
     """Shuffled windows under DDP: fewer windows than the global batch gave ranks no rows and
     an epoch of 0 steps (a division by zero). Now the check comes before any process talks."""
-    monkeypatch.setattr(sys.modules["wordlstm.train"], "world_info", lambda: (0, 2))  # rank 0 of 2, no process group needed
+    monkeypatch.setattr(sys.modules["wordlstm.loop"], "world_info", lambda: (0, 2))  # rank 0 of 2, no process group needed
     with pytest.raises(UserError, match="the training text has 3 windows, fewer than the batch of 4 shared by 2"):
         train(tiny_corpus.ids[:40], ModelConfig(len(tiny_corpus.vocab), 8, 8, 1),
               TrainConfig(seq_len=10, stride=9, batch_size=4, epochs=1, val_fraction=0.2))

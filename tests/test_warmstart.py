@@ -106,7 +106,19 @@ def test_init_from_in_the_cli_is_recorded_in_the_config_and_the_card(tmp_path, t
     assert recorded["source"] == str(tiny_checkpoint) and recorded["vocab_size"] == words
     assert recorded["shared_words"] == words - 4  # "new", "word", "or", "two": the rest is in the tiny text
     assert f"Initialised from `{tiny_checkpoint}`" in (tmp_path / "m" / "README.md").read_text()
+    # Without shape flags, the source's shape (16x1, tied or not as it is), whatever the size's defaults.
+    plain = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), str(corpus), "--out",
+                            str(tmp_path / "n"), "--init-from", str(tiny_checkpoint), "--epochs", "1",
+                            "--sample-words", "0"], capture_output=True, text=True, env=env, timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    model = json.loads((tmp_path / "n" / "config.json").read_text())["model"]
+    source = json.loads((tiny_checkpoint / "config.json").read_text())["model"]
+    assert [model[k] for k in ("embed_dim", "hidden_size", "num_layers")] == [16, 16, 1]
+    assert all(model[k] == source[k] for k in ("embed_dim", "hidden_size", "num_layers", "tie_weights", "softmax"))
+    # A shape flag that contradicts the source: one line naming both values.
     bad = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), str(corpus), "--out",
-                          str(tmp_path / "n"), "--init-from", str(tiny_checkpoint), "--epochs", "1"],
-                         capture_output=True, text=True, env=env, timeout=300)
-    assert bad.returncode == 2 and "train with --embed-dim 16" in bad.stderr and len(bad.stderr.splitlines()) == 1
+                          str(tmp_path / "o"), "--init-from", str(tiny_checkpoint), "--epochs", "1",
+                          "--hidden-size", "32"], capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1, bad.stderr
+    assert "hidden_size 32 was asked for, but the model to start from has hidden_size 16" in bad.stderr
+    assert not (tmp_path / "o").exists()

@@ -7,6 +7,7 @@ import os
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .defaults import MIN_WORDS, TEMPERATURE, TOP_K, TOP_P
 from .errors import UserError
 from .originality import NgramIndex, originality
 from .sample import default_prompt, generate
@@ -14,8 +15,7 @@ from .tokenizer import tokenize
 
 LIBRARY = "wordlstm"
 TAGS = ["text-generation", "lstm", "pytorch", "word-level"]
-ORIGINALITY_WORDS = 6  # a sample's copies of the training text are runs of at least this many words
-SAMPLE_SETTINGS = {"max_new_tokens": 40, "temperature": 0.8, "top_k": 40, "top_p": 1.0}
+SAMPLE_SETTINGS = {"max_new_tokens": 40, "temperature": TEMPERATURE, "top_k": TOP_K, "top_p": TOP_P}
 
 TEMPLATE = """---
 {{ card_data }}
@@ -40,10 +40,10 @@ With the `wordlstm` package installed (`pip install -e .` in a clone of the proj
 from wordlstm import Checkpoint, generate
 
 ck = Checkpoint.from_pretrained("{{ repo_id }}")  # downloaded once, then cached
-print(generate(ck.model, ck.vocab, "{{ prompt }}", max_new_tokens=50, temperature=0.8, top_k=40, seed=0))
+print(generate(ck.model, ck.vocab, "{{ prompt }}", max_new_tokens=50, seed=0))
 ```
 
-Or `python scripts/generate.py {{ repo_id }} --prompt "{{ prompt }}" --top-k 40`, or the "Load from Hub" box of the app.
+Or `python scripts/generate.py {{ repo_id }} --prompt "{{ prompt }}"`, or the "Load from Hub" box of the app.
 
 ## Training data
 
@@ -123,9 +123,9 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
     except UserError:  # a vocabulary with no usable prompt word: a card without samples
         samples = []
     if corpus_ids is not None and samples:
-        index = NgramIndex(corpus_ids, ORIGINALITY_WORDS)
+        index = NgramIndex(corpus_ids, MIN_WORDS)
         for s in samples:
-            s["novel"] = originality(corpus_ids, vocab.lookup(tokenize(s["text"])), ORIGINALITY_WORDS, index).summary()
+            s["novel"] = originality(corpus_ids, vocab.lookup(tokenize(s["text"])), MIN_WORDS, index).summary()
     results = {k: metrics[k] for k in ("val_loss", "val_ppl", "steps", "epochs", "tokens", "seconds", "device", "stopped")
                if k in metrics}
     for k in ("val_loss", "val_ppl", "epochs"):

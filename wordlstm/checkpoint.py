@@ -21,7 +21,7 @@ from huggingface_hub import HfApi, ModelHubMixin, snapshot_download
 from .card import LIBRARY, TAGS, build_card
 from .model import ModelConfig, WordLSTM
 from .errors import UserError
-from .train import Position, TrainState
+from .events import Position, TrainState
 from .vocab import Vocab
 
 MODEL_FILE, CONFIG_FILE, VOCAB_FILE, CARD_FILE = "model.safetensors", "config.json", "vocab.json", "README.md"

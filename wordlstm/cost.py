@@ -15,7 +15,7 @@ import torch
 
 from .data import Windows, split
 from .model import ModelConfig, WordLSTM
-from .train import _LossStep, val_batch_size
+from .loop import LossStep, val_batch_size
 
 FLOAT = 4  # bytes: weights, Adam and activations are float32 (bf16 autocast keeps fp32 copies)
 # Floats per token of a batch and hidden unit, fitted to measured peaks (tests/test_cost.py),
@@ -172,7 +172,7 @@ def probe(model_config: ModelConfig, cfg, device="cpu", batch: int = 4, seq_len:
     the first pays for set-up) and return measured / estimated: plan()'s time_scale."""
     device = torch.device(device)
     model = WordLSTM(model_config).to(device).train()
-    step, optimizer = _LossStep(model), torch.optim.Adam(model.parameters())  # the step as train() runs it
+    step, optimizer = LossStep(model), torch.optim.Adam(model.parameters())  # the step as train() runs it
     x = torch.randint(model_config.vocab_size, (batch, seq_len + 1), device=device)
     for _ in range(2):
         start = time.perf_counter()

@@ -35,6 +35,15 @@ class Corpus:
         return {"name": self.name, "sha256": self.sha256, "tokens": len(self.ids), "vocab_size": len(self.vocab),
                 "min_count": self.min_count, "max_vocab": self.max_vocab}
 
+    def vocab_size_at(self, min_count: int) -> int:
+        """The size of this text's vocabulary if rebuilt with `min_count`: the words seen that
+        often, and <unk> for the rest (exact from a corpus built with a lower min_count)."""
+        if min_count == self.min_count:
+            return len(self.vocab)
+        unk = self.vocab.unk_id
+        kept = sum(1 for i, c in enumerate(self.vocab.counts) if c >= min_count and i != unk)
+        return kept + (kept < len(self.vocab) - (unk is not None) or unk is not None)
+
     def stats(self, top: int = 20) -> dict:
         return {**self.info(), "top_words": list(zip(self.vocab.itos[:top], self.vocab.counts[:top]))}
 

@@ -14,6 +14,8 @@ that names the estimate, the limit and one change that fits.
 """
 import math
 import os
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import torch
@@ -175,3 +177,38 @@ def fitting_change(m: ModelConfig, cfg, fits, vocab_size_at=None) -> str | None:
             if fits(replace(m, embed_dim=e), cfg):
                 return f"an embedding size of {e} fits"
     return None
+
+
+class Admission:
+    """A server's admission control over its trainings: each is admitted against the memory left
+    once the estimated peaks of the trainings running now are counted in as used, until it ends."""
+
+    def __init__(self, limits: Limits, device: str):
+        self.limits, self.device = limits, device
+        self._running: dict[object, int] = {}  # the estimated peak memory of each training running now
+        self._lock = threading.Lock()
+
+    def admit(self, corpus, model_config: ModelConfig, cfg):
+        """admit() for a training on `corpus` (a data.Corpus): (cfg capped, its Plan), or UserError."""
+        with self._lock:
+            in_use = memory_in_use() + sum(self._running.values())
+        return admit(len(corpus.ids), model_config, cfg, self.limits, in_use=in_use, device=self.device,
+                     word_counts=corpus.vocab.counts, vocab_size_at=corpus.vocab_size_at)
+
+    @contextmanager
+    def running(self, job, cost: Plan):
+        """Count `job`'s estimated peak as in use while the block runs."""
+        with self._lock:
+            self._running[job] = cost.peak_bytes
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(job, None)
+
+    def capped(self, asked: float, cfg) -> str:
+        """A note when the time limit shortened the budget asked for (0: none asked); else ""."""
+        seconds = self.limits.seconds
+        if seconds and cfg.max_seconds == seconds and not 0 < asked <= seconds:
+            return f" The time budget is capped at {seconds:.0f} s, {self.limits.place}'s limit."
+        return ""

@@ -94,20 +94,6 @@ class ModelConfig(Config):
             self.cutoffs = c
 
 
-# Model sizes (`wordlstm train --size`, the app's Size): the book's model, the CPU default, and two
-# larger ones with AWD-LSTM's regularizers, without which a larger model learns a small text by heart
-# within an epoch or two. A size also sets the batch that trains it best (a TrainConfig field; the
-# configs' from_dict takes what is theirs). Measured in the README ("Model sizes").
-SIZES = {
-    "small": dict(embed_dim=128, hidden_size=128, num_layers=3, dropout=0.2, output_dropout=0.0, embed_dropout=0.0,
-                  input_dropout=0.0, weight_drop=0.0, tie_weights=False, batch_size=32),
-    "medium": dict(embed_dim=256, hidden_size=256, num_layers=2, dropout=0.3, output_dropout=0.2, embed_dropout=0.05,
-                   input_dropout=0.0, weight_drop=0.2, tie_weights=True, batch_size=16),
-    "large": dict(embed_dim=512, hidden_size=1024, num_layers=2, dropout=0.4, output_dropout=0.4, embed_dropout=0.1,
-                  input_dropout=0.0, weight_drop=0.3, tie_weights=False, batch_size=32),
-}
-
-
 def default_cutoffs(vocab_size: int) -> list[int]:
     """Cluster boundaries for the adaptive softmax: the 1,000 most frequent words
     in the head, then clusters five times larger each. The head covers 87% of
@@ -322,7 +308,9 @@ class WordLSTM(nn.Module):
     def text_nll(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Each next word's exact negative log-probability (B, T) under the model's whole distribution,
         its cache and the unseen words' share included: LSTM outputs (B, T, H) of consecutive words,
-        target ids (B, T). Each row is a text of its own: the cache reads only that row's earlier positions."""
+        target ids (B, T). Each row is a text of its own: the cache reads only that row's earlier positions.
+        next_log_probs' numbers, each target's only: the output layer computes a cluster of the adaptive
+        softmax only for the rows whose target is in it, never the (B, T, V) matrix."""
         nll = self.loss(out, target, reduction="none").view(target.shape)
         if self.config.cache_lambda:
             pos = torch.arange(target.shape[-1], device=target.device)
@@ -334,31 +322,20 @@ class WordLSTM(nn.Module):
         or the unseen words' share."""
         return torch.log_softmax(self.logits(out).float(), dim=-1)
 
-    def top_log_probs(self, out: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The k likeliest next words after each LSTM output (N, H): their log-probabilities
-        and ids, both (N, k), exact. The adaptive softmax computes a cluster only for the
-        rows where the cluster's total probability could beat the k-th best word so far,
-        and never the (N, V) matrix: that makes scoring a text about three times faster."""
-        if not self.adaptive:
-            logits = self.head(out).float()
-            top, ids = logits.topk(k, dim=-1)
-            return top - logits.logsumexp(-1, keepdim=True), ids
-        head_weight, head_bias, tails, cutoffs = self._adaptive_weights()
-        head = torch.log_softmax(F.linear(out, head_weight, head_bias).float(), dim=-1)  # (N, shortlist + clusters)
-        short = cutoffs[0]
-        top = head.new_full((len(out), k), -torch.inf)
-        ids = torch.zeros(len(out), k, dtype=torch.long, device=out.device)
-        top[:, :min(k, short)], ids[:, :min(k, short)] = head[:, :short].topk(min(k, short), dim=-1)
-        for i, (proj, words) in enumerate(tails):
-            rows = (head[:, short + i] > top[:, -1]).nonzero().squeeze(1)  # only there can a word of it make the top k
-            if not rows.numel():
-                continue
-            logits = F.linear(F.linear(out[rows], proj), words).float()
-            v, j = logits.topk(min(k, logits.shape[1]), dim=-1)
-            v = v - logits.logsumexp(-1, keepdim=True) + head[rows, short + i, None]
-            best, pick = torch.cat([top[rows], v], 1).topk(k, dim=-1)
-            top[rows], ids[rows] = best, torch.cat([ids[rows], j + cutoffs[i]], 1).gather(1, pick)
-        return top, ids
+    def next_log_probs(self, out: torch.Tensor, pos: torch.Tensor | None = None, keys: torch.Tensor | None = None,
+                       key_pos: torch.Tensor | None = None, key_next: torch.Tensor | None = None) -> torch.Tensor:
+        """The model's next-word distribution: what validation, `score` and the sampler all read.
+
+        LSTM outputs out (N, H) at positions pos (N,) of a text -> the log-probabilities (N, V), float32,
+        of the word after each: the output layer's, mixed with the cache over the earlier outputs `keys`
+        (M, H) at key_pos (M,), each followed by the word key_next (M,) (none given: no cache), then with
+        the unseen words' share. Validation (text_nll) and generation (sample.Reader) take faster paths
+        to the same numbers, which tests pin to this one."""
+        logp = self.log_probs(out)
+        if self.config.cache_lambda and keys is not None:
+            weights = cache.attend(self.config, out, pos, keys, key_pos)
+            logp = cache.mix_log_probs(self.config, logp, weights, key_next)
+        return unseen.mix_log_probs(self.config, logp) if unseen.active(self.config) else logp
 
     def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """x: (B, T) token ids -> logits (B, T, V) and the state after the last token."""
@@ -366,20 +343,18 @@ class WordLSTM(nn.Module):
         return self.logits(out), state
 
     def eval_features(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """features() as in eval mode, whatever the module's mode: never any dropout.
-        For generating and scoring, which then need not switch a training model's
-        mode (and back). x: (B, T) -> (B, T, H) and the state after the last token."""
+        """features() as in eval mode, whatever the module's mode: never any dropout. For generating
+        and scoring, which need not switch a training model (the live samples) to eval and back.
+        x: (B, T) -> (B, T, H) and the state after the last token."""
         if state is None:
             state = self.init_state(x.shape[0])
-        out, h, c = torch.lstm(self.embedding(x), state, self.lstm._flat_weights, True, self.config.num_layers,
-                               0.0, False, False, True)  # biases, layers, no dropout, not training, 1-way, batch-first
-        return out, (h, c)
-
-    def next_logits(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """Like forward in eval mode, but logits for the last position only: (B, V).
-        For sampling, where a long prompt would otherwise cost a (T, V) matrix nobody reads."""
-        out, state = self.eval_features(x, state)
-        return self.logits(out[:, -1]), state
+        if not self.lstm.training:
+            return self.lstm(self.embedding(x), state)
+        self.lstm.training = False  # nn.LSTM reads it for its dropout only (the live samples, in training)
+        try:
+            return self.lstm(self.embedding(x), state)
+        finally:
+            self.lstm.training = True
 
     @torch.no_grad()
     def init_output_bias(self, counts: torch.Tensor):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .defaults import MIN_WORDS
 from .errors import UserError
 
 _BASE = np.uint64(1_000_003)  # odd, larger than any vocabulary: distinct short runs get distinct hashes
@@ -28,7 +29,7 @@ def _hashes(ids: np.ndarray, n: int) -> np.ndarray:
 class NgramIndex:
     """Every run of `n` token ids of a corpus, for looking up runs of a text."""
 
-    def __init__(self, corpus_ids, n: int = 6):
+    def __init__(self, corpus_ids, n: int = MIN_WORDS):
         if n < 1:
             raise UserError(f"min_words must be at least 1 (got {n})")
         self.ids = np.asarray(corpus_ids, dtype=np.int64)
@@ -85,7 +86,7 @@ class Originality:
                 "copied_spans": [list(s) for s in self.copied_spans]}
 
 
-def originality(corpus_ids, text_ids, min_words: int = 6, index: NgramIndex | None = None) -> Originality:
+def originality(corpus_ids, text_ids, min_words: int = MIN_WORDS, index: NgramIndex | None = None) -> Originality:
     """Which spans of at least `min_words` tokens of the text occur verbatim in the
     corpus, and what fraction of its runs of `min_words` tokens are new. Both are
     id sequences of the same vocabulary; pass `index` to reuse a built one."""
@@ -105,3 +106,17 @@ def originality(corpus_ids, text_ids, min_words: int = 6, index: NgramIndex | No
         i = end - min_words + 1  # the next run that reaches past this span
     novel = 1.0 - float((found >= 0).mean()) if len(found) else 1.0
     return Originality(novel, spans, len(found), min_words)
+
+
+class Checker:
+    """originality() against one corpus at a time, with its index built once and kept while the
+    corpus and the run length stay the same: what a session of the app holds."""
+
+    def __init__(self):
+        self._key, self._index = None, None
+
+    def __call__(self, corpus, text_ids, min_words: int = MIN_WORDS) -> Originality:
+        key = (corpus.sha256, corpus.min_count, min_words)
+        if self._key != key:
+            self._key, self._index = key, NgramIndex(corpus.ids, min_words)
+        return originality(corpus.ids, text_ids, min_words, index=self._index)

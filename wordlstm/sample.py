@@ -11,6 +11,7 @@ import torch
 
 from . import unseen
 from .cache import Window
+from .defaults import NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P
 from .model import WordLSTM
 from .errors import UserError
 from .tokenizer import Detokenizer
@@ -60,8 +61,8 @@ def sample_next(probs: torch.Tensor, temperature: float = 1.0, top_k: int = 0, t
     return index if ids is None else int(ids[index])
 
 
-def stream(model: WordLSTM, vocab: Vocab, prompt: Encoded, max_new_tokens: int = 100,
-           temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+def stream(model: WordLSTM, vocab: Vocab, prompt: Encoded, max_new_tokens: int = NEW_TOKENS,
+           temperature: float = TEMPERATURE, top_k: int = TOP_K, top_p: float = TOP_P,
            seed: int | None = None) -> Iterator[str]:
     """Yield the prompt's text, then one piece of text per generated token.
 
@@ -72,43 +73,65 @@ def stream(model: WordLSTM, vocab: Vocab, prompt: Encoded, max_new_tokens: int =
     return _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed)
 
 
+class Reader:
+    """The model reading a text one word at a time, its state carried: `probs` is the next word's
+    distribution, and read(id) takes one more word for one LSTM step (the stepper), not the whole text.
+
+    probs (V,), on the CPU, is next_log_probs' distribution (the model's, the cache's part, the unseen
+    words' share) up to a constant factor: the cache's part and the share are added in place to the
+    model's probabilities, so it sums to 1 / (1 - λ). Sampling does not mind, and it needs no log and
+    no renormalizing. A test pins it to model.next_log_probs."""
+
+    @torch.inference_mode()
+    def __init__(self, model: WordLSTM, ids: list[int]):
+        """ids: the text so far (at least one word), read in one pass."""
+        # No model.eval(): eval_features and the stepper never apply dropout, so the caller's model keeps its mode.
+        config, device = model.config, model.device
+        out, self.state = model.eval_features(torch.tensor([ids], device=device))
+        self.step = model.stepper()
+        # The cache reads the text's outputs and the word that followed each.
+        self.window = Window(config, out[0, :-1], ids[1:]) if config.cache_lambda else None
+        # The unseen words' share, on the cache's scale (its probabilities are divided by 1 - λ).
+        self.share = unseen.odds(config, device, 1 / (1 - config.cache_lambda)) if unseen.active(config) else None
+        self.token = torch.zeros(1, dtype=torch.long, device=device)
+        self.probs = self._mixed(self.step.probs(out[:, -1]))
+
+    def _query(self) -> torch.Tensor:
+        return self.state[0][-1][0]  # the top layer's last output (H,), which the probabilities were read from
+
+    def _mixed(self, probs: torch.Tensor) -> torch.Tensor:
+        probs = probs[0]
+        if self.window is not None:
+            self.window.add_to(probs, self._query())
+        if self.share is not None:
+            probs.add_(self.share)
+        return probs.cpu()
+
+    @torch.inference_mode()
+    def read(self, token_id: int):
+        if self.window is not None:
+            self.window.push(self._query(), token_id)
+        self.token.fill_(token_id)
+        probs, self.state = self.step(self.token, self.state)  # (1, V): one token in, not the whole text
+        self.probs = self._mixed(probs)
+
+
 @torch.inference_mode()
 def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed):
-    # No model.eval(): eval_features and the stepper never apply dropout, so the caller's model keeps its mode.
-    device = model.device
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int(torch.seed()))
     detok = Detokenizer()
     yield "".join(detok.add(t) for t in prompt.tokens)
     if max_new_tokens == 0:
         return
-    out, state = model.eval_features(torch.tensor([prompt.ids], device=device))  # the prompt, once
-    step = model.stepper()
-    probs = step.probs(out[:, -1])
-    config = model.config
-    # The cache reads the prompt's outputs and each generated word's, with the word that followed.
-    window = Window(config, out[0, :-1], prompt.ids[1:]) if config.cache_lambda else None
-    # The unseen words' share, on the cache's scale (its probabilities are divided by 1 - λ).
-    share = unseen.odds(config, device, 1 / (1 - config.cache_lambda)) if unseen.active(config) else None
-    token = torch.zeros(1, dtype=torch.long, device=device)
+    reader = Reader(model, prompt.ids)
     for i in range(max_new_tokens):
         if i:
-            probs, state = step(token, state)  # (1, V): one token in, not the whole window
-        # The distribution sampled: the model's, with the cache's part and the unseen words' share added
-        # in place. It then sums to more than 1, which sampling does not mind: no log, no renormalizing.
-        probs = probs[0]
-        if window is not None:
-            query = state[0][-1][0]  # the top layer's last output, which the probabilities were read from
-            window.add_to(probs, query)
-        if share is not None:
-            probs.add_(share)
-        probs = probs.cpu()
+            reader.read(next_id)
+        probs = reader.probs
         if vocab.unk_id is not None:  # never write "<unk>" into a user's text
             probs[vocab.unk_id] = 0.0
         next_id = sample_next(probs, temperature, top_k, top_p, generator)
-        token.fill_(next_id)
-        if window is not None:
-            window.push(query, next_id)
         yield detok.add(vocab.itos[next_id])
 
 
@@ -134,4 +157,4 @@ class LiveSampler:
 
     def __call__(self, model: WordLSTM) -> str:
         return generate(model, self.vocab, self.prompt or default_prompt(self.vocab), max_new_tokens=self.words,
-                        temperature=0.8, top_k=40, seed=self.seed)
+                        seed=self.seed)

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 import torch
 
-from . import unseen
-from .cache import attend, mix_log_probs
 from .errors import UserError
 from .model import WordLSTM
 from .tokenizer import tokenize
@@ -27,6 +25,16 @@ class WordScore:
     bits: float | None  # -log2 p(word | the words before it); None: the first word, or an unknown one left out
     guesses: list[tuple[str, float]]  # the model's likeliest words at this place, with their probabilities
     unknown: bool  # not in the vocabulary (scored as <unk> where the vocabulary has one)
+
+    @property
+    def label(self) -> str | None:
+        """"unknown word", "surprising" (8 bits or more: less than 1 chance in 256), "very surprising"
+        (14 bits or more), or None."""
+        if self.unknown:
+            return "unknown word"
+        if self.bits is None or self.bits < 8:
+            return None
+        return "very surprising" if self.bits >= 14 else "surprising"
 
 
 @dataclass
@@ -63,26 +71,16 @@ def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 1024) -> Score:
     x = torch.tensor([ids[i] for i in read], device=device)
     out, _ = model.eval_features(x[None, :-1])  # the whole text in one pass: the state runs through it
     out, targets, pos = out[0], x[1:], torch.arange(len(x) - 1, device=device)
+    # A block's distribution is (rows, V), a few times over: 8 MB each, which was also the fastest
+    # (memory-bound); so a large vocabulary cannot take a server's memory either.
+    rows = max(1, min(rows, 2**21 // model.config.vocab_size))
     nll, top_p, top_i = [], [], []
-    config = model.config
-    mixed = config.cache_lambda or unseen.active(config)
-    if mixed:  # a block's mixed distribution is (rows, V), a few times over: 8 MB each,
-        rows = max(1, min(rows, 2**21 // config.vocab_size))  # which was also the fastest (memory-bound)
-    for start in range(0, len(targets), rows):  # the output layer a block of rows at a time: bounded memory
-        o, target = out[start:start + rows], targets[start:start + rows]
-        if mixed:  # the whole distribution, mixed with the cache of the words before and the unseen words' share
-            logp = model.log_probs(o)
-            if config.cache_lambda:
-                back = max(0, start - config.cache_size)
-                weights = attend(config, o, pos[start:start + rows], out[back:start + rows], pos[back:start + rows])
-                logp = mix_log_probs(config, logp, weights, targets[back:start + rows])
-            if unseen.active(config):
-                logp = unseen.mix_log_probs(config, logp)
-            nll.append(-logp.gather(1, target[:, None]).squeeze(1))
-            logp, guess = logp.topk(min(TOP, len(vocab)), dim=-1)
-        else:
-            nll.append(model.loss(o, target, reduction="none"))
-            logp, guess = model.top_log_probs(o, min(TOP, len(vocab)))
+    for start in range(0, len(targets), rows):
+        stop, back = start + rows, max(0, start - model.config.cache_size)  # the cache reads the words before
+        logp = model.next_log_probs(out[start:stop], pos[start:stop], out[back:stop], pos[back:stop],
+                                    targets[back:stop])
+        nll.append(-logp.gather(1, targets[start:stop, None]).squeeze(1))
+        logp, guess = logp.topk(min(TOP, len(vocab)), dim=-1)
         top_p.append(logp.exp())
         top_i.append(guess)
     nll, top_p, top_i = torch.cat(nll).cpu(), torch.cat(top_p).cpu().tolist(), torch.cat(top_i).cpu().tolist()

@@ -66,3 +66,19 @@ class Detokenizer:
 def detokenize(tokens) -> str:
     d = Detokenizer()
     return "".join(d.add(t) for t in tokens)
+
+
+def labelled(tokens: list[str], labels: list) -> list[tuple[str, object]]:
+    """Tokens as readable text, a piece per run of the same label (None: unlabelled): what
+    gr.HighlightedText shows. The space before a labelled run is not in it."""
+    detok, pieces = Detokenizer(), []
+    for token, label in zip(tokens, labels):
+        piece = detok.add(token)
+        if pieces and pieces[-1][1] != label and piece.startswith(" "):
+            pieces.append((" ", None) if pieces[-1][1] is not None else (pieces.pop()[0] + " ", None))
+            piece = piece[1:]
+        if pieces and pieces[-1][1] == label:
+            pieces[-1] = (pieces[-1][0] + piece, label)
+        else:
+            pieces.append((piece, label))
+    return pieces

@@ -31,12 +31,28 @@ class Transfer:
                 "vocab_size": self.vocab_size}
 
 
-def shaped_like(model_config: ModelConfig, source: WordLSTM) -> ModelConfig:
-    """model_config with the source's shapes (embedding, hidden size, layers, output layer),
-    its other settings kept: what a warm start from `source` needs."""
+SHAPE = ("embed_dim", "hidden_size", "num_layers", "tie_weights", "softmax")  # what a warm start takes from its source
+
+
+def shaped_like(model_config: ModelConfig, source: WordLSTM, asked: dict | None = None) -> ModelConfig:
+    """model_config with the source's shape (SHAPE), its other settings kept: what a warm start from
+    `source` needs. `asked`: the settings a user gave by name; one that contradicts the source is a
+    UserError naming both values."""
     s = source.config
-    return replace(model_config, embed_dim=s.embed_dim, hidden_size=s.hidden_size, num_layers=s.num_layers,
-                   tie_weights=s.tie_weights, softmax=s.softmax, cutoffs=None)
+    for name, value in (asked or {}).items():
+        if name in SHAPE and value != getattr(s, name) and not (name == "softmax" and value == "auto"):
+            raise UserError(f"{name} {value} was asked for, but the model to start from has {name} "
+                            f"{getattr(s, name)}; leave it out (a warm start takes its source's shape), "
+                            f"or start from a new model")
+    return replace(model_config, **{name: getattr(s, name) for name in SHAPE}, cutoffs=None)
+
+
+def warm_start(source, model_config: ModelConfig, vocab: Vocab, asked: dict | None = None
+               ) -> tuple[ModelConfig, "Transfer"]:
+    """A training's start from checkpoint `source` on a text of vocabulary `vocab`: the model
+    config in the source's shape, and the weights to start from. The app and the CLI both use it."""
+    model_config = shaped_like(model_config, source.model, asked)
+    return model_config, transfer(source.model, source.vocab, model_config, vocab, vocab.counts)
 
 
 def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, vocab: Vocab, counts) -> Transfer:

@@ -13,7 +13,8 @@ import os
 from dataclasses import replace
 
 from .model import WordLSTM
-from .train import TrainingThread, trained_config
+from .runner import TrainingThread
+from .train import trained_config
 
 
 def max_lease() -> int:

@@ -30,6 +30,7 @@ import numpy as np
 from wordlstm import (SIZES, LiveSampler, ModelConfig, NgramIndex, TrainConfig, detokenize, evaluate, generate, load_corpus,
                       originality, score, split, stream, tokenize, train)
 from wordlstm.cli import ArgumentParser
+from wordlstm.defaults import MIN_WORDS, split_settings
 from wordlstm.cost import cluster_shares, cluster_widths, flops_per_token
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
@@ -64,28 +65,30 @@ def bench_prep(path, max_vocab=None):
 # The recipe, a piece at a time (--ablation): each row adds one change to the row above.
 NO_SHARE = {"unseen_share": 0.0}
 ALONE = {"cache_lambda": 0.0, **NO_SHARE}  # the model's own distribution: no cache, no unseen words' share
+MEDIUM = SIZES["medium"]
 ABLATION = [
-    ("the 0.3 recipe: lr 5e-3, constant, streams, validation every epoch",
+    ("the book's optimiser, streams: lr 5e-3, constant, validation every epoch",
      {"lr": 5e-3, "schedule": "constant", "patience": None, "shuffle": False, "val_every": 0, **ALONE}),
     ("+ linear decay to zero over the budget, peak lr 1e-2",
      {"patience": None, "shuffle": False, "val_every": 0, **ALONE}),
     ("+ validation by the clock; patience 5, then anneal", {"shuffle": False, **ALONE}),
-    ("+ shuffled windows (0.6's defaults)", ALONE),
-    ("+ a continuous cache (0.7's defaults)", NO_SHARE),
+    ("+ shuffled windows", ALONE),
+    ("+ a continuous cache", NO_SHARE),
     ("+ the unseen words' share (the defaults: --size small)", {}),
-    ("--size medium, untied (0.5.0): 256x2, batch 16, AWD-LSTM's dropouts",
-     {**SIZES["medium"], "tie_weights": False, **ALONE}),
-    ("+ tied weights (0.6's --size medium)", {**SIZES["medium"], **ALONE}),
-    ("+ a continuous cache (0.7's --size medium)", {**SIZES["medium"], **NO_SHARE}),
-    ("+ the unseen words' share (--size medium)", SIZES["medium"]),
+    ("--size medium, untied: 256x2, batch 16, AWD-LSTM's dropouts", {**MEDIUM, "tie_weights": False, **ALONE}),
+    ("+ tied weights", {**MEDIUM, **ALONE}),
+    ("+ a continuous cache", {**MEDIUM, **NO_SHARE}),
+    ("+ the unseen words' share (--size medium)", MEDIUM),
 ]
 
 
 def train_ours(corpus, seconds, device, softmax="auto", precision="auto", **recipe):
     """Train with the bench's settings (and `recipe`'s changes to the configs); returns the
     model, its configs, the TrainResult and the protocol's validation loss."""
-    cfg = TrainConfig.from_dict(recipe, epochs=None, max_seconds=seconds, seed=42, device=device, precision=precision)
-    model_cfg = ModelConfig.from_dict(recipe, vocab_size=len(corpus.vocab), softmax=softmax)  # each takes its fields
+    model_settings, train_settings = split_settings(recipe)
+    cfg = TrainConfig.from_dict(train_settings, epochs=None, max_seconds=seconds, seed=42, device=device,
+                                precision=precision)
+    model_cfg = ModelConfig.from_dict(model_settings, vocab_size=len(corpus.vocab), softmax=softmax)
     model, result = train(corpus.ids, model_cfg, cfg)
     # The protocol's figure: the kept weights on the whole tail. The loop's last validation
     # may read only part of it, to end within the time budget.
@@ -178,7 +181,7 @@ def sorted_prefixes_seconds(ids: np.ndarray, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def bench_analysis(path, seconds, device, min_words=6):
+def bench_analysis(path, seconds, device, min_words=MIN_WORDS):
     """What showing a user what the model learned costs: live samples during training,
     scoring 10,000 tokens, and the originality index and check."""
     corpus = load_corpus(path)
@@ -192,7 +195,7 @@ def bench_analysis(path, seconds, device, min_words=6):
     t0 = time.perf_counter()
     index = NgramIndex(corpus.ids, min_words)
     index_s = time.perf_counter() - t0
-    text = generate(model, corpus.vocab, "the", max_new_tokens=999, temperature=0.8, top_k=40, seed=0)
+    text = generate(model, corpus.vocab, "the", max_new_tokens=999, seed=0)
     ids = corpus.vocab.lookup(tokenize(text))
     check_s = median_seconds(lambda: originality(corpus.ids, ids, min_words, index))
     return {"corpus": path, "tokens": len(corpus.ids), "train_seconds": round(result.seconds, 1),

@@ -1,6 +1,6 @@
 """Generate text from a checkpoint folder or a Hugging Face Hub model repo.
 
-    wordlstm generate runs/anna --prompt "Anna, and the prince" --top-k 40
+    wordlstm generate runs/anna --prompt "Anna, and the prince"
     wordlstm generate alice/anna-lstm --prompt "Anna"   # downloaded once, then cached
 
     wordlstm generate runs/anna --prompt "Anna" --check-copies data/anna.txt   # then: what is copied
@@ -9,8 +9,9 @@ The text, prompt included, goes to stdout as it is generated; warnings to stderr
 """
 import sys
 
-from wordlstm import detokenize, load_corpus, stream, tokenize
+from wordlstm import MAX_NEW_TOKENS, detokenize, load_corpus, stream, tokenize
 from wordlstm.cli import ArgumentParser
+from wordlstm.defaults import MIN_WORDS, NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P
 from wordlstm.hub import load_model
 from wordlstm.originality import originality
 
@@ -19,16 +20,21 @@ def main():
     p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint", help="checkpoint folder, or OWNER/NAME of a model repo on the Hub")
     p.add_argument("--prompt", required=True, help="text to start from; unknown words are skipped or become <unk>")
-    p.add_argument("--max-new-tokens", type=int, default=100, help="tokens to generate (0 to 2000)")
-    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy; below 1 safer, above 1 wilder")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0 = off)")
-    p.add_argument("--top-p", type=float, default=1.0, help="sample among the most likely tokens holding this mass (1 = off)")
+    p.add_argument("--max-new-tokens", type=int, default=NEW_TOKENS,
+                   help=f"tokens to generate (0 to {MAX_NEW_TOKENS}; default {NEW_TOKENS})")
+    p.add_argument("--temperature", type=float, default=TEMPERATURE,
+                   help=f"0 = greedy; below 1 safer, above 1 wilder (default {TEMPERATURE}, as the app)")
+    p.add_argument("--top-k", type=int, default=TOP_K,
+                   help=f"sample among the k most likely tokens (0 = off; default {TOP_K}, as the app)")
+    p.add_argument("--top-p", type=float, default=TOP_P,
+                   help=f"sample among the most likely tokens holding this mass (1 = off; default {TOP_P:g})")
     p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same text")
     p.add_argument("--device", default="cpu", help="cpu (default; fastest for one token at a time), cuda, mps")
     p.add_argument("--token", default=None, help="Hugging Face token, for a private repo (default: HF_TOKEN or saved login)")
     p.add_argument("--check-copies", metavar="CORPUS", default=None,
                    help="after the text, report the spans copied word for word from this training text")
-    p.add_argument("--min-words", type=int, default=6, help="with --check-copies: the shortest copy that counts (default 6)")
+    p.add_argument("--min-words", type=int, default=MIN_WORDS,
+                   help=f"with --check-copies: the shortest copy that counts (default {MIN_WORDS})")
     args = p.parse_args()
 
     ckpt = load_model(args.checkpoint, device=args.device, token=args.token)

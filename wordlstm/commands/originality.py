@@ -11,6 +11,7 @@ import json
 
 from wordlstm import load_corpus
 from wordlstm.cli import ArgumentParser
+from wordlstm.defaults import MIN_WORDS
 from wordlstm.data import read_text
 from wordlstm.originality import originality
 from wordlstm.tokenizer import tokenize
@@ -20,7 +21,8 @@ def main():
     p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("corpus", help="the training text, a UTF-8 .txt file")
     p.add_argument("file", help="the text to check, a UTF-8 file")
-    p.add_argument("--min-words", type=int, default=6, help="the shortest copy that counts, in tokens (default 6)")
+    p.add_argument("--min-words", type=int, default=MIN_WORDS,
+                   help=f"the shortest copy that counts, in tokens (default {MIN_WORDS})")
     args = p.parse_args()
 
     corpus = load_corpus(args.corpus)

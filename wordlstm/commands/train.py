@@ -20,97 +20,102 @@ from tqdm import tqdm
 
 from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, pick_device,
                       save_checkpoint, train)
+from wordlstm.defaults import size_settings
 from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.cli import ArgumentParser, invocation
 from wordlstm.hub import load_model
 from wordlstm.limits import Limits, admit, memory_in_use
 from wordlstm.sample import LiveSampler
 from wordlstm.train import trained_config
-from wordlstm.warmstart import transfer
+from wordlstm.warmstart import warm_start
 
 
 def parse_args():
-    p = ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("corpus", nargs="?", help="a UTF-8 .txt file to learn from (with --resume: the recorded one)")
-    p.add_argument("--out", help="checkpoint folder to write (created or replaced; with --resume: that folder)")
-    p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR, with its settings")
-    T, M = TrainConfig, ModelConfig  # every default below is theirs: written once, in the dataclass
-    p.add_argument("--init-from", metavar="DIR_OR_REPO_ID",
-                   help="start from this model's weights (a checkpoint folder or a Hub repo id): its LSTM, and the "
-                        "rows of the words both vocabularies share; the new text keeps its own vocabulary")
-    p.add_argument("--save-every", type=float, default=T.save_every, help=f"seconds between checkpoints (default {T.save_every:g})")
-    p.add_argument("--epochs", type=int, default=None, help=f"passes over the text (default {T.epochs}, or none with --max-seconds)")
-    p.add_argument("--max-seconds", type=float, default=T.max_seconds, help="wall-clock budget for training, in seconds")
-    p.add_argument("--seq-len", type=int, default=T.seq_len, help=f"tokens per training window (default {T.seq_len}; book: 100)")
-    p.add_argument("--stride", type=int, default=T.stride, help="tokens between window starts (default seq-len; book: 1)")
-    p.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=T.shuffle,
-                   help="shuffle the windows every epoch, each from a zero state (default); --no-shuffle: parallel "
-                        "streams through the text with the state carried across batches")
-    p.add_argument("--batch-size", type=int, default=T.batch_size, help=f"windows per step (default {T.batch_size}; book: 32)")
-    p.add_argument("--lr", type=float, default=T.lr, help=f"Adam learning rate (default {T.lr}; book: 1e-4)")
-    p.add_argument("--schedule", choices=["linear", "constant"], default=T.schedule,
-                   help=f"learning rate over the run: linear (warm up, then down to zero at its end: by time with "
-                        f"--max-seconds, else by step) or constant (default {T.schedule})")
-    p.add_argument("--warmup", type=float, default=T.warmup, help=f"share of the run spent warming up (default {T.warmup})")
-    p.add_argument("--weight-decay", type=float, default=T.weight_decay,
-                   help=f"AdamW's decoupled weight decay (default {T.weight_decay}: plain Adam)")
-    p.add_argument("--patience", type=int, default=T.patience,
-                   help=f"stop after this many validations in a row without a new best (default {T.patience}); "
-                        f"0: never")
-    p.add_argument("--branches", type=int, default=T.branches,
-                   help="after the first run, this many more from its best weights, each with its own seed and "
-                        "an equal share of --max-seconds; the model is their mean (default 0: one run)")
-    p.add_argument("--val-every", type=float, default=T.val_every,
-                   help="seconds of training between validations, besides each epoch's end (default: a twentieth "
-                        "of --max-seconds; without it, epoch ends only); 0: epoch ends only")
-    p.add_argument("--size", choices=list(SIZES),
-                   help="a model size: small (the book's 128x3, the default), medium (256x2) or large (1024x2), the "
-                        "larger two with AWD-LSTM's regularizers; the model flags below change one of its settings")
-    p.add_argument("--embed-dim", type=int, default=M.embed_dim, help=f"word embedding size (default {M.embed_dim}; book: 128)")
-    p.add_argument("--hidden-size", type=int, default=M.hidden_size, help=f"LSTM hidden size (default {M.hidden_size}; book: 128)")
-    p.add_argument("--num-layers", type=int, default=M.num_layers, help=f"LSTM layers (default {M.num_layers}; book: 3)")
-    p.add_argument("--dropout", type=float, default=M.dropout, help=f"dropout between LSTM layers (default {M.dropout}; book: 0.2)")
-    p.add_argument("--output-dropout", type=float, default=M.output_dropout,
-                   help=f"locked dropout on the LSTM's output, one mask per sequence (default {M.output_dropout}: off)")
-    p.add_argument("--embed-dropout", type=float, default=M.embed_dropout,
-                   help=f"drops whole words' embeddings (default {M.embed_dropout}: off)")
-    p.add_argument("--input-dropout", type=float, default=M.input_dropout,
-                   help=f"locked dropout on the LSTM's input, one mask per sequence (default {M.input_dropout}: off)")
-    p.add_argument("--weight-drop", type=float, default=M.weight_drop,
-                   help=f"DropConnect on the recurrent weights, one mask per batch (default {M.weight_drop}: off)")
-    p.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=M.tie_weights,
-                   help="a word's embedding is its output vector (needs embed-dim == hidden-size; --size medium "
-                        "ties them)")
-    p.add_argument("--cache-lambda", type=float, default=M.cache_lambda,
-                   help=f"the share of a continuous cache over the text being read in the next-word distribution, "
-                        f"in validation, scoring and generation (default {M.cache_lambda}; 0: off)")
-    p.add_argument("--cache-theta", type=float, default=M.cache_theta,
-                   help=f"how sharply the cache favours the positions most like this one (default {M.cache_theta})")
-    p.add_argument("--cache-size", type=int, default=M.cache_size,
-                   help=f"how many positions back the cache reads (default {M.cache_size})")
-    p.add_argument("--unseen-share", type=float, default=M.unseen_share,
-                   help="the share of the next-word distribution kept for the vocabulary's words that the "
-                        "training text never has (default: Good-Turing's estimate, the share of training tokens "
-                        "that are words seen once; 0: off)")
-    p.add_argument("--softmax", choices=["auto", "adaptive", "full"], default=M.softmax,
-                   help=f"output layer: adaptive (fast, for 2,000+ words), full (the book's), auto picks (default {M.softmax})")
+    """The command line. A setting's flag is in the namespace only when it is given (SUPPRESS): what was
+    asked for by name, which the size's settings and a warm start's shape do not override."""
+    p = ArgumentParser(description=__doc__.splitlines()[0], argument_default=argparse.SUPPRESS)
+    p.add_argument("corpus", nargs="?", default=None,
+                   help="a UTF-8 .txt file to learn from (with --resume: the recorded one)")
+    p.add_argument("--out", default=None, help="checkpoint folder to write (created or replaced; with --resume: that folder)")
+    p.add_argument("--resume", metavar="DIR", default=None, help="continue the run saved in DIR, with its settings")
+    p.add_argument("--init-from", metavar="DIR_OR_REPO_ID", default=None,
+                   help="start from this model's weights (a checkpoint folder or a Hub repo id): its shape, its LSTM, "
+                        "and the rows of the words both vocabularies share; the new text keeps its own vocabulary")
+    p.add_argument("--size", choices=list(SIZES), default="small",
+                   help="small (the book's 128x3, the default), medium (256x2) or large (1024x2), the larger two with "
+                        "AWD-LSTM's regularizers; a flag below changes one of its settings")
+    T, M, S = TrainConfig, ModelConfig, size_settings("small")  # every default is theirs: written once
+    flag = p.add_argument
+    flag("--save-every", type=float, help=f"seconds between checkpoints (default {T.save_every:g})")
+    flag("--epochs", type=int, help="passes over the text (default: none with --max-seconds, else "
+                                    f"{T.epochs})")
+    flag("--max-seconds", type=float, help="wall-clock budget for training, in seconds")
+    flag("--seq-len", type=int, help=f"tokens per training window (default {T.seq_len}; book: 100)")
+    flag("--stride", type=int, help="tokens between window starts (default seq-len; book: 1)")
+    flag("--shuffle", action=argparse.BooleanOptionalAction,
+         help="shuffle the windows every epoch, each from a zero state (default); --no-shuffle: parallel "
+              "streams through the text with the state carried across batches")
+    flag("--batch-size", type=int, help=f"windows per step (default: the size's; small: {S['batch_size']}, the book's)")
+    flag("--lr", type=float, help=f"Adam learning rate (default {T.lr}; book: 1e-4)")
+    flag("--schedule", choices=["linear", "constant"],
+         help=f"learning rate over the run: linear (warm up, then down to zero at its end: by time with "
+              f"--max-seconds, else by step) or constant (default {T.schedule})")
+    flag("--warmup", type=float, help=f"share of the run spent warming up (default {T.warmup})")
+    flag("--weight-decay", type=float, help=f"AdamW's decoupled weight decay (default {T.weight_decay}: plain Adam)")
+    flag("--patience", type=int,
+         help=f"stop after this many validations in a row without a new best (default {T.patience}); 0: never")
+    flag("--branches", type=int,
+         help="after the first run, this many more from its best weights, each with its own seed and "
+              "an equal share of --max-seconds; the model is their mean (default 0: one run)")
+    flag("--val-every", type=float,
+         help="seconds of training between validations, besides each epoch's end (default: a twentieth "
+              "of --max-seconds; without it, epoch ends only); 0: epoch ends only")
+    flag("--embed-dim", type=int, help=f"word embedding size (default: the size's; small: {S['embed_dim']})")
+    flag("--hidden-size", type=int, help=f"LSTM hidden size (default: the size's; small: {S['hidden_size']})")
+    flag("--num-layers", type=int, help=f"LSTM layers (default: the size's; small: {S['num_layers']})")
+    flag("--dropout", type=float, help=f"dropout between LSTM layers (default: the size's; small: {S['dropout']})")
+    flag("--output-dropout", type=float, help="locked dropout on the LSTM's output, one mask per sequence "
+                                              f"(default: the size's; small: {S['output_dropout']})")
+    flag("--embed-dropout", type=float, help=f"drops whole words' embeddings (default: the size's; small: "
+                                             f"{S['embed_dropout']})")
+    flag("--input-dropout", type=float,
+         help=f"locked dropout on the LSTM's input, one mask per sequence (default {M.input_dropout}: off)")
+    flag("--weight-drop", type=float, help="DropConnect on the recurrent weights, one mask per batch "
+                                           f"(default: the size's; small: {S['weight_drop']})")
+    flag("--tie-weights", action=argparse.BooleanOptionalAction,
+         help="a word's embedding is its output vector (needs embed-dim == hidden-size; --size medium ties them)")
+    flag("--cache-lambda", type=float,
+         help=f"the share of a continuous cache over the text being read in the next-word distribution, "
+              f"in validation, scoring and generation (default {M.cache_lambda}; 0: off)")
+    flag("--cache-theta", type=float,
+         help=f"how sharply the cache favours the positions most like this one (default {M.cache_theta})")
+    flag("--cache-size", type=int, help=f"how many positions back the cache reads (default {M.cache_size})")
+    flag("--unseen-share", type=float,
+         help="the share of the next-word distribution kept for the vocabulary's words that the training text "
+              "never has (default: Good-Turing's estimate, the share of training tokens that are words seen "
+              "once; 0: off)")
+    flag("--softmax", choices=["auto", "adaptive", "full"],
+         help=f"output layer: adaptive (fast, for 2,000+ words), full (the book's), auto picks (default {M.softmax})")
     p.add_argument("--min-count", type=int, default=Corpus.min_count,
                    help=f"words seen fewer times become <unk> (default {Corpus.min_count}: keep all)")
-    p.add_argument("--max-vocab", type=int, default=Corpus.max_vocab, help="keep at most this many words, the rest become <unk>")
-    p.add_argument("--val-fraction", type=float, default=T.val_fraction, help=f"tail of the text held out for validation (default {T.val_fraction})")
-    p.add_argument("--seed", type=int, default=T.seed, help="random seed: the same seed gives the same model")
-    p.add_argument("--device", default=T.device, help=f"auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps (default {T.device})")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default=T.precision,
-                   help="auto: bf16 autocast on CUDA and on CPUs with AMX, else fp32")
-    p.add_argument("--track", nargs="?", const="wordlstm", metavar="PROJECT",
+    p.add_argument("--max-vocab", type=int, default=Corpus.max_vocab,
+                   help="keep at most this many words, the rest become <unk>")
+    flag("--val-fraction", type=float, help=f"tail of the text held out for validation (default {T.val_fraction})")
+    flag("--seed", type=int, help=f"random seed: the same seed gives the same model (default {T.seed})")
+    flag("--device", help=f"auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps (default {T.device})")
+    flag("--precision", choices=["auto", "fp32", "bf16"],
+         help="auto (default): bf16 autocast on CUDA and on CPUs with AMX, else fp32")
+    p.add_argument("--track", nargs="?", const="wordlstm", default=None, metavar="PROJECT",
                    help="log the run to trackio (project 'wordlstm' by default; needs pip install 'wordlstm[track]'); "
                         "compare runs with `trackio show`")
     p.add_argument("--sample-words", type=int, default=LiveSampler.words,
                    help=f"after each validation, print a sample of this many words (default {LiveSampler.words}; 0: none)")
-    size = p.parse_known_args()[0].size
-    if size:  # the preset's settings become the defaults, so that a flag given as well still wins
-        p.set_defaults(**SIZES[size])
     return p.parse_args()
+
+
+def asked(args) -> dict:
+    """The model and training settings given on the command line, by their config names."""
+    return {**ModelConfig.pick(vars(args)), **TrainConfig.pick(vars(args))}
 
 
 # What a run recorded before these settings existed trained with (they are absent from its config.json).
@@ -118,34 +123,45 @@ BEFORE_THE_RECIPE = {"schedule": "constant", "shuffle": False, "patience": None}
 
 
 def settings(args, rank: int):
-    """(corpus, model config, train config, what its weights started from) for a new run,
-    or for the run in --resume."""
-    if not args.resume:
-        if not args.corpus or not args.out:
-            raise UserError("give a corpus and --out DIR (or --resume DIR)")
-        epochs = args.epochs if args.epochs is not None else (None if args.max_seconds else TrainConfig.epochs)
-        cfg = TrainConfig.from_dict(vars(args), epochs=epochs, patience=args.patience or None)
-        if rank == 0:  # the one process that writes
-            check_writable(args.out)  # fail now, not after an hour of training
-        corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
-        model_cfg = ModelConfig.from_dict(vars(args), vocab_size=len(corpus.vocab))
-        return corpus, model_cfg, cfg, None
+    """(corpus, model config, train config, the warm start or None, what its weights started from)
+    for a new run, or for the run in --resume."""
+    if args.resume:
+        return resumed(args)
+    if not args.corpus or not args.out:
+        raise UserError("give a corpus and --out DIR (or --resume DIR)")
+    given = asked(args)
+    chosen = {**size_settings(args.size), **given}
+    if "epochs" not in given and "max_seconds" in given:
+        chosen["epochs"] = None  # a time budget alone bounds the run
+    chosen["patience"] = chosen.get("patience", TrainConfig.patience) or None  # 0: never
+    cfg = TrainConfig.from_dict(TrainConfig.pick(chosen))
+    if rank == 0:  # the one process that writes
+        check_writable(args.out)  # fail now, not after an hour of training
+    corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
+    model_cfg = ModelConfig.from_dict(ModelConfig.pick(chosen), vocab_size=len(corpus.vocab))
+    if not args.init_from:
+        return corpus, model_cfg, cfg, None, None
+    model_cfg, init = warm_start(load_model(args.init_from), model_cfg, corpus.vocab, given)
+    return corpus, model_cfg, cfg, init, init.describe(args.init_from)
+
+
+def resumed(args):
+    """settings() for --resume: the recorded run, with a new budget if one is given."""
     if args.init_from:
         raise UserError("--init-from starts a new run; a resumed run goes on from its own weights")
     config = read_config(args.resume)
-    budget = {}
-    if args.epochs is not None or args.max_seconds is not None:  # a new budget for this run
-        budget = {"epochs": args.epochs, "max_seconds": args.max_seconds}
+    given = TrainConfig.pick(vars(args))
+    budget = {k: given.get(k) for k in ("epochs", "max_seconds")} if {"epochs", "max_seconds"} & set(given) else {}
     # A run recorded before the schedule, early stopping and shuffled windows existed goes on as it began.
     recorded_train = {**BEFORE_THE_RECIPE, **config.get("train", {})}
-    cfg = TrainConfig.from_dict(recorded_train, **budget, save_every=args.save_every)
+    cfg = TrainConfig.from_dict(recorded_train, **budget, save_every=given.get("save_every", TrainConfig.save_every))
     recorded = config.get("corpus", {})
     corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),
                          max_vocab=recorded.get("max_vocab"))
     if corpus.sha256 != recorded.get("sha256"):
         raise UserError(f"{corpus.name} is not the text this run trained on (sha256 differs); give that text")
     args.out = args.out or args.resume
-    return corpus, recorded_model_config(config, args.resume), cfg, config.get("init_from")
+    return corpus, recorded_model_config(config, args.resume), cfg, None, config.get("init_from")
 
 
 def init_distributed() -> int:
@@ -182,20 +198,16 @@ def main():
     args = parse_args()
     rank = init_distributed()  # train() runs DDP when a group exists; only rank 0 prints and saves
     resume = load_train_state(args.resume) if args.resume else None
-    corpus, model_cfg, cfg, init_from = settings(args, rank)
+    corpus, model_cfg, cfg, init, init_from = settings(args, rank)
     cost = None
     if not dist.is_initialized():  # under torchrun each process would judge alone
         limits = replace(Limits.from_env(), place="this machine")  # WORDLSTM_MAX_MEMORY_MB=0 lifts it
         cfg, cost = admit(len(corpus.ids), model_cfg, cfg, limits, memory_in_use(), pick_device(cfg.device),
                           word_counts=corpus.vocab.counts)
-    init = None
-    if args.init_from:  # a new run (settings() refuses it with --resume)
-        source = load_model(args.init_from)
-        init = transfer(source.model, source.vocab, model_cfg, corpus.vocab, corpus.vocab.counts)
-        init_from = init.describe(args.init_from)
-        if rank == 0:
-            print(f"starting from {args.init_from}: {init.shared:,} of {len(corpus.vocab):,} words shared, "
-                  f"{init.copied_output:,} with their output rows", file=sys.stderr)
+    if init is not None and rank == 0:
+        print(f"starting from {args.init_from} ({model_cfg.num_layers}x{model_cfg.hidden_size}, its shape): "
+              f"{init.shared:,} of {len(corpus.vocab):,} words shared, {init.copied_output:,} with their output "
+              f"rows", file=sys.stderr)
     command = " ".join([invocation(), *sys.argv[1:]])
     track = Tracker(args.track, {"command": command, "corpus": corpus.info(), "model": asdict(model_cfg),
                                  "train": asdict(cfg)}) if args.track and rank == 0 else None

@@ -7,7 +7,6 @@ every API client) gets its own `Session` through gr.State; nothing a user makes
 lives in a module-level global.
 """
 import functools
-import inspect
 import math
 import os
 import shutil
@@ -17,8 +16,8 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, Windows, defaults, load_checkpoint,
-                      load_corpus, split, stream, train, zerogpu)
+from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, defaults, load_checkpoint, load_corpus,
+                      stream, train, zerogpu)
 from wordlstm.archive import unpack
 from wordlstm.hub import load_model, push
 from wordlstm.limits import Admission, Limits
@@ -28,6 +27,8 @@ from wordlstm.runs import KEEP, Runs
 from wordlstm.sample import MAX_NEW_TOKENS, LiveSampler
 from wordlstm.score import score
 from wordlstm.tokenizer import labelled, tokenize
+from wordlstm.uploads import Uploads, inside
+from wordlstm.web import Blocks, expect_to_take, inputs_for, private_state, user_error
 from wordlstm.warmstart import warm_start
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,16 +36,7 @@ SAMPLE_CORPUS = os.path.join(HERE, "data", "anna.txt")
 DEFAULT_MODEL = os.path.join(HERE, "models", "anna")
 MAX_UPLOAD = os.environ.get("WORDLSTM_MAX_UPLOAD", "25mb")
 TRAIN_CONCURRENCY = int(os.environ.get("WORDLSTM_TRAIN_CONCURRENCY", "1"))  # trainings at once
-# On a ZeroGPU Space a GPU exists only inside functions wrapped with spaces.GPU,
-# which run in another process and are registered at start-up: see wordlstm/zerogpu.py.
-try:
-    import spaces
-except ImportError:
-    spaces = None
-if spaces is not None and os.environ.get("SPACES_ZERO_GPU"):
-    RUN_TRAINING = zerogpu.runner(spaces.GPU(duration=zerogpu.lease_seconds)(zerogpu.train_in_lease))
-else:
-    RUN_TRAINING = train
+RUN_TRAINING = zerogpu.training_function()  # train(), or through a ZeroGPU lease on such a Space
 TRAINS_ON = "cuda" if RUN_TRAINING is not train or torch.cuda.is_available() else "cpu"  # for the estimates
 # The size the page proposes: on a CPU the book's model, which trains several epochs of a novel in the
 # page's minute; on a GPU the large one, which trains about as many there (a GPU runs ~50x the steps).
@@ -52,7 +44,6 @@ SIZE = "large" if TRAINS_ON == "cuda" else "small"
 TIME_BUDGET = defaults.TIME_BUDGET  # a first model within a minute
 # What one training may take (WORDLSTM_MAX_MEMORY_MB, WORDLSTM_MAX_TRAIN_SECONDS), with the trainings running now.
 ADMISSION = Admission(Limits.from_env(), TRAINS_ON)
-LIMITS = ADMISSION.limits
 
 # "Sign in with Hugging Face" exists only on a Space with `hf_oauth: true`.
 ON_SPACE_WITH_OAUTH = bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))
@@ -68,7 +59,7 @@ class Session:
         self.ckpt = None  # the user's own model: trained here or uploaded
         self.job = None
         self.tmp = None
-        self.uploads = {}  # the path gradio gave each file this session uploaded -> the session's copy
+        self.uploads = Uploads()  # the files this session uploaded, moved into its folder
         self.originality = Checker()  # keeps the training text's n-gram index between checks
         self._runs = None  # every training of the session (wordlstm.runs), once there is one
         self.source = ""  # where the current model came from, for the model line
@@ -97,7 +88,7 @@ class Session:
         """Whether `path` is the bundled sample or inside this session's own folder."""
         if path == SAMPLE_CORPUS:
             return True
-        return self.tmp is not None and _inside(path, self.tmp)
+        return self.tmp is not None and inside(path, self.tmp)
 
     def close(self):
         if self.job is not None:
@@ -106,62 +97,9 @@ class Session:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _inside(path: str, folder: str) -> bool:
-    real, folder = os.path.realpath(path), os.path.realpath(folder)  # symlinks followed, ".." resolved
-    return os.path.commonpath([real, folder]) == folder
-
-
-NOT_UPLOADED = ("{} was not uploaded in this session; upload the file through the page, "
-                "or with gradio_client's handle_file()")
-
-
-def named_path(value) -> str | None:
-    """The path a request names for a file input, if it is one this server's upload
-    route could have written (in its upload folder); else gr.Error. None for no file."""
-    path = value.get("path") if isinstance(value, dict) else value
-    if path is None:
-        return None
-    name = "this file" if not isinstance(path, str) or "://" in path else os.path.basename(path)
-    if not isinstance(path, str) or "://" in path or not _inside(path, demo.GRADIO_CACHE):
-        raise gr.Error(NOT_UPLOADED.format(name))
-    return path
-
-
-class Blocks(gr.Blocks):
-    """gr.Blocks that checks every file a request names before gradio touches it.
-
-    Gradio refuses a path outside its upload folder too, but as an internal error
-    ("the upstream app raised an exception"), and it downloads a URL given as a
-    path. Here both get the app's one-line message, before anything is opened."""
-
-    async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
-        for block, value in zip(block_fn.inputs, inputs):
-            if isinstance(block, gr.File):
-                named_path(value)
-        return await super().preprocess_data(block_fn, inputs, state, explicit_call)
-
-
 def uploaded(file, session: Session, suffix: str) -> str:
-    """The session's own copy of a file it uploaded, or gr.Error before anything is opened.
-
-    A request names its files by path, and a hand-written request can name any
-    path. So the app takes only what gradio's upload route wrote into this
-    server's upload folder, and moves it into the session's folder the first
-    time it is used: another session that names the same path finds nothing."""
-    if file in session.uploads:
-        return session.uploads[file]
-    path = named_path(file)
-    if not os.path.isfile(path):  # not uploaded, or taken by the session that did
-        raise gr.Error(NOT_UPLOADED.format(os.path.basename(path)))
-    if not path.lower().endswith(suffix):
-        raise gr.Error(f"upload a {suffix} file")
-    own = os.path.join(tempfile.mkdtemp(prefix="upload-", dir=session.folder()), os.path.basename(path))
-    try:
-        shutil.move(os.path.realpath(path), own)  # a move, not a copy: the upload is this session's alone
-    except OSError:  # another session took it a moment ago
-        raise gr.Error(NOT_UPLOADED.format(os.path.basename(path))) from None
-    session.uploads[path] = own
-    return own
+    """The session's own copy of a file it uploaded (wordlstm.uploads), or UserError."""
+    return session.uploads.take(file, demo.GRADIO_CACHE, session.folder(), suffix)
 
 
 def load_default():
@@ -174,51 +112,16 @@ def load_default():
 DEFAULT = load_default()  # read-only, shared by everyone for generation
 
 
-def user_error(fn):
-    """Turn the library's UserError into a gr.Error with the same message.
-
-    functools.wraps keeps the signature, which gives the API its parameter
-    names; generators stay generators, so their output still streams."""
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def wrapped_generator(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except UserError as e:
-                raise gr.Error(str(e)) from None
-        return wrapped_generator
-
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except UserError as e:
-            raise gr.Error(str(e)) from None
-    return wrapped
-
-
 def model_note(session: Session) -> str:
     ckpt = session.ckpt or DEFAULT
     if ckpt is None:
         return "**Model:** none yet. Train one above, or load one in Share."
-    who = f"your model ({session.source})" if session.ckpt else "the default model"
-    m = ckpt.config.get("metrics", {})
-    corpus = ckpt.config.get("corpus", {}).get("name", "?")
-    ppl = f", validation perplexity {m['val_ppl']:.0f}" if "val_ppl" in m else ""
-    return f"**Model:** {who}, trained on `{os.path.basename(corpus)}` ({len(ckpt.vocab):,} words{ppl})."
+    return f"**Model:** {f'your model ({session.source})' if session.ckpt else 'the default model'}, {ckpt.describe()}."
 
 
 # -- Data -----------------------------------------------------------------------
 def corpus_stats(corpus, seq_len: int) -> tuple[str, pd.DataFrame]:
-    md = f"**{os.path.basename(corpus.name)}**: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} distinct words; "
-    try:
-        train_ids, val_ids = split(corpus.ids, seq_len)
-        md += (f"{len(Windows(train_ids, seq_len)):,} training and {len(Windows(val_ids, seq_len)):,} "
-               f"validation windows of {seq_len} tokens.")
-    except UserError as e:
-        md += f"**cannot train yet:** {e}."
-    top = pd.DataFrame(corpus.stats(20)["top_words"], columns=["word", "count"])
-    return md, top
+    return corpus.describe(seq_len), pd.DataFrame(corpus.stats(20)["top_words"], columns=["word", "count"])
 
 
 @user_error
@@ -245,17 +148,6 @@ def curve(history: list[dict]) -> pd.DataFrame:
 
 def samples_table(rows: list) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
-
-
-def describe(e, text: str) -> str:
-    where = "the mean of the branches, " if e.branch is None else f"branch {e.branch}, " if e.branch else ""
-    parts = [f"Training on **{e.device}** on `{text}`: {where}epoch {e.epoch}, step {e.step}"
-             + (f"/{e.total_steps}" if e.total_steps else ""), f"{e.tokens_per_s:,.0f} tokens/s"]
-    if e.train_loss is not None:
-        parts.append(f"train loss {e.train_loss:.3f}")
-    if e.val_loss is not None:
-        parts.append(f"validation perplexity {e.val_ppl:.1f}")
-    return ", ".join(parts)
 
 
 def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
@@ -287,7 +179,7 @@ def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
         cfg, cost = ADMISSION.admit(corpus, model_cfg, cfg)
     except UserError as e:
         return f"**Does not fit this server** {text}: {e}."
-    return f"**Estimate** {text}: {cost.summary()}; {LIMITS.describe()}.{ADMISSION.capped(float(max_seconds), cfg)}"
+    return f"**Estimate** {text}: {cost.summary()}; {ADMISSION.limits.describe()}.{ADMISSION.capped(float(max_seconds), cfg)}"
 
 
 START_FROM = ["a new model", "the default model", "my current model", "a Hub model"]
@@ -347,7 +239,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
                         samples.insert(0, [e.step, round(e.val_ppl, 1), e.sample])  # newest first
                     eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
                     progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
-                    status = describe(e, os.path.basename(session.corpus.name))
+                    status = e.describe(os.path.basename(session.corpus.name))
                 yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), gr.skip(),
                        gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Markdown(visible=False), session)
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
@@ -358,13 +250,8 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
             raise gr.Error(str(job.error))
         raise job.error
     run = session.record(job.model.cpu(), job.result, cfg, init and init.describe(source_name))
-    r, how = job.result, "Stopped" if job.result.stopped else "Done"
-    partial = f" (on {r.val_coverage:.0%} of the held-out text: the time budget)" if r.val_coverage < 1 else ""
-    if r.stopped_early:  # the queue is free sooner; more training would only have overfit
-        partial += f"; {r.early_note(cfg.patience)}"
-    status = (f"{how}: run {run.id} trained on `{os.path.basename(session.corpus.name)}`, {r.steps} steps in "
-              f"{r.seconds:.0f} s on **{r.device}**, {r.tokens_per_s:,.0f} tokens/s; validation perplexity "
-              f"**{r.val_ppl:.1f}**{partial}. Generate below, or download it in Share.")
+    status = (f"{job.result.describe(os.path.basename(session.corpus.name), cfg.patience)} It is run {run.id}: "
+              "generate below, or download it in Share.")
     yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), model_note(session),
            run.zip, runs_table(session), *prompts_for(session), gr.Markdown(visible=False), session)
 
@@ -382,11 +269,10 @@ def use_run(run, session: Session):
 
 
 def model_text(session: Session):
-    """The session's corpus if it is the text the current model (the user's, else the
-    default) was trained on, by sha256; else None (a model from the Hub or a zip)."""
+    """The session's corpus if the current model (the user's, else the default) was trained on it;
+    else None (a model from the Hub or a zip)."""
     ckpt = session.ckpt or DEFAULT
-    sha = (ckpt.config.get("corpus") or {}).get("sha256") if ckpt is not None else None
-    return session.corpus if session.corpus is not None and session.corpus.sha256 == sha else None
+    return session.corpus if ckpt is not None and ckpt.trained_on(session.corpus) else None
 
 
 def example_prompts(session: Session) -> list[str]:
@@ -528,15 +414,6 @@ def load_from_hub(repo_id, token, session: Session):
     return model_note(session), session
 
 
-def inputs_for(fn, **components) -> list:
-    """`fn`'s input components in the order of its parameters, named: a list
-    written by hand could silently feed a value to the wrong parameter."""
-    names = [p for p in inspect.signature(fn).parameters if p not in ("progress", "oauth_token")]
-    if sorted(names) != sorted(components):
-        raise TypeError(f"{fn.__name__} takes {names}; got components for {sorted(components)}")
-    return [components[name] for name in names]
-
-
 # -- The page -------------------------------------------------------------------
 with Blocks(title="wordlstm") as demo:
     session = gr.State(Session, time_to_live=6 * 3600, delete_callback=Session.close)
@@ -590,7 +467,7 @@ with Blocks(title="wordlstm") as demo:
             min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>, 1-20")
             softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
                                   info="adaptive: about 5x faster on 2,000+ words; full: the book's")
-    estimate_md = gr.Markdown(f"*The memory and time these settings need appear here; {LIMITS.describe()}.*")
+    estimate_md = gr.Markdown(f"*The memory and time these settings need appear here; {ADMISSION.limits.describe()}.*")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary")
         stop_btn = gr.Button("Stop", variant="stop")
@@ -710,29 +587,13 @@ with Blocks(title="wordlstm") as demo:
                                                          api_visibility="private")
 
 
-# gr.State(Session) makes each new page call Session() through a load event,
-# which gradio would list as a public endpoint: nobody else has a use for it.
-for fn in demo.fns.values():
-    if fn.fn is Session:
-        fn.api_visibility = "private"
-demo.config = demo.get_config_file()
+private_state(demo, Session)
 
 
 def launch(**kwargs):
     demo.queue(default_concurrency_limit=4)
-    expect_trainings_to_take(TIME_BUDGET)
+    expect_to_take(demo, "train", TIME_BUDGET)
     return demo.launch(max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), **kwargs)
-
-
-def expect_trainings_to_take(seconds: float):
-    """Seed the queue's wait estimate for /train: gradio shows a queued user their
-    position and, from the mean time of the trainings so far, the wait. Until a
-    first training ends it has no mean and shows no wait; the page's default
-    budget is a fair first guess (gradio keeps no public setter for it)."""
-    queue = getattr(demo, "_queue", None)
-    fn = next(f for f in demo.fns.values() if f.api_name == "train")
-    if queue is not None and fn not in queue.process_time_per_fn:
-        queue.process_time_per_fn[fn].add(seconds)
 
 
 if __name__ == "__main__":

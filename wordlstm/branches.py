@@ -15,7 +15,6 @@ from . import loop
 from .config import TrainConfig
 from .data import split
 from .device import world_info
-from .errors import UserError
 from .events import Event, TrainResult
 from .model import ModelConfig, WordLSTM
 

@@ -45,6 +45,16 @@ class Checkpoint(ModelHubMixin, library_name=LIBRARY, tags=TAGS):
     def __init__(self, model: WordLSTM, vocab: Vocab, config: dict | None = None):
         self.model, self.vocab, self.config = model, vocab, dict(config or {})
 
+    def describe(self) -> str:
+        """What it was trained on, for people (Markdown)."""
+        ppl = self.config.get("metrics", {}).get("val_ppl")
+        corpus = os.path.basename(self.config.get("corpus", {}).get("name", "?"))
+        return f"trained on `{corpus}` ({len(self.vocab):,} words{f', validation perplexity {ppl:.0f}' if ppl else ''})"
+
+    def trained_on(self, corpus) -> bool:
+        """Whether `corpus` (a data.Corpus, or None) is the text this model was trained on, by sha256."""
+        return corpus is not None and corpus.sha256 == (self.config.get("corpus") or {}).get("sha256")
+
     def save_pretrained(self, save_directory, *, model_card_kwargs: dict | None = None, **_push_kwargs) -> str:
         """Write the folder. model_card_kwargs: repo_id (for the card's usage
         snippet) and corpus_path (a text file to include as corpus.txt, opt-in)."""

@@ -44,6 +44,16 @@ class Corpus:
         kept = sum(1 for i, c in enumerate(self.vocab.counts) if c >= min_count and i != unk)
         return kept + (kept < len(self.vocab) - (unk is not None) or unk is not None)
 
+    def describe(self, seq_len: int) -> str:
+        """Its size and windows, for people (Markdown); what stands in the way of training, if anything."""
+        md = f"**{os.path.basename(self.name)}**: {len(self.ids):,} tokens, {len(self.vocab):,} distinct words; "
+        try:
+            train_ids, val_ids = split(self.ids, seq_len)
+        except UserError as e:
+            return md + f"**cannot train yet:** {e}."
+        return md + (f"{len(Windows(train_ids, seq_len)):,} training and {len(Windows(val_ids, seq_len)):,} "
+                     f"validation windows of {seq_len} tokens.")
+
     def stats(self, top: int = 20) -> dict:
         return {**self.info(), "top_words": list(zip(self.vocab.itos[:top], self.vocab.counts[:top]))}
 

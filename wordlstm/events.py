@@ -82,6 +82,17 @@ class Event:
     def val_ppl(self) -> float | None:
         return None if self.val_loss is None else perplexity(self.val_loss)
 
+    def describe(self, text: str) -> str:
+        """Where the run stands, for people (Markdown): training on `text`."""
+        where = "the mean of the branches, " if self.branch is None else f"branch {self.branch}, " if self.branch else ""
+        parts = [f"Training on **{self.device}** on `{text}`: {where}epoch {self.epoch}, step {self.step}"
+                 + (f"/{self.total_steps}" if self.total_steps else ""), f"{self.tokens_per_s:,.0f} tokens/s"]
+        if self.train_loss is not None:
+            parts.append(f"train loss {self.train_loss:.3f}")
+        if self.val_loss is not None:
+            parts.append(f"validation perplexity {self.val_ppl:.1f}")
+        return ", ".join(parts)
+
 
 @dataclass
 class TrainResult:
@@ -102,6 +113,15 @@ class TrainResult:
     @property
     def val_ppl(self) -> float:
         return perplexity(self.val_loss)
+
+    def describe(self, text: str, patience: int | None) -> str:
+        """How the run ended, for people (Markdown): trained on `text`, with `patience` (TrainConfig's)."""
+        partial = f" (on {self.val_coverage:.0%} of the held-out text: the time budget)" if self.val_coverage < 1 else ""
+        if self.stopped_early:  # a shared server's queue is free sooner; more training would only have overfit
+            partial += f"; {self.early_note(patience)}"
+        return (f"{'Stopped' if self.stopped else 'Done'}: trained on `{text}`, {self.steps} steps in "
+                f"{self.seconds:.0f} s on **{self.device}**, {self.tokens_per_s:,.0f} tokens/s; validation "
+                f"perplexity **{self.val_ppl:.1f}**{partial}.")
 
     def early_note(self, patience: int | None) -> str:
         """How the run ended early, for people ("" if it did not)."""

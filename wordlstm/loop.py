@@ -19,7 +19,7 @@ from .config import TrainConfig
 from .data import Windows, split
 from .device import autocast, device_name, pick_device, use_bf16, world_info
 from .errors import UserError
-from .events import Event, Position, TrainResult, TrainState, perplexity, progress
+from .events import Event, Position, TrainResult, TrainState, progress
 from .model import ModelConfig, WordLSTM
 
 

@@ -96,21 +96,20 @@ class Reader:
         self.token = torch.zeros(1, dtype=torch.long, device=device)
         self.probs = self._mixed(self.step.probs(out[:, -1]))
 
-    def _query(self) -> torch.Tensor:
-        return self.state[0][-1][0]  # the top layer's last output (H,), which the probabilities were read from
-
     def _mixed(self, probs: torch.Tensor) -> torch.Tensor:
-        probs = probs[0]
+        probs, self.query = probs[0], self.state[0][-1][0]  # the top layer's last output (H,): what probs came from
         if self.window is not None:
-            self.window.add_to(probs, self._query())
+            self.window.add_to(probs, self.query)
         if self.share is not None:
             probs.add_(self.share)
         return probs.cpu()
 
-    @torch.inference_mode()
     def read(self, token_id: int):
+        if not torch.is_inference_mode_enabled():  # once per generation (stream), not per word: it costs
+            with torch.inference_mode():
+                return self.read(token_id)
         if self.window is not None:
-            self.window.push(self._query(), token_id)
+            self.window.push(self.query, token_id)
         self.token.fill_(token_id)
         probs, self.state = self.step(self.token, self.state)  # (1, V): one token in, not the whole text
         self.probs = self._mixed(probs)
@@ -126,13 +125,13 @@ def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, see
         return
     reader = Reader(model, prompt.ids)
     for i in range(max_new_tokens):
-        if i:
-            reader.read(next_id)
         probs = reader.probs
         if vocab.unk_id is not None:  # never write "<unk>" into a user's text
             probs[vocab.unk_id] = 0.0
         next_id = sample_next(probs, temperature, top_k, top_p, generator)
         yield detok.add(vocab.itos[next_id])
+        if i + 1 < max_new_tokens:  # the last word needs no step after it
+            reader.read(next_id)
 
 
 def generate(model: WordLSTM, vocab: Vocab, prompt: str, **settings) -> str:

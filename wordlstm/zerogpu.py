@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from .model import WordLSTM
 from .runner import TrainingThread
-from .train import trained_config
+from .train import train, trained_config
 
 
 def max_lease() -> int:
@@ -55,3 +55,16 @@ def runner(leased):
             on_event(item)
         raise RuntimeError("the GPU training ended without its result")
     return run
+
+
+def training_function():
+    """What trains for the app: train(), or on a ZeroGPU Space (the `spaces` package there and
+    SPACES_ZERO_GPU set) a runner through a GPU lease. spaces.GPU must wrap its function at
+    start-up, when ZeroGPU registers them: call this when the app is built."""
+    try:
+        import spaces
+    except ImportError:
+        return train
+    if not os.environ.get("SPACES_ZERO_GPU"):
+        return train
+    return runner(spaces.GPU(duration=lease_seconds)(train_in_lease))

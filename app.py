@@ -152,18 +152,15 @@ def samples_table(rows: list) -> pd.DataFrame:
 
 def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
             batch_size, min_count, softmax, size="small", branches=0) -> tuple[ModelConfig, TrainConfig]:
-    """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`. The size
-    brings its regularizers (SIZES); its shape and dropout are in the sliders, which may differ. A size's
-    tied weights stay tied while the sliders keep the embedding and hidden sizes equal."""
-    model_settings, _ = defaults.split_settings(defaults.size_settings(size))
-    cfg = TrainConfig(seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
-                      epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed),
-                      branches=int(branches))
-    model_cfg = ModelConfig.from_dict(model_settings, embed_dim=int(embed_dim), hidden_size=int(hidden_size),
-                                      num_layers=int(num_layers), dropout=float(dropout),
-                                      tie_weights=model_settings["tie_weights"] and int(embed_dim) == int(hidden_size),
-                                      vocab_size=corpus.vocab_size_at(int(min_count)), softmax=softmax)
-    return model_cfg, cfg
+    """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`: the size's,
+    with the sliders' shape and dropout. A size's tied weights stay tied while the sliders keep the
+    embedding and hidden sizes equal."""
+    tied = defaults.size_settings(size)["tie_weights"] and int(embed_dim) == int(hidden_size)
+    return defaults.configs(size, corpus.vocab_size_at(int(min_count)), seq_len=int(seq_len),
+                            stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
+                            epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed),
+                            branches=int(branches), embed_dim=int(embed_dim), hidden_size=int(hidden_size),
+                            num_layers=int(num_layers), dropout=float(dropout), tie_weights=tied, softmax=softmax)
 
 
 @user_error

@@ -50,3 +50,10 @@ def split_settings(settings: dict) -> tuple[dict, dict]:
     if unknown:
         raise UserError(f"there is no setting {unknown[0]!r}")
     return model, train
+
+
+def configs(size: str, vocab_size: int, **asked) -> tuple[ModelConfig, TrainConfig]:
+    """The configs of `size` for a vocabulary of `vocab_size` words, with the settings `asked` for by
+    name (the CLI's flags, the app's controls) in place of the size's."""
+    model, train = split_settings({**size_settings(size), **asked})
+    return ModelConfig.from_dict(model, vocab_size=vocab_size), TrainConfig.from_dict(train)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, pick_device,
                       save_checkpoint, train)
-from wordlstm.defaults import size_settings
+from wordlstm.defaults import configs, size_settings
 from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.cli import ArgumentParser, invocation
 from wordlstm.hub import load_model
@@ -44,7 +44,7 @@ def parse_args():
     p.add_argument("--size", choices=list(SIZES), default="small",
                    help="small (the book's 128x3, the default), medium (256x2) or large (1024x2), the larger two with "
                         "AWD-LSTM's regularizers; a flag below changes one of its settings")
-    T, M, S = TrainConfig, ModelConfig, size_settings("small")  # every default is theirs: written once
+    T, S = TrainConfig, size_settings("small")  # every default is theirs: written once
     flag = p.add_argument
     flag("--save-every", type=float, help=f"seconds between checkpoints (default {T.save_every:g})")
     flag("--epochs", type=int, help="passes over the text (default: none with --max-seconds, else "
@@ -70,6 +70,27 @@ def parse_args():
     flag("--val-every", type=float,
          help="seconds of training between validations, besides each epoch's end (default: a twentieth "
               "of --max-seconds; without it, epoch ends only); 0: epoch ends only")
+    model_flags(p)
+    p.add_argument("--min-count", type=int, default=Corpus.min_count,
+                   help=f"words seen fewer times become <unk> (default {Corpus.min_count}: keep all)")
+    p.add_argument("--max-vocab", type=int, default=Corpus.max_vocab,
+                   help="keep at most this many words, the rest become <unk>")
+    flag("--val-fraction", type=float, help=f"tail of the text held out for validation (default {T.val_fraction})")
+    flag("--seed", type=int, help=f"random seed: the same seed gives the same model (default {T.seed})")
+    flag("--device", help=f"auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps (default {T.device})")
+    flag("--precision", choices=["auto", "fp32", "bf16"],
+         help="auto (default): bf16 autocast on CUDA and on CPUs with AMX, else fp32")
+    p.add_argument("--track", nargs="?", const="wordlstm", default=None, metavar="PROJECT",
+                   help="log the run to trackio (project 'wordlstm' by default; needs pip install 'wordlstm[track]'); "
+                        "compare runs with `trackio show`")
+    p.add_argument("--sample-words", type=int, default=LiveSampler.words,
+                   help=f"after each validation, print a sample of this many words (default {LiveSampler.words}; 0: none)")
+    return p.parse_args()
+
+
+def model_flags(p):
+    """The model's flags: a size's settings, each changed by name (default: SUPPRESS, as parse_args)."""
+    M, S, flag = ModelConfig, size_settings("small"), p.add_argument
     flag("--embed-dim", type=int, help=f"word embedding size (default: the size's; small: {S['embed_dim']})")
     flag("--hidden-size", type=int, help=f"LSTM hidden size (default: the size's; small: {S['hidden_size']})")
     flag("--num-layers", type=int, help=f"LSTM layers (default: the size's; small: {S['num_layers']})")
@@ -96,21 +117,6 @@ def parse_args():
               "once; 0: off)")
     flag("--softmax", choices=["auto", "adaptive", "full"],
          help=f"output layer: adaptive (fast, for 2,000+ words), full (the book's), auto picks (default {M.softmax})")
-    p.add_argument("--min-count", type=int, default=Corpus.min_count,
-                   help=f"words seen fewer times become <unk> (default {Corpus.min_count}: keep all)")
-    p.add_argument("--max-vocab", type=int, default=Corpus.max_vocab,
-                   help="keep at most this many words, the rest become <unk>")
-    flag("--val-fraction", type=float, help=f"tail of the text held out for validation (default {T.val_fraction})")
-    flag("--seed", type=int, help=f"random seed: the same seed gives the same model (default {T.seed})")
-    flag("--device", help=f"auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps (default {T.device})")
-    flag("--precision", choices=["auto", "fp32", "bf16"],
-         help="auto (default): bf16 autocast on CUDA and on CPUs with AMX, else fp32")
-    p.add_argument("--track", nargs="?", const="wordlstm", default=None, metavar="PROJECT",
-                   help="log the run to trackio (project 'wordlstm' by default; needs pip install 'wordlstm[track]'); "
-                        "compare runs with `trackio show`")
-    p.add_argument("--sample-words", type=int, default=LiveSampler.words,
-                   help=f"after each validation, print a sample of this many words (default {LiveSampler.words}; 0: none)")
-    return p.parse_args()
 
 
 def asked(args) -> dict:
@@ -130,15 +136,14 @@ def settings(args, rank: int):
     if not args.corpus or not args.out:
         raise UserError("give a corpus and --out DIR (or --resume DIR)")
     given = asked(args)
-    chosen = {**size_settings(args.size), **given}
     if "epochs" not in given and "max_seconds" in given:
-        chosen["epochs"] = None  # a time budget alone bounds the run
-    chosen["patience"] = chosen.get("patience", TrainConfig.patience) or None  # 0: never
-    cfg = TrainConfig.from_dict(TrainConfig.pick(chosen))
+        given["epochs"] = None  # a time budget alone bounds the run
+    if "patience" in given:
+        given["patience"] = given["patience"] or None  # 0: never
+    corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
+    model_cfg, cfg = configs(args.size, len(corpus.vocab), **given)
     if rank == 0:  # the one process that writes
         check_writable(args.out)  # fail now, not after an hour of training
-    corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
-    model_cfg = ModelConfig.from_dict(ModelConfig.pick(chosen), vocab_size=len(corpus.vocab))
     if not args.init_from:
         return corpus, model_cfg, cfg, None, None
     model_cfg, init = warm_start(load_model(args.init_from), model_cfg, corpus.vocab, given)
@@ -194,6 +199,43 @@ class Tracker:
         self.trackio.finish()
 
 
+class Bar:
+    """The run's events on the terminal: a tqdm bar, a line per validation with its sample, and trackio."""
+
+    def __init__(self, corpus, cfg, cost, track):
+        self.corpus, self.cfg, self.cost, self.track, self.bar = corpus, cfg, cost, track, None
+
+    def __call__(self, e):
+        if e.kind == "start":  # the data checks passed: from here on, show progress
+            print(f"{self.corpus.name}: {len(self.corpus.ids):,} tokens, {len(self.corpus.vocab):,} words; training "
+                  f"on {e.device}" + (f"; {self.cost.summary()}" if self.cost else ""), file=sys.stderr)
+            self.bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]")
+        branches = self.cfg.branches
+        self.bar.n = round(100 * e.progress, 1)
+        post = {"epoch": e.epoch, "step": e.step, "tok/s": f"{e.tokens_per_s:,.0f}", "device": e.device}
+        if branches:
+            post["branch"] = "mean" if e.branch is None else f"{e.branch}/{branches}"
+        if e.train_loss is not None:
+            post["loss"] = f"{e.train_loss:.3f}"
+        if e.val_loss is not None:
+            post["val_ppl"] = f"{e.val_ppl:.1f}"
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.refresh()
+        if self.track is not None:
+            self.track(e)
+        if e.kind == "val" and e.branch is None:
+            self.bar.write(f"the mean of the {branches} branches: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
+        elif e.kind == "val":
+            where = f"branch {e.branch} of {branches}, " if e.branch else "first run, " if branches else ""
+            self.bar.write(f"{where}epoch {e.epoch}, step {e.step:,}: val loss {e.val_loss:.4f}, "
+                           f"perplexity {e.val_ppl:.1f}")
+            if e.sample:
+                self.bar.write(f"  sample at step {e.step}: {e.sample}")
+
+    def close(self):
+        self.bar.close()
+
+
 def main():
     args = parse_args()
     rank = init_distributed()  # train() runs DDP when a group exists; only rank 0 prints and saves
@@ -226,37 +268,11 @@ def main():
     def on_checkpoint(state):
         save(state.metrics(), state)
 
-    stop, bars = [], []
+    stop = []
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))  # first Ctrl-C: stop and save
-
-    def on_event(e):
-        if e.kind == "start":  # the data checks passed: from here on, show progress
-            print(f"{corpus.name}: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} words; training on {e.device}"
-                  + (f"; {cost.summary()}" if cost else ""), file=sys.stderr)
-            bars.append(tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]"))
-        bar = bars[0]
-        bar.n = round(100 * e.progress, 1)
-        post = {"epoch": e.epoch, "step": e.step, "tok/s": f"{e.tokens_per_s:,.0f}", "device": e.device}
-        if cfg.branches:
-            post["branch"] = "mean" if e.branch is None else f"{e.branch}/{cfg.branches}"
-        if e.train_loss is not None:
-            post["loss"] = f"{e.train_loss:.3f}"
-        if e.val_loss is not None:
-            post["val_ppl"] = f"{e.val_ppl:.1f}"
-        bar.set_postfix(post, refresh=False)
-        bar.refresh()
-        if track is not None:
-            track(e)
-        if e.kind == "val" and e.branch is None:
-            bar.write(f"the mean of the {cfg.branches} branches: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
-        elif e.kind == "val":
-            where = f"branch {e.branch} of {cfg.branches}, " if e.branch else "first run, " if cfg.branches else ""
-            bar.write(f"{where}epoch {e.epoch}, step {e.step:,}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
-            if e.sample:
-                bar.write(f"  sample at step {e.step}: {e.sample}")
-
+    bar = Bar(corpus, cfg, cost, track)
     sampler = LiveSampler(corpus.vocab, words=args.sample_words) if args.sample_words > 0 else None
-    model, result = train(corpus.ids, model_cfg, cfg, on_event=on_event, should_stop=lambda: bool(stop),
+    model, result = train(corpus.ids, model_cfg, cfg, on_event=bar, should_stop=lambda: bool(stop),
                           on_checkpoint=on_checkpoint, resume=resume, sampler=sampler,
                           init=init.state if init else None)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -265,7 +281,7 @@ def main():
         dist.destroy_process_group()
     if rank:
         return 0
-    bars[0].close()
+    bar.close()
     if cfg.branches:  # the mean of the branches: no run's state holds it, and there is nothing to resume
         save(result.metrics(), weights=model.state_dict(), final=True)
     else:

@@ -34,7 +34,7 @@ def test_train_writes_a_checkpoint_and_prints_metrics(trained):
                                        "resume.safetensors", "vocab.json"]
     assert "val_loss" in r.stdout and "val_ppl" in r.stdout
     samples = [line for line in r.stdout.splitlines() if line.startswith("  sample at step ")]
-    assert samples and all(line.split(": ", 1)[1].startswith("the") for line in samples)  # the prompt, then words
+    assert samples and all(line.split(": ", 1)[1].startswith("The") for line in samples)  # the prompt, as written
     assert "Traceback" not in r.stderr
 
 
@@ -73,7 +73,7 @@ def test_generate_prints_prompt_and_text_and_warns_on_stderr(trained):
     out, _ = trained
     r = run("generate.py", out, "--prompt", "The cat zebra sat", "--max-new-tokens", 15, "--seed", 4)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("the cat zebra sat")
+    assert r.stdout.startswith("The cat zebra sat")  # as the text writes it: a sentence starts
     assert len(r.stdout.split()) > 4
     assert "zebra" in r.stderr and "warning" in r.stderr
     again = run("generate.py", out, "--prompt", "The cat zebra sat", "--max-new-tokens", 15, "--seed", 4)

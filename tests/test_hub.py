@@ -55,7 +55,7 @@ def test_the_card_carries_the_metadata(hub, saved):
     corpus = saved.config["corpus"]
     for expected in (f"| tokens | {corpus['tokens']:,} |", corpus["sha256"], "| seed | 7 |", "| val_ppl | 3.49 |",
                      "| seconds | 12.5 |", "| device | cpu |", 'Checkpoint.from_pretrained("alice/tiny-lstm")',
-                     "torch " + torch.__version__, "- seed 2: the ", "word embeddings and a full softmax over"):
+                     "torch " + torch.__version__, "- seed 2: The ", "word embeddings and a full softmax over"):
         assert expected in card
     assert "the cat sat on the mat" not in card and "corpus.txt" not in hub.repos[("model", "alice/tiny-lstm")]["files"]
 

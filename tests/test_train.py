@@ -280,3 +280,19 @@ def test_the_time_budget_bounds_the_wall_time_validation_included():
     step = result.train_seconds / result.steps
     assert result.seconds < 3 + max(5.0, step)
     assert 0 < result.val_coverage < 0.5 and math.isfinite(result.val_loss)
+
+
+def test_each_live_sample_comes_from_the_weights_whose_perplexity_it_shows(tiny_corpus):
+    """When patience runs out, the loop goes back to the best weights to anneal from them: the sample of
+    that validation must still be the validated weights', not the best ones'. The sampler here writes
+    the validation loss of the weights it is given."""
+    cfg = TrainConfig(seq_len=10, batch_size=4, lr=3e-2, epochs=12, patience=1, seed=1)
+    _, val_ids = split(tiny_corpus.ids, cfg.seq_len, cfg.val_fraction)
+    events = []
+    train(tiny_corpus.ids, ModelConfig(len(tiny_corpus.vocab), **SMALL), cfg, on_event=events.append,
+          sampler=lambda model: repr(evaluate(model, val_ids, cfg.seq_len, batch_size=val_batch_size(cfg))))
+    vals = [e for e in events if e.kind == "val"]
+    best = min(e.val_loss for e in vals)
+    assert any(e.val_loss > best for e in vals)  # some validation was not the best: the case in question
+    for e in vals:
+        assert float(e.sample) == pytest.approx(e.val_loss, rel=1e-6), e.step

@@ -6,16 +6,17 @@ at once. The book builds one pair of tensors per window instead, which costs
 seconds and a gigabyte on a novel.
 """
 import codecs
+import collections
 import hashlib
 import os
 import random
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 
 from .errors import UserError
-from .tokenizer import detokenize
+from .tokenizer import written_forms
 from .vocab import Vocab
 
 MAX_CORPUS_BYTES = 200 * 1024 * 1024
@@ -29,6 +30,7 @@ class Corpus:
     name: str = "corpus"
     min_count: int = 1  # the vocabulary options it was built with
     max_vocab: int | None = None
+    sentence_openings: list[str] = field(default_factory=list)  # frequent ones, as written: example prompts
 
     def info(self) -> dict:
         """What a checkpoint records about its training text."""
@@ -57,22 +59,40 @@ class Corpus:
     def stats(self, top: int = 20) -> dict:
         return {**self.info(), "top_words": list(zip(self.vocab.itos[:top], self.vocab.counts[:top]))}
 
-    def openings(self, n: int = 4, words: int = 3, seed: int = 0) -> list[str]:
-        """Up to n example prompts in the text's own words: frequent sentence openings
-        (the first `words` words after a full stop, ! or ?), drawn with `seed` from the
-        3n most frequent; the most frequent words when the text has no sentences."""
-        ids = self.ids.numpy()
-        stops = [self.vocab.stoi[p] for p in ".!?" if p in self.vocab.stoi]
-        is_word = np.array([w.isalpha() for w in self.vocab.itos])
-        starts = np.flatnonzero(np.isin(ids[:-words], stops)) + 1
-        runs = ids[starts[:, None] + np.arange(words)] if len(starts) else np.zeros((0, words), ids.dtype)
-        runs = runs[is_word[runs].all(axis=1)]
-        if not len(runs):
-            return [w for w in self.vocab.itos if w.isalpha()][:n]
-        found, counts = np.unique(runs, axis=0, return_counts=True)
-        frequent = found[np.argsort(-counts, kind="stable")[: 3 * n]]
+    def openings(self, n: int = 4, seed: int = 0) -> list[str]:
+        """Up to n example prompts as the text writes them: drawn with `seed` from its 3n most frequent
+        sentence openings in running text (sentence_openings); its most frequent words where it has none."""
+        if not self.sentence_openings:
+            forms = self.vocab.forms or {}
+            return [forms.get(w, w) for w in self.vocab.itos if w.isalpha()][:n]
+        frequent = self.sentence_openings[: 3 * n]
         picked = random.Random(seed).sample(range(len(frequent)), min(n, len(frequent)))
-        return [detokenize(self.vocab.itos[i] for i in frequent[k]).capitalize() for k in sorted(picked)]
+        return [frequent[k] for k in sorted(picked)]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")
+
+
+def sentence_openings(text: str, words: int = 3, keep: int = 12) -> list[str]:
+    """The `keep` most frequent openings (the first `words` words, as written) of sentences in running
+    text, most frequent first. A line is running text when it has 8 words or more and starts with a
+    letter or a quote: headings, bylines ("Steven Wright"), list items and short verse lines are not,
+    so their words never start a prompt. A sentence starts after . ! ? or where a line starts after one."""
+    found: collections.Counter = collections.Counter()
+    ended = True  # the line before ended a sentence (or was not running text)
+    for line in text.splitlines():
+        line = line.strip()
+        if len(line.split()) < 8 or not (line[:1].isalpha() or line[:1] in "\"'“‘"):
+            ended = True
+            continue
+        parts = _SENTENCE_END.split(line)
+        for part in parts if ended else parts[1:]:
+            first = part.lstrip("\"'“‘(").split()[:words]
+            first[-1:] = [w.rstrip(".!?\"'”’") for w in first[-1:]]  # a sentence of just that many words
+            if len(first) == words and all(w.isalpha() for w in first) and first[0][0].isupper():
+                found[" ".join(first)] += 1
+        ended = line.rstrip("\"'”’)").endswith((".", "!", "?"))
+    return [opening for opening, _ in found.most_common(keep)]
 
 
 def read_text(path, max_bytes: int = MAX_CORPUS_BYTES) -> str:
@@ -104,14 +124,22 @@ def decode_bytes(data: bytes, name: str = "the corpus") -> str:
     return text
 
 
-def load_corpus(path, min_count: int = 1, max_vocab: int | None = None, name: str | None = None) -> Corpus:
-    return corpus_from_text(read_text(path), min_count, max_vocab, name=name or str(path))
+def load_corpus(path, min_count: int = 1, max_vocab: int | None = None, name: str | None = None,
+                written: bool = True) -> Corpus:
+    return corpus_from_text(read_text(path), min_count, max_vocab, name=name or str(path), written=written)
 
 
-def corpus_from_text(text: str, min_count: int = 1, max_vocab: int | None = None, name: str = "corpus") -> Corpus:
+def corpus_from_text(text: str, min_count: int = 1, max_vocab: int | None = None, name: str = "corpus",
+                     written: bool = True) -> Corpus:
+    """The corpus of `text`. written: also read how the text writes its words (Vocab.forms) and its
+    sentence openings, for text and prompts that read as it does; the model needs neither."""
     vocab, ids = Vocab.build(text, min_count=min_count, max_vocab=max_vocab)
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Corpus(vocab, torch.from_numpy(ids), sha, name, min_count, max_vocab)
+    openings = []
+    if written:
+        vocab.forms = {w: f for w, f in written_forms(text).items() if w in vocab.stoi}
+        openings = sentence_openings(text)
+    return Corpus(vocab, torch.from_numpy(ids), sha, name, min_count, max_vocab, openings)
 
 
 def split(ids: torch.Tensor, seq_len: int, val_fraction: float = 0.1):

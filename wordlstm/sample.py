@@ -119,7 +119,7 @@ class Reader:
 def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed):
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int(torch.seed()))
-    detok = Detokenizer()
+    detok = Detokenizer(vocab.forms)  # the training text's written forms, where recorded
     yield "".join(detok.add(t) for t in prompt.tokens)
     if max_new_tokens == 0:
         return

@@ -32,13 +32,18 @@ class Encoded:
 
 
 class Vocab:
-    def __init__(self, itos: list[str], counts: list[int] | None = None):
+    def __init__(self, itos: list[str], counts: list[int] | None = None, forms: dict[str, str] | None = None):
         if len(set(itos)) != len(itos):
             raise UserError("the vocabulary lists a word twice; the file is corrupt")
         self.itos = list(itos)
         self.counts = list(counts) if counts is not None else [0] * len(itos)
         self.stoi = {w: i for i, w in enumerate(self.itos)}
         self.unk_id = self.stoi.get(UNK)
+        # Each word's most frequent written form in the training text, where it is not the word itself
+        # (tokenizer.written_forms), for text that reads as the training text is written. None: not
+        # recorded (a vocabulary saved before forms were), and the text stays in the book's lower case.
+        self.forms = None if forms is None else {
+            w: f for w, f in forms.items() if w in self.stoi and isinstance(f, str) and f.lower() == w}
 
     def __len__(self):
         return len(self.itos)
@@ -138,13 +143,14 @@ class Vocab:
     # -- JSON ------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"tokenizer": "book", "unk": UNK if self.unk_id is not None else None,
-                "itos": self.itos, "counts": self.counts}
+                "itos": self.itos, "counts": self.counts, **({"forms": self.forms} if self.forms is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict):
         if not isinstance(d, dict) or not isinstance(d.get("itos"), list) or not d["itos"]:
             raise UserError("the vocabulary file has no word list ('itos'); the checkpoint is corrupt")
-        return cls(d["itos"], d.get("counts"))
+        forms = d.get("forms")
+        return cls(d["itos"], d.get("counts"), forms if isinstance(forms, dict) else None)
 
     def save(self, path):
         with open(path, "w", encoding="utf-8") as f:

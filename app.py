@@ -2,15 +2,12 @@
 
     python app.py          # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT to change)
 
-UI code only: the work is done by the `wordlstm` package. Every browser tab (and
-every API client) gets its own `Session` through gr.State; nothing a user makes
-lives in a module-level global.
+The handlers, then the page; the work is the `wordlstm` package's. Every browser tab (and every API
+client) gets its own `Session` through gr.State: nothing a user makes lives in a module-level global.
 """
 import functools
 import math
 import os
-import shutil
-import tempfile
 
 import gradio as gr
 import pandas as pd
@@ -18,16 +15,16 @@ import torch
 
 from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, defaults, load_checkpoint, load_corpus,
                       stream, train, zerogpu)
+from wordlstm.advice import advice
 from wordlstm.archive import unpack
 from wordlstm.hub import load_model, push
 from wordlstm.limits import Admission, Limits
-from wordlstm.originality import Checker
 from wordlstm.runner import TrainingThread
 from wordlstm.runs import KEEP, Runs
+from wordlstm.session import Session
 from wordlstm.sample import MAX_NEW_TOKENS, LiveSampler
 from wordlstm.score import score
-from wordlstm.tokenizer import labelled, tokenize
-from wordlstm.uploads import Uploads, inside
+from wordlstm.tokenizer import labelled, tokenize_at_most
 from wordlstm.web import Blocks, expect_to_take, inputs_for, private_state, user_error
 from wordlstm.warmstart import warm_start
 
@@ -51,50 +48,8 @@ SAMPLE_COLUMNS = ["step", "validation perplexity", "sample (same prompt and seed
 EXAMPLES = ["Anna, and the prince", "Happy families are", "Levin went out into the fields", "She said, \""]
 
 
-class Session:
-    """One user's corpus, model, curves and files."""
-
-    def __init__(self):
-        self.corpus = None  # read only from a file this session uploaded, or from the bundled sample
-        self.ckpt = None  # the user's own model: trained here or uploaded
-        self.job = None
-        self.tmp = None
-        self.uploads = Uploads()  # the files this session uploaded, moved into its folder
-        self.originality = Checker()  # keeps the training text's n-gram index between checks
-        self._runs = None  # every training of the session (wordlstm.runs), once there is one
-        self.source = ""  # where the current model came from, for the model line
-
-    def __deepcopy__(self, memo):  # gr.State copies its initial value; a session is never shared
-        return self
-
-    @property
-    def runs(self) -> Runs:
-        if self._runs is None:
-            self._runs = Runs(self.folder())
-        return self._runs
-
-    def record(self, model, result, cfg, init_from: dict | None = None):
-        """A finished training becomes the session's next run and its current model."""
-        run = self.runs.record(model, self.corpus, result, cfg, init_from)
-        self.ckpt, self.source = run.ckpt, f"run {run.id}, trained here"
-        return run
-
-    def folder(self) -> str:
-        if self.tmp is None:
-            self.tmp = tempfile.mkdtemp(prefix="wordlstm-session-")
-        return self.tmp
-
-    def owns(self, path: str) -> bool:
-        """Whether `path` is the bundled sample or inside this session's own folder."""
-        if path == SAMPLE_CORPUS:
-            return True
-        return self.tmp is not None and inside(path, self.tmp)
-
-    def close(self):
-        if self.job is not None:
-            self.job.stop.set()
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+def new_session() -> Session:
+    return Session(sample=SAMPLE_CORPUS)
 
 
 def uploaded(file, session: Session, suffix: str) -> str:
@@ -102,14 +57,7 @@ def uploaded(file, session: Session, suffix: str) -> str:
     return session.uploads.take(file, demo.GRADIO_CACHE, session.folder(), suffix)
 
 
-def load_default():
-    try:
-        return load_checkpoint(DEFAULT_MODEL)
-    except UserError:
-        return None
-
-
-DEFAULT = load_default()  # read-only, shared by everyone for generation
+DEFAULT = load_checkpoint(DEFAULT_MODEL) if os.path.isdir(DEFAULT_MODEL) else None  # read-only, shared by all
 
 
 def model_note(session: Session) -> str:
@@ -158,7 +106,8 @@ def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidde
     tied = defaults.size_settings(size)["tie_weights"] and int(embed_dim) == int(hidden_size)
     return defaults.configs(size, corpus.vocab_size_at(int(min_count)), seq_len=int(seq_len),
                             stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
-                            epochs=int(epochs) or None, max_seconds=float(max_seconds) or None, seed=int(seed),
+                            epochs=int(epochs or 0) or None, max_seconds=float(max_seconds or 0) or None,
+                            seed=int(seed),
                             branches=int(branches), embed_dim=int(embed_dim), hidden_size=int(hidden_size),
                             num_layers=int(num_layers), dropout=float(dropout), tie_weights=tied, softmax=softmax)
 
@@ -171,12 +120,14 @@ def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
     corpus = session.corpus or sample_corpus()
     model_cfg, cfg = configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
                              num_layers, dropout, lr, batch_size, min_count, softmax, size, branches)
-    text = f"on `{os.path.basename(corpus.name)}` ({len(corpus.ids):,} tokens, {model_cfg.vocab_size:,} words)"
+    name = f"`{os.path.basename(corpus.name)}`" if session.corpus else "the sample, *Anna Karenina*, until you pick one"
+    text = f"on {name} ({len(corpus.ids):,} tokens, {model_cfg.vocab_size:,} words)"
     try:
         cfg, cost = ADMISSION.admit(corpus, model_cfg, cfg)
     except UserError as e:
         return f"**Does not fit this server** {text}: {e}."
-    return f"**Estimate** {text}: {cost.summary()}; {ADMISSION.limits.describe()}.{ADMISSION.capped(float(max_seconds), cfg)}"
+    return (f"**Estimate** {text}: {cost.summary()}; {cost.ends(cfg)}. {ADMISSION.limits.describe().capitalize()}."
+            f"{ADMISSION.capped(float(max_seconds or 0), cfg)}")
 
 
 START_FROM = ["a new model", "the default model", "my current model", "a Hub model"]
@@ -224,7 +175,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     cfg, cost = ADMISSION.admit(session.corpus, model_cfg, cfg)
     job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING,
                                        sampler=LiveSampler(session.corpus.vocab), init=init and init.state)
-    history, samples, status = [], [], f"Starting: {cost.summary()}.{ADMISSION.capped(float(max_seconds), cfg)}"
+    history, samples, status = [], [], f"Starting: {cost.summary()}.{ADMISSION.capped(float(max_seconds or 0), cfg)}"
     try:
         with ADMISSION.running(job, cost):  # its estimated peak counts as in use until it ends
             for events in job.events():
@@ -238,7 +189,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
                     progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
                     status = e.describe(os.path.basename(session.corpus.name))
                 yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), gr.skip(),
-                       gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Markdown(visible=False), session)
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Markdown(visible=False), gr.skip(), session)
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
         job.stop.set()
         raise
@@ -249,12 +200,22 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     run = session.record(job.model.cpu(), job.result, cfg, init and init.describe(source_name))
     status = (f"{job.result.describe(os.path.basename(session.corpus.name), cfg.patience)} It is run {run.id}: "
               "generate below, or download it in Share.")
+    hint = advice(len(session.corpus.ids), job.result.val_ppl, size, warm_start=init is not None)
+    status += f"\n\n*{hint}*" if hint else ""
     yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), model_note(session),
-           run.zip, runs_table(session), *prompts_for(session), gr.Markdown(visible=False), session)
+           run.zip, runs_table(session), *prompts_for(session), gr.Markdown(visible=False), runs_menu(session),
+           session)
 
 
 def runs_table(session: Session) -> pd.DataFrame:
     return pd.DataFrame(session.runs.rows() if session._runs else [], columns=Runs.COLUMNS)
+
+
+def runs_menu(session: Session, current: int | None = None):
+    """The Run menu: the session's runs whose models it keeps, newest first."""
+    kept = [r for r in reversed(session.runs.all) if r.ckpt is not None] if session._runs else []
+    choices = [(f"run {r.id}: {r.row[1]}, perplexity {r.row[-1]}", r.id) for r in kept]
+    return gr.Dropdown(choices=choices, value=current or (kept[0].id if kept else None))
 
 
 @user_error
@@ -279,8 +240,8 @@ def example_prompts(session: Session) -> list[str]:
     corpus = model_text(session)
     if corpus is not None:
         return corpus.openings()
-    vocab = session.ckpt.vocab  # a model without its text: its most frequent words
-    return [w for w in vocab.itos if w.isalpha()][:4] or vocab.itos[:4]
+    vocab, forms = session.ckpt.vocab, session.ckpt.vocab.forms or {}  # a model without its text: its frequent words
+    return [forms.get(w, w) for w in vocab.itos if w.isalpha()][:4] or vocab.itos[:4]
 
 
 def prompts_for(session: Session):
@@ -313,15 +274,7 @@ def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, sessi
 
 
 # -- What the model learned -----------------------------------------------------
-MAX_TEXT_TOKENS = 50_000  # what /score and /originality read at once: about 2 s of scoring on 2 CPU cores
 SURPRISE = {"surprising": "#fde68a", "very surprising": "#fca5a5", "unknown word": "#d4d4d8"}
-
-
-def within_limit(tokens: list[str]) -> list[str]:
-    if len(tokens) > MAX_TEXT_TOKENS:
-        raise gr.Error(f"the text has {len(tokens):,} tokens (words and punctuation); "
-                       f"give at most {MAX_TEXT_TOKENS:,} at a time")
-    return tokens
 
 
 @user_error
@@ -332,12 +285,12 @@ def score_text(text, session: Session):
         raise gr.Error("there is no model yet: train one first")
     if not (text or "").strip():
         raise gr.Error("paste a text to score, a few sentences or more")
-    within_limit(tokenize(text))  # score() tokenizes again: a few milliseconds, against seconds of scoring
+    tokenize_at_most(text)  # score() tokenizes again: a few milliseconds, against seconds of scoring
     result = score(ckpt.model, ckpt.vocab, text)
     summary = (f"**Perplexity {result.perplexity:,.1f}** over {result.scored:,} words: on average the model "
                f"hesitated between about {result.perplexity:,.0f} words at each step."
                + (f" {result.unknown:,} words are not in its vocabulary." if result.unknown else ""))
-    top = pd.DataFrame([[w.word, round(w.bits, 1), ", ".join(g for g, _ in w.guesses)]
+    top = pd.DataFrame([[w.word, round(w.bits, 1), "  ·  ".join(g for g, _ in w.guesses)]
                         for w in result.most_surprising(10)], columns=["word", "bits", "the model expected"])
     return summary, labelled([w.word for w in result.words], [w.label for w in result.words]), top
 
@@ -364,7 +317,7 @@ def check_originality(text, min_words, session: Session):
     """Which spans of `text` are copied word for word from the model's training text."""
     if not (text or "").strip():
         raise gr.Error("generate a text first, or paste one, to check it for copies")
-    tokens, corpus, n = within_limit(tokenize(text)), training_text(session), int(min_words)
+    tokens, corpus, n = tokenize_at_most(text), training_text(session), int(min_words)
     report = session.originality(corpus, corpus.vocab.lookup(tokens), n)
     labels = ["copied" if c else None for c in report.copied(len(tokens))]
     note = f"**{report.summary()}** (against `{os.path.basename(corpus.name)}`)."
@@ -413,7 +366,7 @@ def load_from_hub(repo_id, token, session: Session):
 
 # -- The page -------------------------------------------------------------------
 with Blocks(title="wordlstm") as demo:
-    session = gr.State(Session, time_to_live=6 * 3600, delete_callback=Session.close)
+    session = gr.State(new_session, time_to_live=6 * 3600, delete_callback=Session.close)
     gr.Markdown("# wordlstm\nTrain a word-level LSTM language model on your own text, watch it learn, "
                 "then write with it. The method of *Learn Generative AI with PyTorch*, chapter 8, made fast.")
 
@@ -423,12 +376,11 @@ with Blocks(title="wordlstm") as demo:
         with gr.Column():
             sample_btn = gr.Button("Use the sample: Anna Karenina (Tolstoy)")
             corpus_md = gr.Markdown("Upload a .txt file, or use the sample.")
-    top_words = gr.Dataframe(label="20 most frequent words", headers=["word", "count"], interactive=False,
-                             max_height=250)
+    top_words = gr.Dataframe(label="20 most frequent words", headers=["word", "count"], max_height=250)
 
     gr.Markdown("## 2. Train")
     with gr.Row():
-        epochs = gr.Number(TrainConfig.epochs, label="Epochs", info="passes over the text, 1-1000 (0: until the time budget)",
+        epochs = gr.Number(0, label="Epochs", info="passes over the text, 1-1000; 0: as the time budget allows",
                            precision=0, minimum=0, maximum=1000)
         max_seconds = gr.Number(TIME_BUDGET, label="Time budget (s)", info="stop after this many seconds, 0 = no limit",
                                 precision=0, minimum=0, maximum=24 * 3600)
@@ -450,10 +402,8 @@ with Blocks(title="wordlstm") as demo:
     with gr.Accordion("Model and optimiser settings (the size's, or the book's, by default)", open=False):
         with gr.Row():
             seq_len = gr.Slider(5, 400, T.seq_len, step=1, label="Sequence length", info="tokens per window, 5-400")
-            stride = gr.Slider(0, 400, T.stride or 0, step=1, label="Stride",
-                               info="0 = sequence length; 1 = the book")
-            batch_size = gr.Slider(1, 256, S["batch_size"], step=1, label="Batch size",
-                                   info="windows per step, 1-256")
+            stride = gr.Slider(0, 400, T.stride or 0, step=1, label="Stride", info="0 = sequence length; 1 = the book")
+            batch_size = gr.Slider(1, 256, S["batch_size"], step=1, label="Batch size", info="windows per step, 1-256")
         with gr.Row():
             embed_dim = gr.Slider(8, 512, S["embed_dim"], step=8, label="Embedding size", info="8-512")
             hidden_size = gr.Slider(8, 1024, S["hidden_size"], step=8, label="Hidden size", info="8-1024")
@@ -461,27 +411,32 @@ with Blocks(title="wordlstm") as demo:
         with gr.Row():
             dropout = gr.Slider(0, 0.8, S["dropout"], step=0.05, label="Dropout", info="between LSTM layers, 0-0.8")
             lr = gr.Number(T.lr, label="Learning rate", info="Adam, 1e-5 to 0.1")
-            min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>, 1-20")
+            min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>")
             softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
                                   info="adaptive: about 5x faster on 2,000+ words; full: the book's")
     estimate_md = gr.Markdown(f"*The memory and time these settings need appear here; {ADMISSION.limits.describe()}.*")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary")
         stop_btn = gr.Button("Stop", variant="stop")
+    # Training's progress bar has this place of its own: gradio would otherwise lay it over every output,
+    # the curve and the samples included, which are what a user watches.
+    progress_md = gr.Markdown(elem_id="training-progress", min_height=60)
     status_md = gr.Markdown("Not trained yet.")
     curve_md = gr.Markdown(f"*The loss curve appears here once training starts: the training loss every "
                            f"{T.log_every} steps, the validation loss after every epoch and during it.*")
-    plot = gr.LinePlot(curve([]), x="step", y="loss", color="split", title="Loss (cross-entropy)",
-                       color_map={"train": "#4c78a8", "validation": "#f58518"},
+    plot = gr.LinePlot(curve([]), x="step", y="loss", color="split", title="Loss (cross-entropy)", color_title="",
+                       color_map={"train": "#4c78a8", "validation": "#f58518"}, elem_id="training-curves",
                        label="Training curves", height=360, visible=False)  # no empty axes before training
     samples = gr.Dataframe(samples_table([]), label="What the model writes after each validation (newest first)",
-                           interactive=False, wrap=True, column_widths=["8%", "14%", "78%"], max_height=300)
+                           interactive=False, wrap=True, column_widths=["8%", "14%", "78%"], max_height=300,
+                           elem_id="samples")
 
     gr.Markdown("### Runs\nEvery training of this session, newest first. The session keeps the models of its "
                 f"last {KEEP} runs; make any of them the current model.")
-    runs = gr.Dataframe(runs_table(Session()), label="Runs", interactive=False, wrap=True)
+    runs = gr.Dataframe(runs_table(Session()), label="Runs", interactive=False, wrap=True, elem_id="runs",
+                        column_widths=["6%", "12%", "34%", "9%", "8%", "9%", "11%", "11%"])
     with gr.Row():
-        run_number = gr.Number(label="Run", precision=0, minimum=1)
+        run_number = gr.Dropdown([], label="Run", allow_custom_value=True, info="a run of this session")
         use_run_btn = gr.Button("Use this run's model")
 
     gr.Markdown("## 3. Generate")
@@ -490,10 +445,8 @@ with Blocks(title="wordlstm") as demo:
     examples = gr.Dataset(components=[prompt], samples=[[p] for p in EXAMPLES], label="Example prompts",
                           type="values")
     with gr.Row():
-        max_new_tokens = gr.Slider(0, MAX_NEW_TOKENS, defaults.NEW_TOKENS, step=1, label="New tokens",
-                                   info=f"0-{MAX_NEW_TOKENS}")
-        temperature = gr.Slider(0, 2, defaults.TEMPERATURE, step=0.05, label="Temperature",
-                                info="0 = greedy; higher = wilder")
+        max_new_tokens = gr.Slider(0, MAX_NEW_TOKENS, defaults.NEW_TOKENS, step=1, label="New tokens")
+        temperature = gr.Slider(0, 2, defaults.TEMPERATURE, step=0.05, label="Temperature", info="0 = greedy")
         top_k = gr.Slider(0, 200, defaults.TOP_K, step=1, label="Top-k", info="0 = off")
         top_p = gr.Slider(0.05, 1, defaults.TOP_P, step=0.05, label="Top-p", info="1 = off")
         gen_seed = gr.Number(0, label="Seed", info="same seed, same text", precision=0)
@@ -534,7 +487,6 @@ with Blocks(title="wordlstm") as demo:
         repo_id = gr.Textbox(label="Repo id", placeholder="your-name/anna-lstm", info="OWNER/NAME on the Hub")
         hf_token = gr.Textbox(label="Token", type="password", placeholder="hf_...",
                               info="write access to push; used for this request only, never stored")
-    with gr.Row():
         private = gr.Checkbox(False, label="Private repo")
         include_corpus = gr.Checkbox(False, label="Include the training text",
                                      info="off: only its statistics and sha256 go into the model card")
@@ -550,8 +502,8 @@ with Blocks(title="wordlstm") as demo:
                     batch_size=batch_size, min_count=min_count, softmax=softmax, size=size, branches=branches)
     shape = dict(embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
                  batch_size=batch_size)  # what a size sets among the sliders
-    size.change(lambda name: [defaults.size_settings(name)[k] for k in shape], [size], list(shape.values()), queue=False,
-                api_visibility="private")
+    size.change(lambda name: [defaults.size_settings(name)[k] for k in shape], [size], list(shape.values()),
+                queue=False, api_visibility="private")
     show_estimate = dict(fn=estimate, inputs=inputs_for(estimate, **settings, session=session), outputs=[estimate_md],
                          concurrency_id="estimate", concurrency_limit=2, trigger_mode="always_last")
     gr.on([demo.load] + [c.change for c in settings.values()], **show_estimate, api_name="estimate")
@@ -561,8 +513,8 @@ with Blocks(title="wordlstm") as demo:
                      api_name="use_sample").success(**show_estimate, api_visibility="private")
     train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, **settings, start_from=start_from,
                                             start_repo=start_repo, session=session),
-                    [status_md, plot, samples, model_md, download, runs, examples, prompt, curve_md, session],
-                    api_name="train",
+                    [status_md, plot, samples, model_md, download, runs, examples, prompt, curve_md, run_number,
+                     session], api_name="train", show_progress_on=[progress_md],
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
     stop_btn.click(stop_training, [session], [status_md], api_name="stop", concurrency_limit=None, queue=False)
     gen_btn.click(generate_text, [prompt, max_new_tokens, temperature, top_k, top_p, gen_seed, session],
@@ -584,7 +536,7 @@ with Blocks(title="wordlstm") as demo:
                                                          api_visibility="private")
 
 
-private_state(demo, Session)
+private_state(demo, new_session)
 
 
 def launch(**kwargs):

@@ -9,11 +9,13 @@ import os
 import zipfile
 
 import pytest
-from gradio_client import Client, handle_file
 
-from conftest import HUB, TINY
-from fakehub import TOKEN
-from wordlstm.archive import pack
+pytest.importorskip("gradio")  # the app's tests: skipped without the app extra
+from gradio_client import Client, handle_file  # noqa: E402
+
+from conftest import HUB, TINY  # noqa: E402
+from fakehub import TOKEN  # noqa: E402
+from wordlstm.archive import pack  # noqa: E402
 
 SETTINGS = dict(seq_len=10, embed_dim=16, hidden_size=16, num_layers=1, batch_size=4, dropout=0.0, lr=0.01)
 PROBE = dict(prompt="the cat", max_new_tokens=15, temperature=0.8, top_k=40, top_p=1.0, seed=3)

@@ -3,7 +3,8 @@ live samples, generate, score a text, and check the generated text for copies.
 
 Needs Debian's chromium (`apt-get install -y chromium`) and the playwright package;
 without them the test is skipped, unless WORDLSTM_REQUIRE_BROWSER=1 (as in CI).
-Set WORDLSTM_SCREENSHOT=path to keep the screenshot.
+Set WORDLSTM_SCREENSHOTS=folder to keep the screenshots (docs/ holds the README's, taken so:
+WORDLSTM_SCREENSHOTS=docs python -m pytest tests/test_browser.py).
 """
 import os
 import re
@@ -24,7 +25,7 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
 
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TINY)
-    shot = os.environ.get("WORDLSTM_SCREENSHOT") or str(tmp_path / "screenshot.png")
+    shots = os.environ.get("WORDLSTM_SCREENSHOTS") or str(tmp_path)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,38 +34,49 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
         page.goto(url)
         expect(page.get_by_text("wordlstm").first).to_be_visible(timeout=30_000)
         expect(page.get_by_text("The loss curve appears here")).to_be_visible()  # no empty axes before training
+        expect(page.get_by_text("the sample, Anna Karenina, until you pick one")).to_be_visible(timeout=30_000)
 
         page.locator("input[type=file]").first.set_input_files(str(corpus))
         expect(page.get_by_text("distinct words")).to_be_visible(timeout=30_000)
+        assert page.get_by_label("Epochs").input_value() == "0"  # no cap: the time budget ends the run
+        expect(page.get_by_text("the time budget will end it")).to_be_visible(timeout=30_000)
 
-        epochs = page.get_by_label("Epochs")
-        epochs.fill("0")  # train by the clock: six seconds learn the tiny text by heart
-        epochs.press("Tab")
         budget = page.get_by_label("Time budget (s)")
-        budget.fill("6")
+        budget.fill("8")
         budget.press("Tab")
         page.get_by_role("button", name="Train", exact=True).click()
-        # Progress: gradio's bar, or our status line's epoch and step (both are updated while it trains).
-        progress = page.locator(".progress-text, .progress-level, .eta-bar").or_(
-            page.get_by_text(re.compile(r"Training on .+: epoch \d+, step \d+")))
+        # Progress has a place of its own; the curve and the samples are never covered while it trains.
+        progress = page.locator("#training-progress").locator(".progress-text, .progress-level, .eta-bar")
         expect(progress.first).to_be_attached(timeout=10_000)
-        # The status line says "Training on ..." while it trains, under a progress overlay that may hide it.
-        expect(page.get_by_text(re.compile("Training on|Done:")).first).to_be_visible(timeout=30_000)
-        expect(page.locator(".vega-embed, canvas").first).to_be_visible(timeout=30_000)
+        covered = "el => [...el.querySelectorAll('.wrap')].some(w => w.classList.contains('generating') " \
+                  "|| w.classList.contains('translucent') || w.querySelector('.progress-text, .eta-bar, .loader'))"
+        checks, taken = [], False
+        while not page.get_by_text("Done:").is_visible():
+            checks += [page.locator(f"#{block}").evaluate(covered) for block in ("training-curves", "samples")
+                       if page.locator(f"#{block}").is_visible()]
+            if len(checks) >= 10 and not taken:  # mid-training, for the README
+                page.screenshot(path=os.path.join(shots, "screenshot-training.png"), full_page=True)
+                taken = True
+            page.wait_for_timeout(100)
+        assert len(checks) >= 10 and not any(checks), checks
         expect(page.get_by_text("validation perplexity").first).to_be_visible(timeout=60_000)
-        sample = page.locator(".cell-wrap >> visible=true").filter(has_text=re.compile(r"^\s*the \w+ \w+"))
-        expect(sample.first).to_be_visible(timeout=60_000)  # a live sample in the table, while training
+        sample = page.locator(".cell-wrap >> visible=true").filter(has_text=re.compile(r"^\s*The \w+ \w+"))
+        expect(sample.first).to_be_visible(timeout=60_000)  # a live sample in the table, as the text writes it
         expect(page.get_by_text("Done:")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Model: your model (run 1, trained here), trained on tiny.txt")).to_be_visible()
         expect(page.locator(".cell-wrap >> visible=true").filter(has_text="tiny.txt").first).to_be_visible()  # Runs
         expect(page.get_by_text("The loss curve appears here")).to_be_hidden()  # the empty state gave way
+        legend = page.locator("#training-curves").get_by_text("validation", exact=True)
+        expect(legend.first).to_be_visible()  # the legend names both lines
+        expect(page.locator("#training-curves").get_by_text("train", exact=True).first).to_be_visible()
+        for header in page.locator("#runs thead th span.header").all():  # one line each: no "ru n", "secon ds"
+            assert header.evaluate("el => el.getClientRects().length") == 1, header.inner_text()
 
         # A second run, then back to the first through the Runs table.
         page.get_by_role("button", name="Train", exact=True).click()
         expect(page.get_by_text("Model: your model (run 2, trained here)")).to_be_visible(timeout=60_000)
-        run = page.get_by_label("Run", exact=True)
-        run.fill("1")
-        run.press("Tab")
+        page.get_by_label("Run", exact=True).click()
+        page.get_by_role("option", name=re.compile("^run 1: tiny.txt")).click()  # picked by number, from the menu
         page.get_by_role("button", name="Use this run's model").click()
         expect(page.get_by_text("Model: your model (run 1, trained here)")).to_be_visible(timeout=30_000)
         prompt = page.get_by_label("Prompt").input_value()
@@ -73,7 +85,7 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
         page.get_by_label("Prompt").fill("the cat")
         page.get_by_role("button", name="Generate", exact=True).click()
         page.wait_for_function(
-            "() => [...document.querySelectorAll('textarea')].some(t => t.value.startsWith('the cat ') && t.value.split(' ').length > 10)",
+            "() => [...document.querySelectorAll('textarea')].some(t => t.value.startsWith('The cat ') && t.value.split(' ').length > 10)",
             timeout=30_000)
 
         page.get_by_label("Text to score").fill(TINY[:300])
@@ -89,6 +101,6 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
             "() => [...document.querySelectorAll('span')].some(e => !e.closest('.legend')"
             " && getComputedStyle(e).backgroundColor.startsWith('rgba(252, 165, 165') && e.textContent.trim())",
             timeout=10_000)
-        page.screenshot(path=shot, full_page=True)
+        page.screenshot(path=os.path.join(shots, "screenshot.png"), full_page=True)
         browser.close()
-    assert os.path.getsize(shot) > 10_000
+    assert all(os.path.getsize(os.path.join(shots, f)) > 10_000 for f in ("screenshot.png", "screenshot-training.png"))

@@ -140,3 +140,13 @@ def test_the_fitting_change_is_the_least_drastic():
     assert fitting_change(m, t, lambda m2, t2: m2.vocab_size < 1000, lambda n: 5000 // n) == \
         "a min count of 10 fits (500 words)"
     assert fitting_change(m, t, lambda m2, t2: False) is None
+
+
+def test_the_estimate_says_which_bound_ends_the_run():
+    m = ModelConfig(vocab_size=12000)
+    cost = plan(400_000, m, TrainConfig(epochs=None, max_seconds=60))
+    assert cost.ends(TrainConfig(epochs=None, max_seconds=60)).startswith("the time budget will end it")
+    many = TrainConfig(epochs=1000, max_seconds=60)  # 1,000 epochs do not fit in a minute: the budget ends it
+    assert cost.ends(many).startswith("the time budget will end it")
+    one = TrainConfig(epochs=1, max_seconds=24 * 3600)
+    assert cost.ends(one).startswith("1 epoch will end it, in about")

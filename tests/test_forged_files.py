@@ -144,7 +144,7 @@ def test_the_page_flow_still_works(url, tmp_path):
 
 def test_push_takes_only_a_training_text_of_the_session(tmp_path):
     import app
-    session, outside = app.Session(), tmp_path / "secret.txt"
+    session, outside = app.new_session(), tmp_path / "secret.txt"
     outside.write_text("private")
     assert session.owns(app.SAMPLE_CORPUS) and not session.owns(str(outside))
     inside = os.path.join(session.folder(), "upload-x", "a.txt")

@@ -50,6 +50,16 @@ class Plan:
     def seconds_per_epoch(self) -> float:
         return self.steps_per_epoch * self.seconds_per_step + self.seconds_per_validation
 
+    def ends(self, cfg) -> str:
+        """Which bound will end a run of `cfg` (a TrainConfig), for people: its epochs or its time budget
+        (patience may end it sooner). With branches, each run's."""
+        budget, epochs = cfg.run_seconds, cfg.epochs
+        if epochs and not (budget and epochs * self.seconds_per_epoch > budget):
+            return f"{epochs} epoch{'s' if epochs > 1 else ''} will end it, in about {duration(epochs * self.seconds_per_epoch)}"
+        if budget:
+            return f"the time budget will end it, after about {budget / self.seconds_per_epoch:.1f} epochs"
+        return "nothing bounds it but patience"
+
     def summary(self) -> str:
         return (f"about {size(self.peak_bytes)} of memory and {duration(self.seconds_per_epoch)} per epoch "
                 f"({self.steps_per_epoch:,} steps of {duration(self.seconds_per_step)})")

@@ -211,7 +211,8 @@ class Bar:
                   f"on {e.device}" + (f"; {self.cost.summary()}" if self.cost else ""), file=sys.stderr)
             self.bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]")
         branches = self.cfg.branches
-        self.bar.n = round(100 * e.progress, 1)
+        # A run that ends early (patience) is done all the same: its bar ends full, not where time stood.
+        self.bar.n = 100 if e.kind == "done" else round(100 * e.progress, 1)
         post = {"epoch": e.epoch, "step": e.step, "tok/s": f"{e.tokens_per_s:,.0f}", "device": e.device}
         if branches:
             post["branch"] = "mean" if e.branch is None else f"{e.branch}/{branches}"

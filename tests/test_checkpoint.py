@@ -52,7 +52,7 @@ def test_checkpoints_from_before_the_adaptive_softmax_load_as_full(tmp_path, tin
     model = WordLSTM(ModelConfig(2500, 8, 8, 1, 0.0, softmax="full"))
     save_checkpoint(tmp_path / "ck", model, Vocab([f"w{i}" for i in range(2500)]))
     config = json.loads((tmp_path / "ck" / "config.json").read_text())
-    del config["model"]["softmax"], config["model"]["cutoffs"]  # as version 0.1.0 wrote it
+    del config["model"]["softmax"], config["model"]["cutoffs"]  # as a checkpoint without the softmax field is
     (tmp_path / "ck" / "config.json").write_text(json.dumps(config))
     assert not load_checkpoint(tmp_path / "ck").model.adaptive  # "auto" would pick adaptive at 2,500 words
 

@@ -208,14 +208,14 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
 
 
 def runs_table(session: Session) -> pd.DataFrame:
-    return pd.DataFrame(session.runs.rows() if session._runs else [], columns=Runs.COLUMNS)
+    return pd.DataFrame(session.runs.rows() if session.trained else [], columns=Runs.COLUMNS)
 
 
-def runs_menu(session: Session, current: int | None = None):
-    """The Run menu: the session's runs whose models it keeps, newest first."""
-    kept = [r for r in reversed(session.runs.all) if r.ckpt is not None] if session._runs else []
+def runs_menu(session: Session):
+    """The Run menu: the session's runs whose models it keeps, newest first; the newest picked."""
+    kept = [r for r in reversed(session.runs.all) if r.ckpt is not None] if session.trained else []
     choices = [(f"run {r.id}: {r.row[1]}, perplexity {r.row[-1]}", r.id) for r in kept]
-    return gr.Dropdown(choices=choices, value=current or (kept[0].id if kept else None))
+    return gr.Dropdown(choices=choices, value=kept[0].id if kept else None)
 
 
 @user_error

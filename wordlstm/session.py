@@ -26,6 +26,11 @@ class Session:
         return self
 
     @property
+    def trained(self) -> bool:
+        """Whether the session has trained: its runs exist (asking for them makes its folder)."""
+        return self._runs is not None
+
+    @property
     def runs(self) -> Runs:
         if self._runs is None:
             self._runs = Runs(self.folder())

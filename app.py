@@ -426,7 +426,7 @@ with Blocks(title="wordlstm") as demo:
                            f"{T.log_every} steps, the validation loss after every epoch and during it.*")
     plot = gr.LinePlot(curve([]), x="step", y="loss", color="split", title="Loss (cross-entropy)", color_title="",
                        color_map={"train": "#4c78a8", "validation": "#f58518"}, elem_id="training-curves",
-                       label="Training curves", height=360, visible=False)  # no empty axes before training
+                       label="Training curves", visible=False)  # no empty axes before training
     samples = gr.Dataframe(samples_table([]), label="What the model writes after each validation (newest first)",
                            interactive=False, wrap=True, column_widths=["8%", "14%", "78%"], max_height=300,
                            elem_id="samples")

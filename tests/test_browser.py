@@ -65,9 +65,11 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
         expect(page.get_by_text("Model: your model (run 1, trained here), trained on tiny.txt")).to_be_visible()
         expect(page.locator(".cell-wrap >> visible=true").filter(has_text="tiny.txt").first).to_be_visible()  # Runs
         expect(page.get_by_text("The loss curve appears here")).to_be_hidden()  # the empty state gave way
-        legend = page.locator("#training-curves").get_by_text("validation", exact=True)
-        expect(legend.first).to_be_visible()  # the legend names both lines
-        expect(page.locator("#training-curves").get_by_text("train", exact=True).first).to_be_visible()
+        for line in ("train", "validation"):  # the legend names both lines, inside the plot's block (not clipped)
+            label = page.locator("#training-curves").get_by_text(line, exact=True).first
+            expect(label).to_be_visible()
+            assert label.evaluate("el => el.getBoundingClientRect().bottom <= "
+                                  "el.closest('#training-curves').getBoundingClientRect().bottom"), line
         for header in page.locator("#runs thead th span.header").all():  # one line each: no "ru n", "secon ds"
             assert header.evaluate("el => el.getClientRects().length") == 1, header.inner_text()
 

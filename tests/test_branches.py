@@ -5,13 +5,15 @@ import pytest
 import torch
 
 from wordlstm import ModelConfig, TrainConfig, UserError, evaluate, split, train
-from wordlstm.branches import run_configs
+from wordlstm import TrainResult
+from wordlstm.branches import MAX_BRANCHES, next_run, run_configs
 
 SMALL = dict(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.2)
 
 
 def settings(corpus, **cfg):
-    return ModelConfig(len(corpus.vocab), **SMALL), TrainConfig(seq_len=10, batch_size=4, epochs=2, seed=3, **cfg)
+    settings = {"seq_len": 10, "batch_size": 4, "epochs": 2, "seed": 3, **cfg}
+    return ModelConfig(len(corpus.vocab), **SMALL), TrainConfig(**settings)
 
 
 def test_the_model_is_the_mean_of_the_branches_each_trained_from_the_first_run(tiny_corpus):
@@ -71,3 +73,48 @@ def test_branches_cannot_be_resumed_or_negative(tiny_corpus):
         train(tiny_corpus.ids, *settings(tiny_corpus, branches=1), resume=object())
     with pytest.raises(UserError, match="branches must be 0"):
         TrainConfig(branches=-1)
+
+
+def result(seconds: float, stopped_early: bool) -> TrainResult:
+    return TrainResult(val_loss=1.0, steps=1, epochs=1.0, tokens=1, seconds=seconds, train_seconds=seconds, device="cpu",
+                       stopped=False, stopped_early=stopped_early)
+
+
+def test_a_run_that_ends_early_gives_its_time_to_the_runs_after_it(tiny_corpus):
+    _, cfg = settings(tiny_corpus, branches=3, max_seconds=60.0)
+    planned = run_configs(cfg)
+    assert next_run(cfg, planned, [], adaptive=True).max_seconds == 15.0
+    runs = [result(6.0, stopped_early=True)]  # ended early: its 9 s left go to the three runs after it
+    assert next_run(cfg, planned, runs, adaptive=True) == replace(planned[1], max_seconds=18.0)
+    assert next_run(cfg, planned, runs, adaptive=False) == planned[1]  # DDP: the ranks' clocks differ; the plan
+    assert next_run(cfg, planned, runs + [result(18.0, False)] * 3, adaptive=True) is None  # fill_budget is off
+
+
+def test_with_fill_budget_the_time_the_last_run_leaves_trains_one_more_branch(tiny_corpus):
+    _, cfg = settings(tiny_corpus, branches=1, max_seconds=60.0, fill_budget=True)  # two runs of 30 s planned
+    planned = run_configs(cfg)
+    more = next_run(cfg, planned, [result(30.0, False), result(20.0, True)], adaptive=True)
+    assert more == replace(planned[-1], seed=cfg.seed + 2, max_seconds=10.0)  # all that is left, its own seed
+    assert next_run(cfg, planned, [result(30.0, False), result(20.0, False)], adaptive=True) is None  # not early
+    assert next_run(cfg, planned, [result(30.0, False), result(23.0, True)], adaptive=True) is None  # < 30 s / 4
+    runs = [result(1.0, True)] * (MAX_BRANCHES + 1)
+    assert next_run(cfg, planned, runs, adaptive=True) is None  # at most MAX_BRANCHES
+
+
+def test_a_single_run_that_ends_early_goes_on_as_branches_and_says_so(tiny_corpus):
+    # A text with nothing to learn beyond its word frequencies: validation stops improving within a few
+    # epochs, and patience ends each run long before the budget.
+    noise = torch.randint(len(tiny_corpus.vocab), (len(tiny_corpus.ids),), generator=torch.Generator().manual_seed(0))
+    model_cfg, cfg = settings(tiny_corpus, epochs=None, max_seconds=60.0, patience=1, val_every=0)
+    _, one = train(noise, model_cfg, cfg)
+    assert one.stopped_early and one.branches == 0 and one.seconds < 30
+
+    events = []
+    model, filled = train(noise, model_cfg, replace(cfg, fill_budget=True), on_event=events.append)
+    assert 1 <= filled.branches <= MAX_BRANCHES and filled.leftover_branches == filled.branches
+    assert filled.metrics()["leftover_branches"] == filled.branches
+    assert "on the time left by runs that ended early" in filled.describe("noise", cfg.patience)
+    assert [e.branch for e in events if e.kind == "val"][-1] is None and events[-1].kind == "done"
+    assert [e.progress for e in events] == sorted(e.progress for e in events)
+    _, val_ids = split(noise, cfg.seq_len, cfg.val_fraction)
+    assert filled.val_loss == pytest.approx(evaluate(model, val_ids, cfg.seq_len), rel=1e-6)  # the mean's

@@ -103,3 +103,34 @@ def test_bench_ablation_trains_once_per_step_of_the_recipe(tmp_path):
     # wall time, and not above 1: a second on a text this repetitive can round to perplexity 1.0.
     assert all(row["epochs"] > 0 and row["train_tokens_per_s"] > 0 and 1 <= row["val_ppl"] < 1000 for row in rows)
     assert not rows[0]["stopped_early"]  # the first row's recipe has no early stopping (patience None)
+
+
+FAKE_BOOK = '''
+import argparse, json
+p = argparse.ArgumentParser()
+p.add_argument("corpus"); p.add_argument("--train-seconds"); p.add_argument("--gen-tokens")
+p.add_argument("--json"); p.add_argument("--device")
+a = p.parse_args()
+json.dump({"prep_seconds": 2.0, "prep_peak_rss_mib": 100.0, "train_tokens_per_s": 1000.0, "val_ppl": 500.0,
+           "gen_tokens_per_s": 100.0, "device": a.device}, open(a.json, "w"))
+'''
+
+
+def test_bench_runs_the_book_on_our_device_and_auto_says_what_it_chose(tmp_path):
+    corpus, book = tmp_path / "tiny.txt", tmp_path / "book.py"
+    corpus.write_text(TINY * 4)
+    book.write_text(FAKE_BOOK)  # records the device it was asked to run on
+    r = wordlstm("bench", "--corpus", corpus, "--seconds", 1, "--gen-tokens", 5, "--baseline", book, "--size", "auto")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout.splitlines()[-1])
+    assert report["baseline"]["device"] == "cpu" == report["ours"]["device"]  # side by side, on one device
+    assert report["ours"]["size"] == "auto" and report["ours"]["model"] == "2x256"
+    assert "auto: the medium size (2x256)" in r.stderr
+    assert report["ratios"]["val_ppl"] == round(500.0 / report["ours"]["val_ppl"], 2)
+
+
+def test_mfu_is_against_the_cards_peak_or_its_slices():
+    from wordlstm.commands.bench import mfu
+    assert mfu("cuda (NVIDIA H200)", 98.9e12) == 0.1
+    assert mfu("cuda (NVIDIA H200 MIG 3g.71gb)", 98.9e12 * 60 / 132, multiprocessors=60) == 0.1  # ZeroGPU's slice
+    assert mfu("cpu", 1e12) is None

@@ -1,11 +1,16 @@
 """Branches (TrainConfig.branches): after a first run, K more from its best weights, each with its own
-seed and an equal share of the budget; the model is the mean of the K branches' weights, a model soup
+seed and a share of the budget; the model is the mean of the K branches' weights, a model soup
 (Wortsman et al., 2022).
 
 The branches start in one basin, so their mean is a model of its own: it beats each branch, which
 beats the first run, and it does better without the first run (docs/recipe.md). One model's cost:
 the same file, memory and generation speed as a single run's. The mean's validation on the whole
 tail comes after the budget, which the runs share.
+
+A run that ends early (patience: more would only overfit) leaves time: each run's share is what is
+left over the runs still to come. With TrainConfig.fill_budget (--size auto), what the last one
+leaves, if enough, trains one more branch, up to MAX_BRANCHES; a single run that ends early goes on
+the same way. So a budget is spent on what still helps, not returned unused.
 """
 from dataclasses import replace
 
@@ -15,29 +20,42 @@ from . import loop
 from .config import TrainConfig
 from .data import split
 from .device import world_info
-from .events import Event, TrainResult
+from .events import Event, TrainResult, TrainState
 from .model import ModelConfig, WordLSTM
+
+LEFTOVER = 0.25  # one more branch where at least this share of a planned run's time is left
+MAX_BRANCHES = 8  # planned and from time left over together
 
 
 def run_configs(cfg: TrainConfig) -> list[TrainConfig]:
-    """The settings of each run: the first, then the branches; each with its share of the budget and its seed."""
+    """The settings of each planned run: the first, then the branches; each with its seed and its equal
+    share of the budget (the share it gets at the start: a run that ends early gives its time to the next)."""
     each = replace(cfg, branches=0, max_seconds=cfg.run_seconds)
     return [replace(each, seed=cfg.seed + i) for i in range(cfg.branches + 1)]
 
 
 def branched(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, on_event=None, should_stop=None,
-             sampler=None, init: dict | None = None) -> tuple[WordLSTM, TrainResult]:
-    """The first run, cfg.branches more from its best weights, and the mean of the branches' weights."""
-    relay = _Relay(None if world_info()[0] else on_event, cfg.branches + 1)  # only rank 0 reports, as in a run
-    first, soup, results = None, None, []  # the first run's best weights; the sum of the branches'
-    for branch, run_cfg in enumerate(run_configs(cfg)):
+             on_checkpoint=None, resume: TrainState | None = None, sampler=None,
+             init: dict | None = None) -> tuple[WordLSTM, TrainResult]:
+    """The first run, the branches from its best weights, and the mean of the branches' weights; without
+    branches planned or trained, the first run's model and result as they are. The first run alone takes
+    checkpoints and a resume, where no branches are planned."""
+    rank, world = world_info()
+    relay = _Relay(None if rank else on_event, cfg)  # only rank 0 reports, as in a run
+    planned, first, soup, results = run_configs(cfg), None, None, []
+    while True:
+        branch = len(results)
+        run_cfg = next_run(cfg, planned, results, adaptive=world == 1)
+        if run_cfg is None:
+            break
+        alone = dict(on_checkpoint=on_checkpoint, resume=resume) if not (branch or cfg.branches) else {}
         model, result = loop.run(ids, model_config, run_cfg, on_event=relay, should_stop=should_stop,
-                                 sampler=sampler, init=first if branch else init)
+                                 sampler=sampler, init=first if branch else init, **alone)
         relay.carry(result)
         results.append(result)
         weights = model.state_dict()
-        if not branch:
-            first = {k: w.detach().clone() for k, w in weights.items()}
+        if not branch:  # where branches may follow, they start from its weights
+            first = {k: w.detach().clone() for k, w in weights.items()} if cfg.branches or cfg.fill_budget else None
         elif soup is None:  # a sum in float32, not a list: two copies of the weights, whatever the branches
             soup = {k: w.detach().float().clone() for k, w in weights.items()}
         else:
@@ -46,35 +64,60 @@ def branched(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, 
         if result.stopped:
             break
     branches = len(results) - 1
-    if soup is not None:
-        model.load_state_dict({k: (w / branches).to(first[k].dtype) for k, w in soup.items()})
+    if not branches:
+        relay.finish(results[0])
+        return model, results[0]
+    model.load_state_dict({k: (w / branches).to(first[k].dtype) for k, w in soup.items()})
     _, val_ids = split(ids, cfg.seq_len, cfg.val_fraction)
-    val_loss = loop.evaluate(model, val_ids, cfg.seq_len) if branches else results[0].val_loss
-    last = results[-1]
     totals = {f: sum(getattr(r, f) for r in results)
               for f in ("steps", "epochs", "tokens", "seconds", "train_seconds", "sample_seconds")}
-    result = replace(last, val_loss=val_loss, **totals, stopped_early=False, annealed=False,
-                     val_coverage=1.0 if branches else last.val_coverage, branches=branches)
+    result = replace(results[-1], val_loss=loop.evaluate(model, val_ids, cfg.seq_len), **totals, stopped_early=False,
+                     annealed=False, val_coverage=1.0, branches=branches,
+                     leftover_branches=max(0, branches - cfg.branches))
     relay.finish(result)
     return model, result
 
 
+def next_run(cfg: TrainConfig, planned: list[TrainConfig], results: list[TrainResult], *,
+              adaptive: bool) -> TrainConfig | None:
+    """The settings of the next run, or None: the planned runs, each with its share of the time left,
+    then one more branch while the last run left enough time. Under DDP (not `adaptive`) the ranks'
+    clocks differ, so they keep to the plan, which they agree on."""
+    done = len(results)
+    if not adaptive or not cfg.max_seconds:
+        return planned[done] if done < len(planned) else None
+    left = cfg.max_seconds - sum(r.seconds for r in results)
+    if done < len(planned):
+        return replace(planned[done], max_seconds=left / (len(planned) - done))
+    if not (cfg.fill_budget and results[-1].stopped_early) or done > MAX_BRANCHES or left < LEFTOVER * cfg.run_seconds:
+        return None
+    return replace(planned[-1], seed=cfg.seed + done, max_seconds=left)
+
+
 class _Relay:
     """The runs' events as one run's: progress, time and steps carry on from the runs before; one "start",
-    and one "done" after a last "val", the mean's."""
+    and one "done": the first run's if it is the only one, else after a last "val", the mean's."""
 
-    def __init__(self, on_event, runs: int):
-        self.on_event, self.runs, self.branch = on_event, runs, 0
-        self.steps, self.seconds, self.last = 0, 0.0, None
+    def __init__(self, on_event, cfg: TrainConfig):
+        self.on_event, self.runs, self.budget, self.branch = on_event, cfg.branches + 1, cfg.max_seconds, 0
+        self.steps, self.seconds, self.last, self.done = 0, 0.0, None, None
 
     def __call__(self, e: Event):
-        if self.on_event is None or e.kind == "done" or (e.kind == "start" and self.branch):
+        if self.on_event is None or (e.kind == "start" and self.branch):
             return
-        left = (self.runs - self.branch - 1) * (e.elapsed + e.eta) if e.eta is not None else 0.0
-        self.last = replace(e, step=self.steps + e.step, total_steps=e.total_steps and e.total_steps * self.runs,
-                            progress=(self.branch + e.progress) / self.runs, elapsed=self.seconds + e.elapsed,
-                            eta=e.eta and e.eta + left, branch=self.branch)
-        self.on_event(self.last)
+        if self.budget and (self.branch or self.runs > 1):  # the runs share one budget, whatever each takes
+            spent = self.seconds + e.elapsed
+            done, eta = min(1.0, spent / self.budget), max(0.0, self.budget - spent)
+        else:
+            left = (self.runs - self.branch - 1) * (e.elapsed + e.eta) if e.eta is not None else 0.0
+            done, eta = (self.branch + e.progress) / self.runs, e.eta and e.eta + left
+        event = replace(e, step=self.steps + e.step, total_steps=e.total_steps and e.total_steps * self.runs,
+                        progress=done, elapsed=self.seconds + e.elapsed, eta=eta, branch=self.branch)
+        if e.kind == "done":  # held back: more runs may follow
+            self.done = event
+            return
+        self.last = event
+        self.on_event(event)
 
     def carry(self, result: TrainResult):
         """A run has ended: the next one's events carry on from it."""
@@ -84,8 +127,10 @@ class _Relay:
     def finish(self, result: TrainResult):
         if self.on_event is None or self.last is None:
             return
+        if not result.branches:
+            self.on_event(self.done or replace(self.last, kind="done"))
+            return
         end = replace(self.last, progress=self.last.progress if result.stopped else 1.0, eta=0.0,
-                      val_loss=result.val_loss, sample=None, branch=None if result.branches else 0)
-        if result.branches:
-            self.on_event(replace(end, kind="val"))
+                      val_loss=result.val_loss, sample=None, branch=None)
+        self.on_event(replace(end, kind="val"))
         self.on_event(replace(end, kind="done"))

@@ -77,6 +77,10 @@ class TrainConfig(Config):
     # of their weights (a model soup: Wortsman et al., 2022). Where one run peaks after a few epochs (a
     # small text), this turns more time into a better model (docs/recipe.md). 0: one run.
     branches: int = 0
+    # Where a run ends early (patience), the time it leaves goes to the next runs, and what the last one
+    # leaves, if a quarter of a run's share or more, to one more branch (branches.py): a budget is spent
+    # on what still helps. So a single run may come back as branches. On with --size auto.
+    fill_budget: bool = False
 
     def __post_init__(self):
         for name in ("seq_len", "batch_size", "log_every"):

@@ -32,6 +32,10 @@ SIZES = {
     "large": dict(embed_dim=512, hidden_size=1024, num_layers=2, dropout=0.4, output_dropout=0.4, embed_dropout=0.1,
                   weight_drop=0.3),
 }
+# The default size: auto.choose picks the size and the branches from the device, the text and the budget.
+# Its model is the medium one, so the app's sliders show medium's settings under it.
+AUTO, AUTO_SIZE = "auto", "medium"
+SIZE_NAMES = [AUTO, *SIZES]
 
 
 def size_settings(name: str) -> dict:
@@ -39,7 +43,7 @@ def size_settings(name: str) -> dict:
     CLI's flags start from when the size is picked."""
     changed = {k for size in SIZES.values() for k in size}
     defaults = {f.name: f.default for cls in (ModelConfig, TrainConfig) for f in fields(cls) if f.name in changed}
-    return {**defaults, **SIZES[name]}
+    return {**defaults, **SIZES[AUTO_SIZE if name == AUTO else name]}
 
 
 def split_settings(settings: dict) -> tuple[dict, dict]:

@@ -109,6 +109,7 @@ class TrainResult:
     sample_seconds: float = 0.0  # spent writing the live samples (train's `sampler`)
     val_coverage: float = 1.0  # the share of the validation windows the last validation read (< 1: out of time)
     branches: int = 0  # the branches whose mean the model is (TrainConfig.branches; fewer if stopped)
+    leftover_branches: int = 0  # of those, trained on time that runs ending early left (branches.py)
 
     @property
     def val_ppl(self) -> float:
@@ -119,6 +120,8 @@ class TrainResult:
         partial = f" (on {self.val_coverage:.0%} of the held-out text: the time budget)" if self.val_coverage < 1 else ""
         if self.stopped_early:  # a shared server's queue is free sooner; more training would only have overfit
             partial += f"; {self.early_note(patience)}"
+        if self.branches:
+            partial += f"; the mean of {self.branches} branches{self.leftover_note()}"
         return (f"{'Stopped' if self.stopped else 'Done'}: trained on `{text}`, {self.steps} steps in "
                 f"{self.seconds:.0f} s on **{self.device}**, {self.tokens_per_s:,.0f} tokens/s; validation "
                 f"perplexity **{self.val_ppl:.1f}**{partial}.")
@@ -130,6 +133,13 @@ class TrainResult:
         annealed = ", then annealed the rate to zero" if self.annealed else ""
         return f"stopped early at {self.seconds:.0f} s: no gain in {patience} validations in a row{annealed}"
 
+    def leftover_note(self) -> str:
+        """How many branches trained on time left over, for people ("" if none)."""
+        if not self.leftover_branches:
+            return ""
+        return (f" ({self.leftover_branches} of them on the time left by runs that ended early: more of one run "
+                f"would only have overfit)")
+
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / self.train_seconds if self.train_seconds else 0.0
@@ -139,7 +149,8 @@ class TrainResult:
         return {"val_loss": self.val_loss, "val_ppl": self.val_ppl, "steps": self.steps, "epochs": self.epochs,
                 "tokens": self.tokens, "seconds": round(self.seconds, 1), "device": self.device,
                 "stopped": self.stopped, "stopped_early": self.stopped_early, "annealed": self.annealed,
-                "val_coverage": round(self.val_coverage, 4), **({"branches": self.branches} if self.branches else {})}
+                "val_coverage": round(self.val_coverage, 4), **({"branches": self.branches} if self.branches else {}),
+                **({"leftover_branches": self.leftover_branches} if self.leftover_branches else {})}
 
 
 def progress(pos: Position, cfg: TrainConfig, total_steps: int | None, elapsed: float) -> tuple[float, float | None]:

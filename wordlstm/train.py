@@ -39,14 +39,14 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, on_
 
     With cfg.branches, the runs report as one (progress, steps and time carry
     on; each event says its branch), and the result is their mean's; such a run
-    saves no checkpoints on the way and cannot be resumed.
+    saves no checkpoints on the way and cannot be resumed. With cfg.fill_budget, a
+    run that ends early leaves its time to more branches (branches.py), so a
+    single run may come back as the mean of branches (result.branches).
     """
-    if not cfg.branches:
-        return loop.run(ids, model_config, cfg, on_event=on_event, should_stop=should_stop,
-                        on_checkpoint=on_checkpoint, resume=resume, sampler=sampler, init=init)
-    if resume is not None:
+    if cfg.branches and resume is not None:
         raise UserError("a run with branches cannot be resumed: train it again, or with branches 0")
-    return branched(ids, model_config, cfg, on_event=on_event, should_stop=should_stop, sampler=sampler, init=init)
+    return branched(ids, model_config, cfg, on_event=on_event, should_stop=should_stop, on_checkpoint=on_checkpoint,
+                    resume=resume, sampler=sampler, init=init)
 
 
 def trained_config(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig) -> ModelConfig:

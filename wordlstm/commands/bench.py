@@ -27,10 +27,11 @@ import torch
 
 import numpy as np
 
-from wordlstm import (SIZES, LiveSampler, ModelConfig, NgramIndex, TrainConfig, detokenize, evaluate, generate, load_corpus,
-                      originality, score, split, stream, tokenize, train)
+from wordlstm import (SIZES, LiveSampler, ModelConfig, NgramIndex, TrainConfig, detokenize, evaluate, generate,
+                      load_corpus, originality, pick_device, score, split, stream, tokenize, train)
 from wordlstm.cli import ArgumentParser
-from wordlstm.defaults import MIN_WORDS, split_settings
+from wordlstm.auto import choose
+from wordlstm.defaults import MIN_WORDS, SIZE_NAMES, split_settings
 from wordlstm.cost import cluster_shares, cluster_widths, flops_per_token
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
@@ -41,14 +42,27 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-# Dense bf16 tensor-core peaks (FLOP/s) for model-FLOPs utilisation; by name, since CUDA does not report them.
-PEAK_BF16 = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12,
-             "T4": 65e12}
+# Dense bf16 tensor-core peaks (FLOP/s) of whole cards, and their multiprocessors, for model-FLOPs
+# utilisation; by name, since CUDA does not report them. A MIG slice (ZeroGPU's "NVIDIA H200 MIG 3g.71gb")
+# has its share of the multiprocessors, and of the peak.
+PEAK_BF16 = {"H200": (989e12, 132), "H100": (989e12, 132), "A100": (312e12, 108), "L40S": (362e12, 142),
+             "A10G": (125e12, 80), "L4": (121e12, 58), "T4": (65e12, 40)}
 
 
-def mfu(device_name, flops_per_s):
-    peak = next((p for name, p in PEAK_BF16.items() if name in device_name), None)
-    return round(flops_per_s / peak, 4) if peak else None
+def mfu(device_name, flops_per_s, multiprocessors=None):
+    """Model-FLOPs utilisation against the card's peak, or its slice's with `multiprocessors`; None off a
+    known GPU."""
+    peak, whole = next((v for name, v in PEAK_BF16.items() if name in device_name), (None, None))
+    if peak is None:
+        return None
+    return round(flops_per_s / (peak * min(1.0, (multiprocessors or whole) / whole)), 4)
+
+
+def multiprocessors(device_name) -> int | None:
+    """The CUDA device's multiprocessors (a MIG slice's own), where training ran on one."""
+    if not torch.cuda.is_available() or torch.cuda.get_device_name() not in device_name:
+        return None
+    return torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
 
 
 def bench_prep(path, max_vocab=None):
@@ -76,7 +90,7 @@ ABLATION = [
     ("+ validation by the clock; patience 5, then anneal", {"shuffle": False, **ALONE}),
     ("+ shuffled windows", ALONE),
     ("+ a continuous cache", NO_SHARE),
-    ("+ the unseen words' share (the defaults: --size small)", {}),
+    ("+ the unseen words' share (--size small, the book's size)", {}),
     ("--size medium, untied: 256x2, batch 16, AWD-LSTM's dropouts", {**MEDIUM, "tie_weights": False, **ALONE}),
     ("+ tied weights", {**MEDIUM, **ALONE}),
     ("+ a continuous cache", {**MEDIUM, **NO_SHARE}),
@@ -84,10 +98,14 @@ ABLATION = [
 ]
 
 
-def train_ours(corpus, seconds, device, softmax="auto", precision="auto", **recipe):
-    """Train with the bench's settings (and `recipe`'s changes to the configs); returns the
-    model, its configs, the TrainResult and the protocol's validation loss."""
-    model_settings, train_settings = split_settings(recipe)
+def train_ours(corpus, seconds, device, softmax="auto", precision="auto", size="small", branches=None, **recipe):
+    """Train with the bench's settings: `size`'s (auto's choice for "auto"), with `recipe`'s changes to the
+    configs; returns the model, its configs, the TrainResult and the protocol's validation loss."""
+    choice = choose(size, tokens=len(corpus.ids), vocab_size=len(corpus.vocab), max_seconds=seconds,
+                    device=str(pick_device(device)), branches=branches)
+    if choice.why:
+        print(choice.why, file=sys.stderr)
+    model_settings, train_settings = split_settings({**SIZES[choice.size], **choice.settings, **recipe})
     cfg = TrainConfig.from_dict(train_settings, epochs=None, max_seconds=seconds, seed=42, device=device,
                                 precision=precision)
     model_cfg = ModelConfig.from_dict(model_settings, vocab_size=len(corpus.vocab), softmax=softmax)
@@ -128,12 +146,13 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     for name, off in [("cache", dict(cache_lambda=0.0)), ("share", dict(unseen_share=0.0))]:
         if model.config != replace(model.config, **off):
             report[f"val_ppl_without_{name}"] = round(math.exp(evaluate(without(model, **off), val_ids, cfg.seq_len)), 2)
-    report.update(device=result.device, model=f"{model_cfg.num_layers}x{model_cfg.hidden_size}",
+    report.update(device=result.device, size=recipe.get("size", "small"), leftover_branches=result.leftover_branches,
+                  model=f"{model_cfg.num_layers}x{model_cfg.hidden_size}",
                   softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
                   train_steps=result.steps, branches=result.branches, train_epochs=round(result.epochs, 2),
                   train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(val_loss, 4),
                   train_flops_per_token=round(flops),
-                  mfu=mfu(result.device, flops * result.tokens_per_s),
+                  mfu=mfu(result.device, flops * result.tokens_per_s, multiprocessors(result.device)),
                   val_ppl=round(math.exp(val_loss), 2), last_val_coverage=round(result.val_coverage, 4),
                   unseen_share=model.config.unseen_share, unseen_words=len(model.config.unseen_ids))
 
@@ -210,11 +229,11 @@ def bench_analysis(path, seconds, device, min_words=MIN_WORDS):
             "novel_fraction": round(originality(corpus.ids, ids, min_words, index).novel_fraction, 3)}
 
 
-def bench_baseline(script, path, seconds, gen_tokens):
+def bench_baseline(script, path, seconds, gen_tokens, device):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "baseline.json")
         cmd = [sys.executable, script, path, "--train-seconds", str(seconds), "--gen-tokens", str(gen_tokens),
-               "--json", out, "--device", "cpu"]
+               "--json", out, "--device", device]  # ours's device: the ratio is measured side by side
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         with open(out) as f:
             return json.load(f)
@@ -227,14 +246,16 @@ def main():
     p.add_argument("--gen-tokens", type=int, default=200, help="tokens to generate for the speed test")
     p.add_argument("--baseline", default=DEFAULT_BASELINE, help="the book's pipeline (book_ch8.py)")
     p.add_argument("--no-baseline", action="store_true", help="measure ours only")
-    p.add_argument("--device", default="cpu", help="device for our side (the baseline runs on the CPU)")
+    p.add_argument("--device", default="cpu", help="the device of both sides: the book's code runs on it too")
     p.add_argument("--softmax", default="auto", choices=["auto", "adaptive", "full"],
                    help="our output layer (the book's is full)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="our training precision")
-    p.add_argument("--size", default="small", choices=list(SIZES),
-                   help="our model size (default small: the book's model, as the baseline trains)")
-    p.add_argument("--branches", type=int, default=0,
-                   help="ours: after the first run, this many more from its best weights, the model their mean")
+    p.add_argument("--size", default="small", choices=SIZE_NAMES,
+                   help="our model size (default small: the book's model, as the baseline trains; auto: the app's "
+                        "and the CLI's default)")
+    p.add_argument("--branches", type=int, default=None,
+                   help="ours: after the first run, this many more from its best weights, the model their mean "
+                        "(default: auto's choice; with a named size, 0)")
     p.add_argument("--prep-only", action="store_true",
                    help="only read, clean, count and encode the corpus (ours); print one JSON line")
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
@@ -266,10 +287,11 @@ def main():
         # The baseline goes first: a child process inherits its parent's peak RSS
         # (ru_maxrss survives fork and exec), so it must start before ours grows.
         print(f"running the book's pipeline for {args.seconds:g} s of training...", file=sys.stderr)
-        baseline = bench_baseline(args.baseline, args.corpus, args.seconds, args.gen_tokens)
+        device = str(pick_device(args.device))
+        baseline = bench_baseline(args.baseline, args.corpus, args.seconds, args.gen_tokens, device)
     print(f"running ours for {args.seconds:g} s of training...", file=sys.stderr)
     ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device, args.softmax, args.precision,
-                      **SIZES[args.size], branches=args.branches)
+                      size=args.size, branches=args.branches)
     if baseline:
         div = lambda a, b: round(a / b, 2) if b else None  # noqa: E731
         ratios = {"prep_time": div(baseline["prep_seconds"], ours["prep_seconds"]),

@@ -18,9 +18,10 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, pick_device,
+from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, pick_device,
                       save_checkpoint, train)
-from wordlstm.defaults import configs, size_settings
+from wordlstm.auto import choose
+from wordlstm.defaults import AUTO, SIZE_NAMES, TIME_BUDGET, configs, size_settings
 from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.cli import ArgumentParser, invocation
 from wordlstm.hub import load_model
@@ -41,15 +42,16 @@ def parse_args():
     p.add_argument("--init-from", metavar="DIR_OR_REPO_ID", default=None,
                    help="start from this model's weights (a checkpoint folder or a Hub repo id): its shape, its LSTM, "
                         "and the rows of the words both vocabularies share; the new text keeps its own vocabulary")
-    p.add_argument("--size", choices=list(SIZES), default="small",
-                   help="small (the book's 128x3, the default), medium (256x2) or large (1024x2), the larger two with "
-                        "AWD-LSTM's regularizers; a flag below changes one of its settings")
+    p.add_argument("--size", choices=SIZE_NAMES, default=AUTO,
+                   help="auto (the default: the size and branches that make the most of the budget on this device and "
+                        "text; it says what it chose and why), small (the book's 128x3), medium (256x2) or large "
+                        "(1024x2), the larger two with AWD-LSTM's regularizers; a flag below changes one of its settings")
     T, S = TrainConfig, size_settings("small")  # every default is theirs: written once
     flag = p.add_argument
     flag("--save-every", type=float, help=f"seconds between checkpoints (default {T.save_every:g})")
-    flag("--epochs", type=int, help="passes over the text (default: none with --max-seconds, else "
-                                    f"{T.epochs})")
-    flag("--max-seconds", type=float, help="wall-clock budget for training, in seconds")
+    flag("--epochs", type=int, help="passes over the text (default: as many as the time budget allows)")
+    flag("--max-seconds", type=float, help=f"wall-clock budget for training, in seconds (default {TIME_BUDGET}, the "
+                                           "app's, unless --epochs is given)")
     flag("--seq-len", type=int, help=f"tokens per training window (default {T.seq_len}; book: 100)")
     flag("--stride", type=int, help="tokens between window starts (default seq-len; book: 1)")
     flag("--shuffle", action=argparse.BooleanOptionalAction,
@@ -66,7 +68,7 @@ def parse_args():
          help=f"stop after this many validations in a row without a new best (default {T.patience}); 0: never")
     flag("--branches", type=int,
          help="after the first run, this many more from its best weights, each with its own seed and "
-              "an equal share of --max-seconds; the model is their mean (default 0: one run)")
+              "a share of --max-seconds; the model is their mean (default: auto's choice; with a named size, 0)")
     flag("--val-every", type=float,
          help="seconds of training between validations, besides each epoch's end (default: a twentieth "
               "of --max-seconds; without it, epoch ends only); 0: epoch ends only")
@@ -129,25 +131,31 @@ BEFORE_THE_RECIPE = {"schedule": "constant", "shuffle": False, "patience": None}
 
 
 def settings(args, rank: int):
-    """(corpus, model config, train config, the warm start or None, what its weights started from)
-    for a new run, or for the run in --resume."""
+    """(corpus, model config, train config, the warm start or None, what its weights started from, why auto
+    chose what it did or "") for a new run, or for the run in --resume."""
     if args.resume:
         return resumed(args)
     if not args.corpus or not args.out:
         raise UserError("give a corpus and --out DIR (or --resume DIR)")
     given = asked(args)
-    if "epochs" not in given and "max_seconds" in given:
-        given["epochs"] = None  # a time budget alone bounds the run
+    if "epochs" not in given:  # a time budget alone bounds the run: the one asked for, or the app's
+        given.update(epochs=None, max_seconds=given.get("max_seconds", TIME_BUDGET))
     if "patience" in given:
         given["patience"] = given["patience"] or None  # 0: never
     corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
-    model_cfg, cfg = configs(args.size, len(corpus.vocab), **given)
+    choice = choose(args.size, tokens=len(corpus.ids), vocab_size=len(corpus.vocab),
+                    max_seconds=given.get("max_seconds"), epochs=given.get("epochs"), branches=given.pop("branches", None),
+                    device=str(pick_device(given.get("device", TrainConfig.device))))
+    shape = {**size_settings(choice.size), **given}
+    tie = {} if args.size != AUTO or "tie_weights" in given else {  # as the app's sliders: tied while shapes allow
+        "tie_weights": shape["tie_weights"] and shape["embed_dim"] == shape["hidden_size"]}
+    model_cfg, cfg = configs(choice.size, len(corpus.vocab), **choice.settings, **tie, **given)
     if rank == 0:  # the one process that writes
         check_writable(args.out)  # fail now, not after an hour of training
     if not args.init_from:
-        return corpus, model_cfg, cfg, None, None
+        return corpus, model_cfg, cfg, None, None, choice.why
     model_cfg, init = warm_start(load_model(args.init_from), model_cfg, corpus.vocab, given)
-    return corpus, model_cfg, cfg, init, init.describe(args.init_from)
+    return corpus, model_cfg, cfg, init, init.describe(args.init_from), choice.why
 
 
 def resumed(args):
@@ -166,7 +174,7 @@ def resumed(args):
     if corpus.sha256 != recorded.get("sha256"):
         raise UserError(f"{corpus.name} is not the text this run trained on (sha256 differs); give that text")
     args.out = args.out or args.resume
-    return corpus, recorded_model_config(config, args.resume), cfg, None, config.get("init_from")
+    return corpus, recorded_model_config(config, args.resume), cfg, None, config.get("init_from"), ""
 
 
 def init_distributed() -> int:
@@ -202,20 +210,23 @@ class Tracker:
 class Bar:
     """The run's events on the terminal: a tqdm bar, a line per validation with its sample, and trackio."""
 
-    def __init__(self, corpus, cfg, cost, track):
-        self.corpus, self.cfg, self.cost, self.track, self.bar = corpus, cfg, cost, track, None
+    def __init__(self, corpus, cfg, cost, track, why=""):
+        self.corpus, self.cfg, self.cost, self.track, self.bar, self.why = corpus, cfg, cost, track, None, why
+        self.branch = 0  # the last branch seen: more than planned where runs ended early (branches.py)
 
     def __call__(self, e):
         if e.kind == "start":  # the data checks passed: from here on, show progress
             print(f"{self.corpus.name}: {len(self.corpus.ids):,} tokens, {len(self.corpus.vocab):,} words; training "
                   f"on {e.device}" + (f"; {self.cost.summary()}" if self.cost else ""), file=sys.stderr)
+            if self.why:
+                print(self.why, file=sys.stderr)
             self.bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]")
-        branches = self.cfg.branches
+        self.branch = max(self.branch, e.branch or 0)
         # A run that ends early (patience) is done all the same: its bar ends full, not where time stood.
         self.bar.n = 100 if e.kind == "done" else round(100 * e.progress, 1)
         post = {"epoch": e.epoch, "step": e.step, "tok/s": f"{e.tokens_per_s:,.0f}", "device": e.device}
-        if branches:
-            post["branch"] = "mean" if e.branch is None else f"{e.branch}/{branches}"
+        if self.branch or e.branch is None:
+            post["branch"] = "mean" if e.branch is None else f"{e.branch}/{max(self.cfg.branches, self.branch)}"
         if e.train_loss is not None:
             post["loss"] = f"{e.train_loss:.3f}"
         if e.val_loss is not None:
@@ -225,9 +236,10 @@ class Bar:
         if self.track is not None:
             self.track(e)
         if e.kind == "val" and e.branch is None:
-            self.bar.write(f"the mean of the {branches} branches: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
+            self.bar.write(f"the mean of the {self.branch} branches: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
         elif e.kind == "val":
-            where = f"branch {e.branch} of {branches}, " if e.branch else "first run, " if branches else ""
+            planned = self.cfg.branches
+            where = (f"branch {e.branch} of {max(planned, e.branch)}, " if e.branch else "first run, " if planned else "")
             self.bar.write(f"{where}epoch {e.epoch}, step {e.step:,}: val loss {e.val_loss:.4f}, "
                            f"perplexity {e.val_ppl:.1f}")
             if e.sample:
@@ -241,7 +253,7 @@ def main():
     args = parse_args()
     rank = init_distributed()  # train() runs DDP when a group exists; only rank 0 prints and saves
     resume = load_train_state(args.resume) if args.resume else None
-    corpus, model_cfg, cfg, init, init_from = settings(args, rank)
+    corpus, model_cfg, cfg, init, init_from, why = settings(args, rank)
     cost = None
     if not dist.is_initialized():  # under torchrun each process would judge alone
         limits = replace(Limits.from_env(), place="this machine")  # WORDLSTM_MAX_MEMORY_MB=0 lifts it
@@ -271,7 +283,7 @@ def main():
 
     stop = []
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))  # first Ctrl-C: stop and save
-    bar = Bar(corpus, cfg, cost, track)
+    bar = Bar(corpus, cfg, cost, track, why)
     sampler = LiveSampler(corpus.vocab, words=args.sample_words) if args.sample_words > 0 else None
     model, result = train(corpus.ids, model_cfg, cfg, on_event=bar, should_stop=lambda: bool(stop),
                           on_checkpoint=on_checkpoint, resume=resume, sampler=sampler,
@@ -283,7 +295,7 @@ def main():
     if rank:
         return 0
     bar.close()
-    if cfg.branches:  # the mean of the branches: no run's state holds it, and there is nothing to resume
+    if result.branches:  # the mean of the branches: no run's state holds it, and there is nothing to resume
         save(result.metrics(), weights=model.state_dict(), final=True)
     else:
         save(result.metrics(), saved[0], final=True)  # the last state, with the final metrics

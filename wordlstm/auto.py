@@ -1,0 +1,66 @@
+"""`--size auto`, the default: the size and the branches that make the most of a time budget, from the
+device, the text's size and the budget.
+
+What the rule rests on (docs/recipe.md, "Sizes" and "Branches"), measured on the three texts of
+`../shared/corpora` (220K to 440K tokens):
+- the medium size beats the book's small one at every budget tried, from 60 s on a 2-core CPU up;
+- one run of it on such a text is at its best after a few epochs, whatever the budget; so where the
+  budget holds many more, it is cut into a first run and branches from its best weights, whose mean
+  turns the rest of the time into a better model (branches.py).
+How many epochs a budget holds is plan()'s estimate for the device (with Zipf's law for the words'
+frequencies, so that the choice depends on the text's size alone): a GPU, which runs many more, gets
+more branches, and a text too large for a few epochs in the budget gets one run.
+"""
+from dataclasses import dataclass
+
+from .cost import plan
+from .defaults import AUTO, AUTO_SIZE, configs, size_settings
+
+RUN_EPOCHS = 2.0  # each run's share of the budget holds at least this many of plan()'s epochs
+MAX_PLANNED = 4  # branches: the most measured; where runs end early, branches.py trains more
+
+
+@dataclass(frozen=True)
+class Choice:
+    size: str  # a name in defaults.SIZES
+    branches: int
+    why: str  # one line for people; "" where the user named the size
+    fill_budget: bool = False  # auto's: time that runs ending early leave trains more branches
+
+    @property
+    def settings(self) -> dict:
+        """The training settings chosen, by TrainConfig's names."""
+        return {"branches": self.branches, "fill_budget": self.fill_budget}
+
+
+def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None = None, epochs: int | None = None,
+           device: str = "cpu", branches: int | None = None) -> Choice:
+    """What to train a text of `tokens` tokens and `vocab_size` words with: `size` as asked, or for "auto"
+    the rule above. `branches`, if given, is the user's and stays; so do `epochs`, which then bound each
+    run (auto then trains one). `device`: a torch device's name, not "auto"."""
+    if size != AUTO:
+        return Choice(size, branches or 0, "")
+    fits = planned = 0
+    if max_seconds and not epochs:
+        model_cfg, cfg = configs(AUTO_SIZE, vocab_size, max_seconds=max_seconds, epochs=None)
+        fits = max_seconds / plan(tokens, model_cfg, cfg, device).seconds_per_epoch
+        planned = min(MAX_PLANNED, max(0, int(fits / RUN_EPOCHS) - 1))
+    shape = size_settings(AUTO_SIZE)
+    what = f"auto: the {AUTO_SIZE} size ({shape['num_layers']}x{shape['hidden_size']})"
+    if branches is not None:
+        asked = f"with {_count(branches, 'branch', 'branches')}" if branches else "one run"
+        why = f"{what}, {asked}, as asked"
+    elif epochs:
+        why = f"{what}, one run of the {_count(epochs, 'epoch', 'epochs')} asked for"
+    elif not max_seconds:
+        why = f"{what}, one run: without a time budget there is nothing to share out"
+    elif planned:
+        why = (f"{what} and {_count(planned, 'branch', 'branches')}: about {fits:.0f} epochs of this text fit in "
+               f"{max_seconds:g} s on {device}, where one run is at its best after a few")
+    else:
+        why = f"{what}, one run: about {fits:.1f} epochs of this text fit in {max_seconds:g} s on {device}"
+    return Choice(AUTO_SIZE, planned if branches is None else branches, why, fill_budget=True)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import ROOT, TINY
 from wordlstm import SIZES, TrainConfig
+from wordlstm.tokenizer import tokenize
 
 
 def run(script, *args, cwd=None):
@@ -22,7 +23,8 @@ def trained(tmp_path_factory):
     corpus = tmp / "tiny.txt"
     corpus.write_text(TINY)
     out = tmp / "model"
-    r = run("train.py", corpus, "--out", out, "--max-seconds", 3, "--seq-len", 20, "--batch-size", 4,
+    # A named size: one run, checkpointed with its resume state (auto's branches save at their end only).
+    r = run("train.py", corpus, "--out", out, "--max-seconds", 3, "--seq-len", 20, "--batch-size", 4, "--size", "small",
             "--embed-dim", 16, "--hidden-size", 16, "--num-layers", 1, "--seed", 1)
     assert r.returncode == 0, r.stderr
     return out, r
@@ -80,6 +82,16 @@ def test_generate_prints_prompt_and_text_and_warns_on_stderr(trained):
     assert again.stdout == r.stdout
 
 
+def test_generate_ends_after_the_sentences_asked_for_and_says_why(trained):
+    out, _ = trained
+    r = run("generate.py", out, "--prompt", "the cat", "--max-new-tokens", 300, "--sentences", 1, "--seed", 4)
+    assert r.returncode == 0, r.stderr
+    new = tokenize(r.stdout)[2:]
+    assert sum(t in ".?!" for t in new) == 1 and new[-1] in '.?!"' and "ended after 1 sentence" in r.stderr
+    r = run("generate.py", out, "--prompt", "the cat", "--max-new-tokens", 3, "--seed", 4)
+    assert "ended at the 3-token bound" in r.stderr
+
+
 def one_line_error(r, *fragments):
     assert r.returncode == 2, (r.returncode, r.stderr)
     lines = r.stderr.strip().splitlines()
@@ -124,6 +136,8 @@ def test_train_bad_paths(tmp_path):
     (["--prompt", "the", "--top-p", 0], "top_p"), (["--prompt", "the", "--top-p", 1.1], "top_p"),
     (["--prompt", "the", "--max-new-tokens", -1], "max_new_tokens"),
     (["--prompt", "the", "--max-new-tokens", 10**9], "max_new_tokens"),
+    (["--prompt", "the", "--sentences", -1], "sentences must be 0"),
+    (["--prompt", "the", "--stop", "qqqzzz"], "the model never writes 'qqqzzz'"),
 ])
 def test_generate_bad_input(trained, args, message):
     one_line_error(run("generate.py", trained[0], *args), message)

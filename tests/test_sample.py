@@ -3,6 +3,8 @@ import torch
 
 from wordlstm import MAX_NEW_TOKENS, UNK, ModelConfig, UserError, Vocab, WordLSTM, generate, sample_next, stream
 from wordlstm.model import Stepper
+from wordlstm.sample import Ending
+from wordlstm.tokenizer import SENTENCE_ENDS, Detokenizer, tokenize
 
 
 def test_same_seed_same_text_and_other_seed_other_text(tiny_model, tiny_vocab):
@@ -83,3 +85,51 @@ def test_generating_leaves_the_model_in_its_mode_and_uses_no_dropout(tiny_corpus
     training = generate(model.train(), tiny_corpus.vocab, "the cat sat on", **settings)
     assert model.training
     assert training == generate(model.eval(), tiny_corpus.vocab, "the cat sat on", **settings)
+
+
+def generated(text: str, prompt: str) -> list[str]:
+    return tokenize(text)[len(tokenize(prompt)):]
+
+
+def test_a_text_ends_after_the_sentences_asked_for_as_the_unbounded_one_would_have_gone(tiny_model, tiny_vocab):
+    prompt = tiny_vocab.encode_prompt("the cat")
+    full = "".join(stream(tiny_model, tiny_vocab, prompt, max_new_tokens=300, seed=4))
+    ends = sum(t in SENTENCE_ENDS for t in generated(full, "the cat"))
+    assert ends >= 2  # a random model of a text with full stops writes some
+    pieces = stream(tiny_model, tiny_vocab, prompt, max_new_tokens=300, seed=4, ending=Ending.of(tiny_vocab, 2))
+    text = "".join(pieces)
+    tokens = generated(text, "the cat")
+    assert full.startswith(text) and sum(t in SENTENCE_ENDS for t in tokens) == 2
+    assert tokens[-1] in SENTENCE_ENDS or tokens[-2:][0] in SENTENCE_ENDS and tokens[-1] == '"'
+    assert pieces.why == "after 2 sentences"
+
+
+def test_a_text_ends_at_the_first_stop_word_or_else_at_its_bound(tiny_model, tiny_vocab):
+    prompt = tiny_vocab.encode_prompt("the cat")
+    full = "".join(stream(tiny_model, tiny_vocab, prompt, max_new_tokens=50, seed=6))
+    word = generated(full, "the cat")[3]
+    pieces = stream(tiny_model, tiny_vocab, prompt, max_new_tokens=50, seed=6, ending=Ending.of(tiny_vocab, stop=word))
+    text = "".join(pieces)
+    tokens = generated(text, "the cat")
+    assert full.startswith(text) and tokens[-1] == word and tokens.count(word) == 1 and len(tokens) <= 4
+    assert pieces.why == f"at {word!r}"
+    unused = next(w for w in tiny_vocab.itos if w.isalpha() and w not in generated(full, "the cat")[:5])
+    bounded = stream(tiny_model, tiny_vocab, prompt, max_new_tokens=5, seed=6, ending=Ending.of(tiny_vocab, stop=unused))
+    assert full.startswith("".join(bounded)) and bounded.why == "at the 5-token bound"
+
+
+@pytest.mark.parametrize("sentences, stop, message", [
+    (-1, None, "sentences must be 0"), (0, "qqqzzz", "the model never writes 'qqqzzz'")])
+def test_an_ending_that_cannot_be_met_is_refused_by_name(tiny_vocab, sentences, stop, message):
+    with pytest.raises(UserError, match=message):
+        Ending.of(tiny_vocab, sentences, stop)
+
+
+def test_the_detokenizer_knows_whether_a_quotation_is_open():
+    detok = Detokenizer()
+    assert not detok.closes('"') and not detok.closes(".")
+    detok.add('"')
+    assert detok.closes('"')
+    detok.add("hello")
+    detok.add('"')
+    assert not detok.closes('"')

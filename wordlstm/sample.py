@@ -4,7 +4,6 @@ That is O(1) work per new token; the book re-feeds the last 100 tokens at
 every step. `sample_next` is a pure function of the probabilities and a generator.
 """
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -14,7 +13,7 @@ from .cache import Window
 from .defaults import NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P
 from .model import WordLSTM
 from .errors import UserError
-from .tokenizer import Detokenizer
+from .tokenizer import SENTENCE_ENDS, Detokenizer, tokenize
 from .vocab import Encoded, Vocab
 
 MAX_NEW_TOKENS = 2000
@@ -63,14 +62,87 @@ def sample_next(probs: torch.Tensor, temperature: float = 1.0, top_k: int = 0, t
 
 def stream(model: WordLSTM, vocab: Vocab, prompt: Encoded, max_new_tokens: int = NEW_TOKENS,
            temperature: float = TEMPERATURE, top_k: int = TOP_K, top_p: float = TOP_P,
-           seed: int | None = None) -> Iterator[str]:
-    """Yield the prompt's text, then one piece of text per generated token.
+           seed: int | None = None, ending: "Ending | None" = None) -> "Generation":
+    """Yield the prompt's text, then one piece of text per generated token, up to max_new_tokens or
+    where `ending` says (Ending.of); the returned Generation's `why` then says which.
 
     Settings are checked here, before the first piece, not lazily."""
     check_settings(max_new_tokens, temperature, top_k, top_p)
     if model.config.vocab_size != len(vocab):
         raise UserError(f"the model has {model.config.vocab_size} tokens but the vocabulary {len(vocab)}")
-    return _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed)
+    return Generation(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed, ending or Ending())
+
+
+@dataclass(frozen=True)
+class Ending:
+    """Where a text ends before max_new_tokens: after `sentences` sentence ends (0: off), with the
+    quotation mark that closes the last one if the model writes it next; or at the first `stop`, a
+    word or punctuation as the tokenizer reads it (empty: off); whichever comes first."""
+    sentences: int = 0
+    stop: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, vocab: Vocab, sentences: int = 0, stop: str | None = None) -> "Ending":
+        """The ending a user asked for, checked against the model's vocabulary; UserError if it cannot be met."""
+        if sentences < 0:
+            raise UserError(f"sentences must be 0 (off) or more (got {sentences})")
+        tokens = tuple(tokenize(stop or ""))
+        unknown = [t for t in tokens if t not in vocab.stoi]
+        if unknown:
+            raise UserError(f"the model never writes {unknown[0]!r}: it is not in its vocabulary; stop at a word "
+                            f"or punctuation it knows, such as '.'")
+        return cls(sentences, tokens)
+
+
+class Generation:
+    """A text being generated: an iterator of its pieces (stream() returns one); `why` says why it ended,
+    once it has ("after 2 sentences", "at 'farewell'", "at the 100-token bound")."""
+
+    def __init__(self, model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed, ending: Ending):
+        self.why = ""
+        self._pieces = self._generate(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed, ending)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        return next(self._pieces)
+
+    @torch.inference_mode()
+    def _generate(self, model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed, ending):
+        generator = torch.Generator()
+        generator.manual_seed(seed if seed is not None else int(torch.seed()))
+        detok = Detokenizer(vocab.forms)  # the training text's written forms, where recorded
+        yield "".join(detok.add(t) for t in prompt.tokens)
+        self.why = f"at the {max_new_tokens}-token bound"
+        if max_new_tokens == 0:
+            return
+        reader, written, ends = Reader(model, prompt.ids), [], 0
+
+        def sample() -> int:
+            probs = reader.probs
+            if vocab.unk_id is not None:  # never write "<unk>" into a user's text
+                probs[vocab.unk_id] = 0.0
+            return sample_next(probs, temperature, top_k, top_p, generator)
+
+        for i in range(max_new_tokens):
+            next_id = sample()
+            token = vocab.itos[next_id]
+            written.append(token)
+            yield detok.add(token)
+            ends += token in SENTENCE_ENDS
+            if ending.stop and tuple(written[-len(ending.stop):]) == ending.stop:
+                self.why = f"at {' '.join(ending.stop)!r}"
+                return
+            if ending.sentences and ends == ending.sentences:
+                self.why = f"after {ends} sentence{'s' if ends > 1 else ''}"
+                if i + 1 < max_new_tokens and detok.closes('"'):  # the quotation it ends, closed if the model does
+                    reader.read(next_id)
+                    if vocab.itos[sample()] == '"':
+                        yield detok.add('"')
+                return
+            if i + 1 < max_new_tokens:  # the last word needs no step after it
+                reader.read(next_id)
 
 
 class Reader:
@@ -113,25 +185,6 @@ class Reader:
         self.token.fill_(token_id)
         probs, self.state = self.step(self.token, self.state)  # (1, V): one token in, not the whole text
         self.probs = self._mixed(probs)
-
-
-@torch.inference_mode()
-def _stream(model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed):
-    generator = torch.Generator()
-    generator.manual_seed(seed if seed is not None else int(torch.seed()))
-    detok = Detokenizer(vocab.forms)  # the training text's written forms, where recorded
-    yield "".join(detok.add(t) for t in prompt.tokens)
-    if max_new_tokens == 0:
-        return
-    reader = Reader(model, prompt.ids)
-    for i in range(max_new_tokens):
-        probs = reader.probs
-        if vocab.unk_id is not None:  # never write "<unk>" into a user's text
-            probs[vocab.unk_id] = 0.0
-        next_id = sample_next(probs, temperature, top_k, top_p, generator)
-        yield detok.add(vocab.itos[next_id])
-        if i + 1 < max_new_tokens:  # the last word needs no step after it
-            reader.read(next_id)
 
 
 def generate(model: WordLSTM, vocab: Vocab, prompt: str, **settings) -> str:

@@ -5,6 +5,7 @@ import tempfile
 
 from .originality import Checker
 from .runs import Runs
+from .suggest import Suggester
 from .uploads import Uploads, inside
 
 
@@ -21,6 +22,7 @@ class Session:
         self.originality = Checker()  # keeps the training text's n-gram index between checks
         self._runs = None  # every training of the session (wordlstm.runs), once there is one
         self.source = ""  # where the current model came from, for the model line
+        self._suggester = None  # the writing box's reader of the text (suggest.py), for one model
 
     def __deepcopy__(self, memo):  # gr.State copies its initial value; a session is never shared
         return self
@@ -41,6 +43,12 @@ class Session:
         run = self.runs.record(model, self.corpus, result, cfg, init_from)
         self.ckpt, self.source = run.ckpt, f"run {run.id}, trained here"
         return run
+
+    def suggester(self, ckpt) -> Suggester:
+        """The writing box's suggester for `ckpt`: kept between keystrokes, anew for another model."""
+        if self._suggester is None or self._suggester.model is not ckpt.model:
+            self._suggester = Suggester(ckpt.model, ckpt.vocab)
+        return self._suggester
 
     def folder(self) -> str:
         if self.tmp is None:

@@ -32,11 +32,11 @@ def tokenize(text: str) -> list[str]:
 # Detokenizing: whether to put a space between two tokens depends only on the
 # previous token, the current one, and whether a quote is open. That makes it
 # streamable: Detokenizer.add(token) returns the piece of text to append.
-_NO_SPACE_BEFORE = set(",.;:?!)%")
+NO_SPACE_BEFORE = set(",.;:?!)%")
 _NO_SPACE_AFTER = set("($/")
 _SUFFIXES = {"s", "t", "ll", "re", "ve", "d", "m"}  # don ' t -> don't, anna ' s -> anna's
 _TOGGLES = {'"', "_", "`"}  # paired marks: the first opens, the next closes
-_SENTENCE_ENDS = {".", "!", "?"}
+SENTENCE_ENDS = {".", "!", "?"}
 _WORD_OR_MARK = re.compile("[^\\s\\-" + re.escape(PUNCT) + "]+|[" + re.escape(PUNCT) + "]")  # tokenize's, in case
 
 
@@ -81,17 +81,21 @@ class Detokenizer:
         word = self.forms.get(token, token)
         if self.sentence_start and word[:1].isalpha():
             word = word[0].upper() + word[1:]
-        if token in _SENTENCE_ENDS:
+        if token in SENTENCE_ENDS:
             self.sentence_start = True
         elif token[:1].isalnum() or token == '"' and self.before in ("?", "!"):  # "Where?" asked the dog
             self.sentence_start = False
         held, self.held = "".join(p for _, p, _, _ in self.held), []
         return held + piece[: len(piece) - len(token)] + word
 
+    def closes(self, token: str) -> bool:
+        """Whether `token` next would close a mark the text has open (a quotation)."""
+        return token in _TOGGLES and token in self.open
+
     def _spaced(self, token: str) -> str:
         prev, space = self.prev, self.prev is not None
         self.before = prev or ""
-        if token in _NO_SPACE_BEFORE or token == "/":
+        if token in NO_SPACE_BEFORE or token == "/":
             space = False
         elif prev in _NO_SPACE_AFTER:
             space = False
@@ -135,7 +139,7 @@ def written_forms(text: str) -> dict[str, str]:
     capitalised, are left out of the count. The tokens are tokenize()'s: only their case differs."""
     counts, start = collections.Counter(), True
     for t in _WORD_OR_MARK.findall(text.replace("-", " ")):
-        if t in _SENTENCE_ENDS:
+        if t in SENTENCE_ENDS:
             start = True
         elif t not in PUNCT:  # a quote or a bracket leaves a sentence start where it is
             if not start:

@@ -101,7 +101,10 @@ class Vocab:
     # -- text <-> ids ------------------------------------------------------------
     def encode(self, text: str) -> Encoded:
         """Clean and encode text; unknown words never raise, they are reported."""
-        tokens = tokenize(text)
+        return self.encode_tokens(tokenize(text))
+
+    def encode_tokens(self, tokens: list[str]) -> Encoded:
+        """encode() of a text already cleaned into tokens."""
         ids, unknown = [], []
         for w in tokens:
             i = self.stoi.get(w)

@@ -1,7 +1,8 @@
 """The `wordlstm` command: one subcommand per stage, each the main() of a module here.
 
     wordlstm train CORPUS --out DIR        wordlstm generate DIR --prompt TEXT
-    wordlstm score DIR FILE                wordlstm originality CORPUS FILE
+    wordlstm suggest DIR --prompt TEXT     wordlstm score DIR FILE
+    wordlstm originality CORPUS FILE
     wordlstm push DIR REPO_ID              wordlstm deploy SPACE_ID
     wordlstm bench [--corpus PATH]         wordlstm --version
 
@@ -15,6 +16,7 @@ from ..cli import run
 COMMANDS = {  # subcommand: what it does (its module is wordlstm.commands.<subcommand>)
     "train": "train a model on a text file and write a checkpoint folder",
     "generate": "generate text from a checkpoint folder or a Hub repo",
+    "suggest": "the most likely next words after a text (co-writing)",
     "score": "a text's perplexity and its most surprising words",
     "originality": "the spans of a text copied word for word from a corpus",
     "push": "push a checkpoint folder to the Hugging Face Hub",

@@ -4,8 +4,9 @@
     wordlstm generate alice/anna-lstm --prompt "Anna"   # downloaded once, then cached
 
     wordlstm generate runs/anna --prompt "Anna" --check-copies data/anna.txt   # then: what is copied
+    wordlstm generate runs/anna --prompt "Anna" --sentences 3   # ends after its third sentence
 
-The text, prompt included, goes to stdout as it is generated; warnings to stderr.
+The text, prompt included, goes to stdout as it is generated; warnings, and why it ended, to stderr.
 """
 import sys
 
@@ -14,6 +15,7 @@ from wordlstm.cli import ArgumentParser
 from wordlstm.defaults import MIN_WORDS, NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P
 from wordlstm.hub import load_model
 from wordlstm.originality import originality
+from wordlstm.sample import Ending
 
 
 def main():
@@ -28,6 +30,10 @@ def main():
                    help=f"sample among the k most likely tokens (0 = off; default {TOP_K}, as the app)")
     p.add_argument("--top-p", type=float, default=TOP_P,
                    help=f"sample among the most likely tokens holding this mass (1 = off; default {TOP_P:g})")
+    p.add_argument("--sentences", type=int, default=0,
+                   help="end after this many sentences (0 = off; --max-new-tokens still bounds the text)")
+    p.add_argument("--stop", metavar="TEXT", default=None,
+                   help="end at the first TEXT the model writes: a word or punctuation, e.g. ';' or 'chapter'")
     p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same text")
     p.add_argument("--device", default="cpu", help="cpu (default; fastest for one token at a time), cuda, mps")
     p.add_argument("--token", default=None, help="Hugging Face token, for a private repo (default: HF_TOKEN or saved login)")
@@ -40,16 +46,18 @@ def main():
     ckpt = load_model(args.checkpoint, device=args.device, token=args.token)
     corpus = load_corpus(args.check_copies) if args.check_copies else None  # a bad path fails before generating
     prompt = ckpt.vocab.encode_prompt(args.prompt)
+    ending = Ending.of(ckpt.vocab, args.sentences, args.stop)
     note = ckpt.vocab.unknown_note(prompt)
     if note:
         print(f"warning: {note}", file=sys.stderr)
     pieces = stream(ckpt.model, ckpt.vocab, prompt, max_new_tokens=args.max_new_tokens,
-                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+                    temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed, ending=ending)
     text = ""
     for piece in pieces:
         print(piece, end="", flush=True)
         text += piece
     print()
+    print(f"ended {pieces.why}", file=sys.stderr)
     if corpus is not None:
         tokens = tokenize(text)
         report = originality(corpus.ids, corpus.vocab.lookup(tokens), args.min_words)

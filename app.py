@@ -13,16 +13,18 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from wordlstm import (SIZES, Corpus, ModelConfig, TrainConfig, UserError, defaults, load_checkpoint, load_corpus,
+from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, defaults, load_checkpoint, load_corpus,
                       stream, train, zerogpu)
 from wordlstm.advice import advice
 from wordlstm.archive import unpack
+from wordlstm.auto import Choice, choose
 from wordlstm.hub import load_model, push
 from wordlstm.limits import Admission, Limits
 from wordlstm.runner import TrainingThread
 from wordlstm.runs import KEEP, Runs
 from wordlstm.session import Session
-from wordlstm.sample import MAX_NEW_TOKENS, LiveSampler
+from wordlstm.sample import MAX_NEW_TOKENS, Ending, LiveSampler
+from wordlstm.suggest import append
 from wordlstm.score import score
 from wordlstm.tokenizer import labelled, tokenize_at_most
 from wordlstm.web import Blocks, expect_to_take, inputs_for, private_state, user_error
@@ -35,9 +37,8 @@ MAX_UPLOAD = os.environ.get("WORDLSTM_MAX_UPLOAD", "25mb")
 TRAIN_CONCURRENCY = int(os.environ.get("WORDLSTM_TRAIN_CONCURRENCY", "1"))  # trainings at once
 RUN_TRAINING = zerogpu.training_function()  # train(), or through a ZeroGPU lease on such a Space
 TRAINS_ON = "cuda" if RUN_TRAINING is not train or torch.cuda.is_available() else "cpu"  # for the estimates
-# The size the page proposes: on a CPU the book's model, which trains several epochs of a novel in the
-# page's minute; on a GPU the large one, which trains about as many there (a GPU runs ~50x the steps).
-SIZE = "large" if TRAINS_ON == "cuda" else "small"
+BRANCHES = ["auto", *range(17)]  # the Branches menu: auto's choice, or a number
+WRITING_K = 8  # next words the writing box offers
 TIME_BUDGET = defaults.TIME_BUDGET  # a first model within a minute
 # What one training may take (WORDLSTM_MAX_MEMORY_MB, WORDLSTM_MAX_TRAIN_SECONDS), with the trainings running now.
 ADMISSION = Admission(Limits.from_env(), TRAINS_ON)
@@ -99,35 +100,41 @@ def samples_table(rows: list) -> pd.DataFrame:
 
 
 def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-            batch_size, min_count, softmax, size="small", branches=0) -> tuple[ModelConfig, TrainConfig]:
-    """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`: the size's,
-    with the sliders' shape and dropout. A size's tied weights stay tied while the sliders keep the
-    embedding and hidden sizes equal."""
+            batch_size, min_count, softmax, size=defaults.AUTO,
+            branches="auto") -> tuple[ModelConfig, TrainConfig, Choice]:
+    """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`: the size's (auto's
+    choice for "auto"), with the sliders' shape and dropout; and that choice (its `why` is "" for a named
+    size). A size's tied weights stay tied while the sliders keep the embedding and hidden sizes equal."""
+    vocab_size = corpus.vocab_size_at(int(min_count))
+    epochs, max_seconds = int(epochs or 0) or None, float(max_seconds or 0) or None
+    choice = choose(size, tokens=len(corpus.ids), vocab_size=vocab_size, max_seconds=max_seconds, epochs=epochs,
+                    device=TRAINS_ON, branches=None if str(branches) in ("auto", "", "None") else int(branches))
     tied = defaults.size_settings(size)["tie_weights"] and int(embed_dim) == int(hidden_size)
-    return defaults.configs(size, corpus.vocab_size_at(int(min_count)), seq_len=int(seq_len),
-                            stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr),
-                            epochs=int(epochs or 0) or None, max_seconds=float(max_seconds or 0) or None,
-                            seed=int(seed),
-                            branches=int(branches), embed_dim=int(embed_dim), hidden_size=int(hidden_size),
-                            num_layers=int(num_layers), dropout=float(dropout), tie_weights=tied, softmax=softmax)
+    model_cfg, cfg = defaults.configs(
+        choice.size, vocab_size, seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size),
+        lr=float(lr), epochs=epochs, max_seconds=max_seconds, seed=int(seed), **choice.settings,
+        embed_dim=int(embed_dim), hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
+        tie_weights=tied, softmax=softmax)
+    return model_cfg, cfg, choice
 
 
 @user_error
 def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-             batch_size, min_count, softmax, session: Session, size="small", branches=0) -> str:
+             batch_size, min_count, softmax, session: Session, size=defaults.AUTO, branches="auto") -> str:
     """What training with these settings would cost on the session's text (or the
     sample), and whether it fits this server: the settings panel's live line."""
     corpus = session.corpus or sample_corpus()
-    model_cfg, cfg = configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
-                             num_layers, dropout, lr, batch_size, min_count, softmax, size, branches)
+    model_cfg, cfg, choice = configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
+                                     num_layers, dropout, lr, batch_size, min_count, softmax, size, branches)
     name = f"`{os.path.basename(corpus.name)}`" if session.corpus else "the sample, *Anna Karenina*, until you pick one"
     text = f"on {name} ({len(corpus.ids):,} tokens, {model_cfg.vocab_size:,} words)"
     try:
         cfg, cost = ADMISSION.admit(corpus, model_cfg, cfg)
     except UserError as e:
         return f"**Does not fit this server** {text}: {e}."
+    why = f"\n\n*{choice.why.capitalize()}.*" if choice.why else ""
     return (f"**Estimate** {text}: {cost.summary()}; {cost.ends(cfg)}. {ADMISSION.limits.describe().capitalize()}."
-            f"{ADMISSION.capped(float(max_seconds or 0), cfg)}")
+            f"{ADMISSION.capped(float(max_seconds or 0), cfg)}{why}")
 
 
 START_FROM = ["a new model", "the default model", "my current model", "a Hub model"]
@@ -153,7 +160,7 @@ def start_source(start_from: str, start_repo: str, session: Session):
 @user_error
 def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
                 dropout, lr, batch_size, min_count, softmax, start_from, start_repo, session: Session,
-                size="small", branches=0, progress=gr.Progress()):
+                size=defaults.AUTO, branches="auto", progress=gr.Progress()):
     """Train on `corpus` (or the corpus picked in Data, or the sample), from a new model or
     from another one (warm start); streams status and curves."""
     progress(0, desc="Reading the corpus...")
@@ -166,8 +173,9 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     if session.corpus is None or (session.corpus.name, session.corpus.min_count) != (path, int(min_count)):
         same_sample = (path, int(min_count)) == (SAMPLE_CORPUS, sample_corpus().min_count)
         session.corpus = sample_corpus() if same_sample else load_corpus(path, min_count=int(min_count))
-    model_cfg, cfg = configs(session.corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
-                             num_layers, dropout, lr, batch_size, min_count, softmax, size, branches)
+    model_cfg, cfg, choice = configs(session.corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim,
+                                     hidden_size, num_layers, dropout, lr, batch_size, min_count, softmax, size,
+                                     branches)
     source, source_name = start_source(start_from, start_repo, session)
     init = None
     if source is not None:  # the source's shape replaces the sliders'
@@ -175,7 +183,9 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     cfg, cost = ADMISSION.admit(session.corpus, model_cfg, cfg)
     job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING,
                                        sampler=LiveSampler(session.corpus.vocab), init=init and init.state)
-    history, samples, status = [], [], f"Starting: {cost.summary()}.{ADMISSION.capped(float(max_seconds or 0), cfg)}"
+    history, samples = [], []
+    status = f"Starting: {cost.summary()}.{ADMISSION.capped(float(max_seconds or 0), cfg)}"
+    status += f" {choice.why.capitalize()}." if choice.why else ""
     try:
         with ADMISSION.running(job, cost):  # its estimated peak counts as in use until it ends
             for events in job.events():
@@ -200,7 +210,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     run = session.record(job.model.cpu(), job.result, cfg, init and init.describe(source_name))
     status = (f"{job.result.describe(os.path.basename(session.corpus.name), cfg.patience)} It is run {run.id}: "
               "generate below, or download it in Share.")
-    hint = advice(len(session.corpus.ids), job.result.val_ppl, size, warm_start=init is not None)
+    hint = advice(len(session.corpus.ids), job.result.val_ppl, choice.size, warm_start=init is not None)
     status += f"\n\n*{hint}*" if hint else ""
     yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), model_note(session),
            run.zip, runs_table(session), *prompts_for(session), gr.Markdown(visible=False), runs_menu(session),
@@ -259,18 +269,48 @@ def stop_training(session: Session):
 
 # -- Generate -------------------------------------------------------------------
 @user_error
-def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, session: Session):
+def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, session: Session, sentences=0, stop=""):
+    """The text as it comes, and a note: the prompt's unknown words, then why the text ended."""
     ckpt = session.ckpt or DEFAULT
     if ckpt is None:
         raise gr.Error("there is no model yet: train one first")
     encoded = ckpt.vocab.encode_prompt(prompt or "")
+    ending = Ending.of(ckpt.vocab, int(sentences or 0), stop)
     note = (ckpt.vocab.unknown_note(encoded) or "").capitalize()
-    pieces = stream(ckpt.model, ckpt.vocab, encoded, max_new_tokens=int(max_new_tokens),
-                    temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), seed=int(seed))
+    pieces = stream(ckpt.model, ckpt.vocab, encoded, max_new_tokens=int(max_new_tokens), temperature=float(temperature),
+                    top_k=int(top_k), top_p=float(top_p), seed=int(seed), ending=ending)
     text = ""
     for piece in pieces:
         text += piece
         yield text, note
+    yield text, "  \n".join(filter(None, [note, f"Ended {pieces.why}."]))
+
+
+@user_error
+def suggest_words(text, k, session: Session) -> dict:
+    """The model's `k` most likely next words after `text` (a word being typed: its completions), with their
+    probabilities; the writing box's, and /suggest's."""
+    ckpt = session.ckpt or DEFAULT
+    if ckpt is None:
+        raise gr.Error("there is no model yet: train one first")
+    s = session.suggester(ckpt)(text or "", int(k))
+    return {"words": [{"word": w, "probability": round(p, 4)} for w, p in s.words], "partial": s.partial,
+            "unknown": s.unknown}
+
+
+def next_words(text, session: Session):
+    """The writing box's menu of next words, and a line: unknown words, or what the menu completes."""
+    found = suggest_words(text, WRITING_K, session)
+    notes = [f"Not in the model's vocabulary: {', '.join(found['unknown'])}." if found["unknown"] else "",
+             f"Words that *{found['partial']}* may be becoming." if found["partial"] else "",
+             "" if found["words"] else "The model knows no such word."]
+    choices = [(f"{w['word']}  {w['probability']:.0%}", w["word"]) for w in found["words"]]
+    return gr.Radio(choices, value=None), " ".join(filter(None, notes)), found["partial"]
+
+
+def write_on(text, word, partial):
+    """The writing box's text with the picked word written on (in place of the word being typed)."""
+    return append(text or "", word, partial) if word else gr.skip()
 
 
 # -- What the model learned -----------------------------------------------------
@@ -385,9 +425,9 @@ with Blocks(title="wordlstm") as demo:
         max_seconds = gr.Number(TIME_BUDGET, label="Time budget (s)", info="stop after this many seconds, 0 = no limit",
                                 precision=0, minimum=0, maximum=24 * 3600)
         seed = gr.Number(TrainConfig.seed, label="Seed", info="same seed, same model", precision=0)
-        branches = gr.Number(TrainConfig.branches, label="Branches", precision=0, minimum=0, maximum=16,
-                             info="0: one run; K: then K more from its best weights, sharing the budget, and the "
-                                  "model is their mean (on a small text, more time then buys a better model)")
+        branches = gr.Dropdown(BRANCHES, value="auto", label="Branches",
+                               info="auto: as the size picks (a named size: 0); 0: one run; K: then K more from its "
+                                    "best weights, sharing the budget, and the model is their mean")
     with gr.Row():
         start_from = gr.Radio(START_FROM, value=START_FROM[0], label="Start from",
                               info="another model's weights, for the words both texts share (a warm start: a "
@@ -395,10 +435,10 @@ with Blocks(title="wordlstm") as demo:
         start_repo = gr.Textbox("", label="Hub model to start from", placeholder="alice/anna-lstm",
                                 info="for \"a Hub model\": its shapes replace the settings below")
     T, M = TrainConfig, ModelConfig  # every default is theirs: written once, in the dataclass
-    S = defaults.size_settings(SIZE)  # ... but the page's size's: its shape, dropout and batch
-    size = gr.Radio(list(SIZES), value=SIZE, label="Model size",
-                    info="small: the book's 128x3; medium: 256x2 and large: 1024x2 (for a GPU), with AWD-LSTM's "
-                         "dropouts: on a small text they learn more in the same minutes (see the README)")
+    S = defaults.size_settings(defaults.AUTO)  # ... but the page's size's: its shape, dropout and batch
+    size = gr.Radio(defaults.SIZE_NAMES, value=defaults.AUTO, label="Model size",
+                    info="auto: what makes the most of the budget on this server and text (the estimate says what and "
+                         "why); small: the book's 128x3; medium: 256x2 and large: 1024x2, with AWD-LSTM's dropouts")
     with gr.Accordion("Model and optimiser settings (the size's, or the book's, by default)", open=False):
         with gr.Row():
             seq_len = gr.Slider(5, 400, T.seq_len, step=1, label="Sequence length", info="tokens per window, 5-400")
@@ -450,9 +490,19 @@ with Blocks(title="wordlstm") as demo:
         top_k = gr.Slider(0, 200, defaults.TOP_K, step=1, label="Top-k", info="0 = off")
         top_p = gr.Slider(0.05, 1, defaults.TOP_P, step=0.05, label="Top-p", info="1 = off")
         gen_seed = gr.Number(0, label="Seed", info="same seed, same text", precision=0)
+    with gr.Row():
+        sentences = gr.Slider(0, 20, 0, step=1, label="Sentences", info="end after this many; 0 = off")
+        stop_at = gr.Textbox("", label="Stop at", placeholder="; or chapter",
+                             info="end at the first time the model writes this word or punctuation")
     gen_btn = gr.Button("Generate", variant="primary")
     output = gr.Textbox(label="Generated text", lines=8)
     unknown_md = gr.Markdown()
+    gr.Markdown("### Write with the model\nType, and the model offers its most likely next words (or, in the "
+                "middle of a word, what it may be becoming); a click writes one on.")
+    writing = gr.Textbox("", label="Your text", lines=4, placeholder="Anna, and the", elem_id="writing")
+    next_word = gr.Radio([], label="Next word", elem_id="next-word")
+    writing_md = gr.Markdown()
+    partial = gr.State("")
 
     gr.Markdown("## 4. What the model learned")
     with gr.Row():
@@ -517,12 +567,22 @@ with Blocks(title="wordlstm") as demo:
                      session], api_name="train", show_progress_on=[progress_md],
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
     stop_btn.click(stop_training, [session], [status_md], api_name="stop", concurrency_limit=None, queue=False)
-    gen_btn.click(generate_text, [prompt, max_new_tokens, temperature, top_k, top_p, gen_seed, session],
+    gen_btn.click(generate_text, inputs_for(generate_text, prompt=prompt, max_new_tokens=max_new_tokens,
+                                            temperature=temperature, top_k=top_k, top_p=top_p, seed=gen_seed,
+                                            session=session, sentences=sentences, stop=stop_at),
                   [output, unknown_md], api_name="generate", concurrency_id="generate", concurrency_limit=4)
     score_btn.click(score_text, [score_input, session], [score_md, score_view, surprising], api_name="score",
                     concurrency_id="generate", concurrency_limit=4)
     orig_btn.click(check_originality, [orig_input, min_words, session], [orig_md, orig_view], api_name="originality",
                    concurrency_id="generate", concurrency_limit=4)
+    # The menu follows the typing with no progress overlay, which would flash over it at every keystroke.
+    writing.change(next_words, [writing, session], [next_word, writing_md, partial], trigger_mode="always_last",
+                   show_progress="hidden", api_visibility="private", concurrency_id="generate", concurrency_limit=4)
+    next_word.input(write_on, [writing, next_word, partial], [writing], queue=False, api_visibility="private")
+    # /suggest: the same words as data, for clients (the page's button is hidden: the box asks as you type).
+    suggest_k, suggestions = gr.Number(WRITING_K, visible=False, precision=0), gr.JSON(visible=False)
+    gr.Button(visible=False).click(suggest_words, [writing, suggest_k, session], [suggestions], api_name="suggest",
+                                   concurrency_id="generate", concurrency_limit=4)
     use_output_btn.click(lambda text: text, [output], [orig_input], queue=False, api_visibility="private")
     use_run_btn.click(use_run, [run_number, session], [model_md, download, runs, examples, prompt, session],
                       api_name="use_run")

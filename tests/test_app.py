@@ -11,7 +11,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from conftest import TINY  # noqa: E402
-from wordlstm.tokenizer import PUNCT  # noqa: E402
+from wordlstm.tokenizer import PUNCT, tokenize  # noqa: E402
 
 SMALL = dict(seq_len=10, embed_dim=16, hidden_size=32, num_layers=1, batch_size=8, dropout=0.0, lr=0.01)
 WORDS_A = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
@@ -45,6 +45,29 @@ def test_default_model_answers_a_cold_client(url):
     text, note = client(url).predict(prompt="Anna, and the prince", max_new_tokens=20, seed=1, api_name="/generate")
     assert text.startswith("Anna, and the prince")  # as the novel writes it
     assert len(text.split()) > 10
+
+
+def test_generation_ends_where_the_writer_asks_and_says_why(url):
+    c = client(url)
+    text, note = c.predict(prompt="Anna, and the prince", max_new_tokens=300, seed=1, sentences=2, api_name="/generate")
+    new = tokenize(text)[len(tokenize("Anna, and the prince")):]
+    assert sum(t in ".?!" for t in new) == 2 and note == "Ended after 2 sentences."
+    text, note = c.predict(prompt="Anna", max_new_tokens=300, seed=1, stop=",", api_name="/generate")
+    assert text.endswith(",") and text.count(",") == 1 and note == "Ended at ','."
+    with pytest.raises(AppError, match="the model never writes 'qqqzzz'"):
+        c.predict(prompt="Anna", stop="qqqzzz", api_name="/generate")
+
+
+def test_suggest_gives_the_next_words_and_completes_the_one_being_typed(url):
+    c = client(url)
+    found = c.predict(text="Anna, and the ", k=5, api_name="/suggest")
+    probs = [w["probability"] for w in found["words"]]
+    assert len(probs) == 5 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1
+    typed = c.predict(text="Anna, and the pr", k=3, api_name="/suggest")
+    assert typed["partial"] == "pr" and all(w["word"].lower().startswith("pr") for w in typed["words"])
+    assert c.predict(text="Anna zzyzx ", k=3, api_name="/suggest")["unknown"] == ["zzyzx"]
+    with pytest.raises(AppError, match="k must be between 1 and 50"):
+        c.predict(text="Anna", k=0, api_name="/suggest")
 
 
 def test_train_reports_progress_then_generates_reproducibly(url, corpus):

@@ -20,6 +20,38 @@ pytestmark = pytest.mark.skipif(
     reason="chromium is not installed (apt-get install -y chromium)")
 
 
+def launch(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"])
+
+
+def test_write_with_the_model_and_end_a_text_where_asked_in_a_browser(url):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+        page.goto(url)
+        box = page.locator("#writing textarea")
+        expect(box).to_be_visible(timeout=30_000)
+        box.press_sequentially("Anna, and the pr", delay=30)  # typed: the menu follows the word being typed
+        options = page.locator("#next-word label")
+        expect(options.first).to_have_text(re.compile(r"^\s*pr\w+\s+\d+%\s*$"), timeout=30_000)
+        expect(page.get_by_text("Words that pr may be becoming.")).to_be_visible()
+        word = options.first.inner_text().split()[0]
+        options.first.click()  # written on in place of "pr"
+        expect(box).to_have_value(f"Anna, and the {word} ", timeout=10_000)
+        expect(options.first).not_to_have_text(re.compile(r"^\s*pr"), timeout=30_000)  # now the next word's
+
+        page.get_by_label("Stop at").fill(",")
+        page.get_by_role("button", name="Generate", exact=True).click()
+        expect(page.get_by_text("Ended at ','.")).to_be_visible(timeout=30_000)
+        text = page.get_by_label("Generated text").input_value()
+        assert text.endswith(",") and text.count(",") == 2  # the prompt's, and the one it ended at
+        browser.close()
+
+
 def test_upload_train_generate_in_a_browser(url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -27,9 +59,7 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
     corpus.write_text(TINY)
     shots = os.environ.get("WORDLSTM_SCREENSHOTS") or str(tmp_path)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1800})
         page.goto(url)
         expect(page.get_by_text("wordlstm").first).to_be_visible(timeout=30_000)
@@ -102,6 +132,8 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
             "() => [...document.querySelectorAll('span')].some(e => !e.closest('.legend')"
             " && getComputedStyle(e).backgroundColor.startsWith('rgba(252, 165, 165') && e.textContent.trim())",
             timeout=10_000)
+        page.locator("#writing textarea").press_sequentially("the cat sat on the ", delay=20)  # the writing box, in use
+        expect(page.locator("#next-word label").first).to_have_text(re.compile(r"^\s*mat\s"), timeout=30_000)
         page.screenshot(path=os.path.join(shots, "screenshot.png"), full_page=True)
         browser.close()
     assert all(os.path.getsize(os.path.join(shots, f)) > 10_000 for f in ("screenshot.png", "screenshot-training.png"))

@@ -8,8 +8,8 @@ import pytest
 
 from conftest import ROOT
 
-PUBLIC = ["/upload_corpus", "/use_sample", "/estimate", "/train", "/stop", "/use_run", "/generate", "/score", "/originality",
-          "/upload_model", "/push_to_hub", "/load_from_hub"]
+PUBLIC = ["/upload_corpus", "/use_sample", "/estimate", "/train", "/stop", "/use_run", "/generate", "/suggest", "/score",
+          "/originality", "/upload_model", "/push_to_hub", "/load_from_hub"]
 
 
 def test_only_the_documented_endpoints_are_public(url):

@@ -134,3 +134,14 @@ def test_mfu_is_against_the_cards_peak_or_its_slices():
     assert mfu("cuda (NVIDIA H200)", 98.9e12) == 0.1
     assert mfu("cuda (NVIDIA H200 MIG 3g.71gb)", 98.9e12 * 60 / 132, multiprocessors=60) == 0.1  # ZeroGPU's slice
     assert mfu("cpu", 1e12) is None
+
+
+def test_bench_analysis_reports_the_costs_of_what_the_app_shows(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY * 4)
+    r = wordlstm("bench", "--analysis", "--corpus", corpus, "--seconds", 1)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout.splitlines()[-1])
+    assert report["validations"] >= 1 and report["score_tokens"] == 10_000
+    for mode in ("word", "keystroke"):  # the writing box's latency, as percentiles
+        assert 0 < report[f"suggest_{mode}_ms_p50"] <= report[f"suggest_{mode}_ms_p95"]

@@ -4,9 +4,9 @@ The pipeline, one module per stage:
     tokenizer -> vocab -> data (split, windows) -> model (+ cache, unseen) -> train (loop, branches) -> sample
 and around it: checkpoint, card, hub, archive (sharing a model); score and originality (what a model
 learned); cost and limits (what a training will cost, before it runs); defaults (the settings the
-front ends share). The app's Gradio plumbing is in web.py, the one module that imports gradio.
+front ends share; auto, the default size). The app's Gradio plumbing is in web.py, the one module that imports gradio.
 """
-from . import defaults
+from . import auto, defaults
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .cost import Plan, plan
@@ -24,9 +24,9 @@ from .tokenizer import detokenize, tokenize
 from .train import train
 from .vocab import UNK, Vocab
 
-__all__ = ["defaults", "Checkpoint", "load_checkpoint", "save_checkpoint", "TrainConfig", "Plan", "plan", "Corpus",
+__all__ = ["auto", "defaults", "Checkpoint", "load_checkpoint", "save_checkpoint", "TrainConfig", "Plan", "plan", "Corpus",
            "Windows", "corpus_from_text", "load_corpus", "split", "SIZES", "pick_device", "UserError", "Event",
            "TrainResult", "evaluate", "ModelConfig", "WordLSTM", "NgramIndex", "Originality", "originality",
            "MAX_NEW_TOKENS", "LiveSampler", "generate", "sample_next", "stream", "Score", "score", "detokenize",
            "tokenize", "train", "UNK", "Vocab"]
-__version__ = "0.10.0"
+__version__ = "0.11.0"

@@ -32,6 +32,7 @@ from wordlstm import (SIZES, LiveSampler, ModelConfig, NgramIndex, TrainConfig, 
 from wordlstm.cli import ArgumentParser
 from wordlstm.auto import choose
 from wordlstm.defaults import MIN_WORDS, SIZE_NAMES, split_settings
+from wordlstm.suggest import Suggester
 from wordlstm.cost import cluster_shares, cluster_widths, flops_per_token
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
@@ -204,7 +205,7 @@ def sorted_prefixes_seconds(ids: np.ndarray, n: int) -> float:
 
 def bench_analysis(path, seconds, device, min_words=MIN_WORDS):
     """What showing a user what the model learned costs: live samples during training,
-    scoring 10,000 tokens, and the originality index and check."""
+    scoring 10,000 tokens, the originality index and check, and the writing box's suggestions."""
     corpus = load_corpus(path)
     validations = []
     cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device)
@@ -226,7 +227,26 @@ def bench_analysis(path, seconds, device, min_words=MIN_WORDS):
             "index_seconds": round(index_s, 2), "index_mib": round((index.hashes.nbytes + index.starts.nbytes) / 2**20, 1),
             "sorted_prefixes_seconds": round(sorted_prefixes_seconds(np.asarray(corpus.ids), min_words), 2),
             "check_tokens": len(ids), "check_ms": round(1000 * check_s, 2),
-            "novel_fraction": round(originality(corpus.ids, ids, min_words, index).novel_fraction, 3)}
+            "novel_fraction": round(originality(corpus.ids, ids, min_words, index).novel_fraction, 3),
+            **suggestion_ms(model, corpus.vocab, tail)}
+
+
+def suggestion_ms(model, vocab, text: str, words: int = 300) -> dict:
+    """The writing box's latency: `words` words of `text` typed one at a time, then keystroke by keystroke
+    (mid-word, the suggestions are completions), 8 suggestions each; p50 and p95 in ms."""
+    report = {}
+    for mode in ("word", "keystroke"):
+        suggester, typed, times = Suggester(model, vocab), "", []
+        suggester("", 8)  # the set-up (the stepper's matrices), once per model
+        for word in text.split()[:words]:
+            for piece in [word[:i] for i in range(1, len(word)) if mode == "keystroke"] + [word + " "]:
+                t0 = time.perf_counter()
+                suggester(typed + piece, 8)
+                times.append(1000 * (time.perf_counter() - t0))
+            typed += word + " "
+        report[f"suggest_{mode}_ms_p50"] = round(statistics.median(times), 2)
+        report[f"suggest_{mode}_ms_p95"] = round(statistics.quantiles(times, n=20)[18], 2)
+    return report
 
 
 def bench_baseline(script, path, seconds, gen_tokens, device):

@@ -127,6 +127,10 @@ def test_bench_runs_the_book_on_our_device_and_auto_says_what_it_chose(tmp_path)
     assert report["ours"]["size"] == "auto" and report["ours"]["model"] == "2x256"
     assert "auto: the medium size (2x256)" in r.stderr
     assert report["ratios"]["val_ppl"] == round(500.0 / report["ours"]["val_ppl"], 2)
+    ours = report["ours"]  # admission's estimates beside what the run measured
+    assert ours["plan_step_ms"] > 0
+    assert ours["step_vs_plan"] == pytest.approx(ours["step_ms"] / ours["plan_step_ms"], rel=0.02, abs=0.01)
+    assert "cuda_peak_mib" not in ours  # on the CPU, no allocator peak to hold the memory estimate to
 
 
 def test_mfu_is_against_the_cards_peak_or_its_slices():

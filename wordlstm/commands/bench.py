@@ -33,7 +33,7 @@ from wordlstm.cli import ArgumentParser
 from wordlstm.auto import choose
 from wordlstm.defaults import MIN_WORDS, SIZE_NAMES, split_settings
 from wordlstm.suggest import Suggester
-from wordlstm.cost import cluster_shares, cluster_widths, flops_per_token
+from wordlstm.cost import cluster_shares, cluster_widths, flops_per_token, plan
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
 DEFAULT_BASELINE = os.path.join(REPO, "..", "shared", "baselines", "book_ch8.py")
@@ -137,6 +137,19 @@ def bench_ablation(path, seconds, device) -> list[dict]:
     return rows
 
 
+def admission_check(corpus, model_cfg, cfg, result, device) -> dict:
+    """What admission estimated (plan()) against what the run measured: a step's time and, on CUDA, the
+    peak memory torch allocated; each as a ratio, measured / estimated (issue: within 30%)."""
+    cost = plan(len(corpus.ids), model_cfg, cfg, pick_device(device), word_counts=corpus.vocab.counts)
+    step = result.train_seconds / max(1, result.steps)
+    report = {"plan_step_ms": round(1000 * cost.seconds_per_step, 2), "step_ms": round(1000 * step, 2),
+              "step_vs_plan": round(step / cost.seconds_per_step, 2), "plan_peak_mib": round(cost.peak_bytes / 2**20)}
+    if torch.cuda.is_available() and pick_device(device).type == "cuda":
+        peak = torch.cuda.max_memory_allocated()
+        report.update(cuda_peak_mib=round(peak / 2**20), peak_vs_plan=round(peak / cost.peak_bytes, 2))
+    return report
+
+
 def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto", **recipe):
     corpus, report = bench_prep(path)
     model, model_cfg, cfg, result, val_loss = train_ours(corpus, seconds, device, softmax, precision, **recipe)
@@ -155,7 +168,8 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
                   train_flops_per_token=round(flops),
                   mfu=mfu(result.device, flops * result.tokens_per_s, multiprocessors(result.device)),
                   val_ppl=round(math.exp(val_loss), 2), last_val_coverage=round(result.val_coverage, 4),
-                  unseen_share=model.config.unseen_share, unseen_words=len(model.config.unseen_ids))
+                  unseen_share=model.config.unseen_share, unseen_words=len(model.config.unseen_ids),
+                  **admission_check(corpus, model_cfg, cfg, result, device))
 
     # Ours takes a tenth of a second, so one run is at the mercy of a noisy
     # machine and of the process settling after training (the first runs are

@@ -109,7 +109,7 @@ def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidde
     epochs, max_seconds = int(epochs or 0) or None, float(max_seconds or 0) or None
     choice = choose(size, tokens=len(corpus.ids), vocab_size=vocab_size, max_seconds=max_seconds, epochs=epochs,
                     device=TRAINS_ON, branches=None if str(branches) in ("auto", "", "None") else int(branches))
-    tied = defaults.size_settings(size)["tie_weights"] and int(embed_dim) == int(hidden_size)
+    tied = defaults.tied(size, {"embed_dim": int(embed_dim), "hidden_size": int(hidden_size)})
     model_cfg, cfg = defaults.configs(
         choice.size, vocab_size, seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size),
         lr=float(lr), epochs=epochs, max_seconds=max_seconds, seed=int(seed), **choice.settings,

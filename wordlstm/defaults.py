@@ -46,6 +46,13 @@ def size_settings(name: str) -> dict:
     return {**defaults, **SIZES[AUTO_SIZE if name == AUTO else name]}
 
 
+def tied(size: str, asked: dict) -> bool:
+    """Whether `size`'s tied weights stay tied with the settings `asked` for: while the embedding and hidden
+    sizes are equal (the app's sliders, and the CLI's flags under auto, change them freely)."""
+    shape = {**size_settings(size), **asked}
+    return shape["tie_weights"] and shape["embed_dim"] == shape["hidden_size"]
+
+
 def split_settings(settings: dict) -> tuple[dict, dict]:
     """A flat dict of settings (a size, a recipe) as (ModelConfig's, TrainConfig's); UserError for a key
     that is neither's."""

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, pick_device,
                       save_checkpoint, train)
 from wordlstm.auto import choose
-from wordlstm.defaults import AUTO, SIZE_NAMES, TIME_BUDGET, configs, size_settings
+from wordlstm.defaults import AUTO, SIZE_NAMES, TIME_BUDGET, configs, size_settings, tied
 from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.cli import ArgumentParser, invocation
 from wordlstm.hub import load_model
@@ -146,9 +146,8 @@ def settings(args, rank: int):
     choice = choose(args.size, tokens=len(corpus.ids), vocab_size=len(corpus.vocab),
                     max_seconds=given.get("max_seconds"), epochs=given.get("epochs"), branches=given.pop("branches", None),
                     device=str(pick_device(given.get("device", TrainConfig.device))))
-    shape = {**size_settings(choice.size), **given}
-    tie = {} if args.size != AUTO or "tie_weights" in given else {  # as the app's sliders: tied while shapes allow
-        "tie_weights": shape["tie_weights"] and shape["embed_dim"] == shape["hidden_size"]}
+    # Under auto, as the app's sliders: tied while the shape asked for allows; a named size's tie is its own.
+    tie = {"tie_weights": tied(AUTO, given)} if args.size == AUTO and "tie_weights" not in given else {}
     model_cfg, cfg = configs(choice.size, len(corpus.vocab), **choice.settings, **tie, **given)
     if rank == 0:  # the one process that writes
         check_writable(args.out)  # fail now, not after an hour of training

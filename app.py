@@ -268,15 +268,21 @@ def stop_training(session: Session):
 
 
 # -- Generate -------------------------------------------------------------------
-@user_error
-def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, session: Session, sentences=0, stop=""):
-    """The text as it comes, and a note: the prompt's unknown words, then why the text ended."""
+def current_model(session: Session):
+    """The session's model, else the server's default one; gr.Error where there is neither."""
     ckpt = session.ckpt or DEFAULT
     if ckpt is None:
         raise gr.Error("there is no model yet: train one first")
+    return ckpt
+
+
+@user_error
+def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, session: Session, sentences=0, stop=""):
+    """The text as it comes, and a note: the prompt's unknown words, then why the text ended."""
+    ckpt = current_model(session)
     encoded = ckpt.vocab.encode_prompt(prompt or "")
     ending = Ending.of(ckpt.vocab, int(sentences or 0), stop)
-    note = (ckpt.vocab.unknown_note(encoded) or "").capitalize()
+    note = (ckpt.vocab.unknown_note(encoded.unknown) or "").capitalize()
     pieces = stream(ckpt.model, ckpt.vocab, encoded, max_new_tokens=int(max_new_tokens), temperature=float(temperature),
                     top_k=int(top_k), top_p=float(top_p), seed=int(seed), ending=ending)
     text = ""
@@ -288,24 +294,23 @@ def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, sessi
 
 @user_error
 def suggest_words(text, k, session: Session) -> dict:
-    """The model's `k` most likely next words after `text` (a word being typed: its completions), with their
-    probabilities; the writing box's, and /suggest's."""
-    ckpt = session.ckpt or DEFAULT
-    if ckpt is None:
-        raise gr.Error("there is no model yet: train one first")
-    s = session.suggester(ckpt)(text or "", int(k))
+    """/suggest: the model's `k` most likely next words after `text` (a word being typed: its completions),
+    with their probabilities."""
+    s = session.suggester(current_model(session))(text or "", int(k))
     return {"words": [{"word": w, "probability": round(p, 4)} for w, p in s.words], "partial": s.partial,
             "unknown": s.unknown}
 
 
+@user_error
 def next_words(text, session: Session):
     """The writing box's menu of next words, and a line: unknown words, or what the menu completes."""
-    found = suggest_words(text, WRITING_K, session)
-    notes = [f"Not in the model's vocabulary: {', '.join(found['unknown'])}." if found["unknown"] else "",
-             f"Words that *{found['partial']}* may be becoming." if found["partial"] else "",
-             "" if found["words"] else "The model knows no such word."]
-    choices = [(f"{w['word']}  {w['probability']:.0%}", w["word"]) for w in found["words"]]
-    return gr.Radio(choices, value=None), " ".join(filter(None, notes)), found["partial"]
+    ckpt = current_model(session)
+    s = session.suggester(ckpt)(text or "", WRITING_K)
+    notes = [(ckpt.vocab.unknown_note(s.unknown) or "").capitalize(),
+             f"Words that *{s.partial}* may be becoming." if s.partial else "",
+             "" if s.words else "The model knows no such word."]
+    choices = [(f"{word}  {p:.0%}", word) for word, p in s.words]
+    return gr.Radio(choices, value=None), " ".join(filter(None, notes)), s.partial
 
 
 def write_on(text, word, partial):
@@ -320,9 +325,7 @@ SURPRISE = {"surprising": "#fde68a", "very surprising": "#fca5a5", "unknown word
 @user_error
 def score_text(text, session: Session):
     """Perplexity of `text` under the current model, each word's surprise, the ten most surprising."""
-    ckpt = session.ckpt or DEFAULT
-    if ckpt is None:
-        raise gr.Error("there is no model yet: train one first")
+    ckpt = current_model(session)
     if not (text or "").strip():
         raise gr.Error("paste a text to score, a few sentences or more")
     tokenize_at_most(text)  # score() tokenizes again: a few milliseconds, against seconds of scoring

@@ -92,6 +92,16 @@ def test_generate_ends_after_the_sentences_asked_for_and_says_why(trained):
     assert "ended at the 3-token bound" in r.stderr
 
 
+def test_suggest_prints_the_next_words_and_names_only_the_unknown_ones(trained):
+    out, _ = trained
+    r = run("suggest.py", out, "--prompt", "the zebra sat on the ma", "--k", 3)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    assert rows and all(word.startswith("ma") and 0 < float(p) <= 1 for word, p in rows)  # "ma" is being typed
+    named = [w.strip() for w in r.stderr.strip().split(": ")[-1].split(",")]
+    assert named == ["zebra"]  # "ma" is not an unknown word: it is being typed
+
+
 def one_line_error(r, *fragments):
     assert r.returncode == 2, (r.returncode, r.stderr)
     lines = r.stderr.strip().splitlines()

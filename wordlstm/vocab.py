@@ -133,12 +133,12 @@ class Vocab:
                             f"try words from the training text, e.g. {', '.join(self._examples())}")
         return enc
 
-    def unknown_note(self, enc: Encoded) -> str | None:
-        """A line for the user about the prompt's unknown words, or None."""
-        if not enc.unknown:
+    def unknown_note(self, unknown: list[str]) -> str | None:
+        """A line for the user about a text's `unknown` words (Encoded.unknown), or None."""
+        if not unknown:
             return None
         fate = "read as <unk>" if self.unk_id is not None else "skipped"
-        return f"not in the model's vocabulary, {fate}: {', '.join(enc.unknown)}"
+        return f"not in the model's vocabulary, {fate}: {', '.join(unknown)}"
 
     def _examples(self, n: int = 5):
         return [w for w in self.itos if w.isalpha()][:n] or self.itos[:n]

@@ -47,7 +47,7 @@ def main():
     corpus = load_corpus(args.check_copies) if args.check_copies else None  # a bad path fails before generating
     prompt = ckpt.vocab.encode_prompt(args.prompt)
     ending = Ending.of(ckpt.vocab, args.sentences, args.stop)
-    note = ckpt.vocab.unknown_note(prompt)
+    note = ckpt.vocab.unknown_note(prompt.unknown)
     if note:
         print(f"warning: {note}", file=sys.stderr)
     pieces = stream(ckpt.model, ckpt.vocab, prompt, max_new_tokens=args.max_new_tokens,

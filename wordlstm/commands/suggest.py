@@ -24,6 +24,6 @@ def main():
     ckpt = load_model(args.checkpoint, token=args.token)
     suggestions = Suggester(ckpt.model, ckpt.vocab)(args.prompt, args.k)
     if suggestions.unknown:
-        print(f"warning: {ckpt.vocab.unknown_note(ckpt.vocab.encode(args.prompt))}", file=sys.stderr)
+        print(f"warning: {ckpt.vocab.unknown_note(suggestions.unknown)}", file=sys.stderr)
     for word, prob in suggestions.words:
         print(f"{word}\t{prob:.4f}")

@@ -140,11 +140,12 @@ def bench_ablation(path, seconds, device) -> list[dict]:
 def admission_check(corpus, model_cfg, cfg, result, device) -> dict:
     """What admission estimated (plan()) against what the run measured: a step's time and, on CUDA, the
     peak memory torch allocated; each as a ratio, measured / estimated (issue: within 30%)."""
-    cost = plan(len(corpus.ids), model_cfg, cfg, pick_device(device), word_counts=corpus.vocab.counts)
+    device = pick_device(device)
+    cost = plan(len(corpus.ids), model_cfg, cfg, device, word_counts=corpus.vocab.counts)
     step = result.train_seconds / max(1, result.steps)
     report = {"plan_step_ms": round(1000 * cost.seconds_per_step, 2), "step_ms": round(1000 * step, 2),
               "step_vs_plan": round(step / cost.seconds_per_step, 2), "plan_peak_mib": round(cost.peak_bytes / 2**20)}
-    if torch.cuda.is_available() and pick_device(device).type == "cuda":
+    if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated()
         report.update(cuda_peak_mib=round(peak / 2**20), peak_vs_plan=round(peak / cost.peak_bytes, 2))
     return report

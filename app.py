@@ -25,6 +25,7 @@ from wordlstm.runs import KEEP, Runs
 from wordlstm.session import Session
 from wordlstm.sample import MAX_NEW_TOKENS, Ending, LiveSampler
 from wordlstm.suggest import append
+from wordlstm.texts import size_of
 from wordlstm.score import score
 from wordlstm.tokenizer import labelled, tokenize_at_most
 from wordlstm.web import Blocks, expect_to_take, inputs_for, private_state, user_error
@@ -73,11 +74,25 @@ def corpus_stats(corpus, seq_len: int) -> tuple[str, pd.DataFrame]:
     return corpus.describe(seq_len), pd.DataFrame(corpus.stats(20)["top_words"], columns=["word", "count"])
 
 
+def read_upload(files, session: Session, min_count: int = 1):
+    """The corpus of the session's uploaded .txt files or .zip (each file a document)."""
+    return read_corpus(tuple(uploaded(f, session, (".txt", ".zip")) for f in files), session, min_count)
+
+
+def read_corpus(paths: tuple, session: Session, min_count: int):
+    """The corpus of `paths` (the session's own files, or the sample), read once its memory is admitted:
+    the session's corpus itself if it is already that text."""
+    if session.corpus is not None and (session.corpus.sources, session.corpus.min_count) == (paths, min_count):
+        return session.corpus
+    with ADMISSION.reading(size_of(paths)):
+        return load_corpus(paths, min_count=min_count, parent=session.folder())
+
+
 @user_error
-def use_upload(file, seq_len, session: Session):
-    if file is None:
-        return "Upload a .txt file, or use the sample.", None, session
-    session.corpus = load_corpus(uploaded(file, session, ".txt"))
+def use_upload(files, seq_len, session: Session):
+    if not files:
+        return "Upload .txt files or a .zip of them, or use the sample.", None, session
+    session.corpus = read_upload(files, session)
     return *corpus_stats(session.corpus, int(seq_len)), session
 
 
@@ -114,7 +129,7 @@ def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidde
         choice.size, vocab_size, seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size),
         lr=float(lr), epochs=epochs, max_seconds=max_seconds, seed=int(seed), **choice.settings,
         embed_dim=int(embed_dim), hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
-        tie_weights=tied, softmax=softmax)
+        tie_weights=tied, softmax=softmax, documents=corpus.documents)
     return model_cfg, cfg, choice
 
 
@@ -167,12 +182,12 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     if session.job is not None and not session.job.done:
         raise gr.Error("a training is already running in this session; stop it first")
     if corpus:
-        path = uploaded(corpus, session, ".txt")
-    else:  # the corpus picked in Data, or the sample: files the server chose itself
-        path = session.corpus.name if session.corpus is not None else SAMPLE_CORPUS
-    if session.corpus is None or (session.corpus.name, session.corpus.min_count) != (path, int(min_count)):
-        same_sample = (path, int(min_count)) == (SAMPLE_CORPUS, sample_corpus().min_count)
-        session.corpus = sample_corpus() if same_sample else load_corpus(path, min_count=int(min_count))
+        session.corpus = read_upload(corpus, session, int(min_count))
+    elif session.corpus is None or session.corpus.min_count != int(min_count):
+        # the corpus picked in Data, or the sample: files the server chose itself, read again with min_count
+        paths = session.corpus.sources if session.corpus is not None else (SAMPLE_CORPUS,)
+        same_sample = (paths, int(min_count)) == ((SAMPLE_CORPUS,), sample_corpus().min_count)
+        session.corpus = sample_corpus() if same_sample else read_corpus(paths, session, int(min_count))
     model_cfg, cfg, choice = configs(session.corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim,
                                      hidden_size, num_layers, dropout, lr, batch_size, min_count, softmax, size,
                                      branches)
@@ -387,6 +402,9 @@ def push_model(repo_id, private, include_corpus, token, session: Session, oauth_
     token = (token or "").strip() or (oauth_token.token if oauth_token else None)
     corpus, corpus_path = model_text(session), None
     if include_corpus:
+        if corpus is not None and (corpus.documents or not corpus.name.lower().endswith(".txt")):
+            raise gr.Error("including the training text works for a text of one .txt file, and this model's came "
+                           "in several or in a zip: untick \"include the training text\"")
         if corpus is None or not os.path.isfile(corpus.name):
             raise gr.Error("the text this model was trained on is not here any more; "
                            "untick \"include the training text\" or train again")
@@ -415,10 +433,11 @@ with Blocks(title="wordlstm") as demo:
 
     gr.Markdown("## 1. Data")
     with gr.Row():
-        corpus_file = gr.File(label="Your corpus (.txt, UTF-8)", file_types=[".txt"], type="filepath")
+        corpus_file = gr.File(label="Your corpus: .txt files, or a .zip of them (UTF-8; each file a document)",
+                              file_types=[".txt", ".zip"], file_count="multiple", type="filepath")
         with gr.Column():
             sample_btn = gr.Button("Use the sample: Anna Karenina (Tolstoy)")
-            corpus_md = gr.Markdown("Upload a .txt file, or use the sample.")
+            corpus_md = gr.Markdown("Upload .txt files or a .zip of them, or use the sample.")
     top_words = gr.Dataframe(label="20 most frequent words", headers=["word", "count"], max_height=250)
 
     gr.Markdown("## 2. Train")

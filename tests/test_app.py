@@ -124,6 +124,28 @@ def test_bad_corpus_uploads_get_clear_errors(url, corpus, content, message):
         client(url).predict(corpus=corpus(content), epochs=1, max_seconds=5, seed=0, **SMALL, api_name="/train")
 
 
+def test_several_files_or_a_zip_train_as_documents(url, corpus, tmp_path):
+    c, a, b = client(url), corpus(text_of(WORDS_A), "a.txt"), corpus(text_of(WORDS_B), "b.txt")
+    stats, _ = c.predict([a, b], 10, api_name="/upload_corpus")
+    assert "(2 files)" in stats and "| a.txt | 444 | 50.0% | 45 tokens |" in stats and "| b.txt |" in stats
+    status = c.predict(corpus=[a, b], epochs=2, max_seconds=0, seed=0, **SMALL, api_name="/train")[0]
+    assert status.startswith("Done: trained on `a.txt and 1 more`")
+    for prompt in ("alpha", "red"):  # a vocabulary of both files
+        assert c.predict(prompt=prompt, max_new_tokens=5, seed=0, api_name="/generate")[0].startswith(prompt.title())
+    with zipfile.ZipFile(tmp_path / "texts.zip", "w") as zf:
+        zf.writestr("texts/a.txt", text_of(WORDS_A))
+        zf.writestr("texts/b.txt", text_of(WORDS_B))
+    assert stats == c.predict(handle_file(str(tmp_path / "texts.zip")), 10, api_name="/upload_corpus")[0].replace(
+        "texts.zip", "a.txt and 1 more")
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:
+        zf.writestr("a.txt", text_of(WORDS_A))
+        zf.writestr("b.txt", "caf\xe9".encode("latin-1"))
+    with pytest.raises(AppError, match=r"b.txt \(in bad.zip\) is not valid UTF-8"):
+        c.predict(handle_file(str(tmp_path / "bad.zip")), 10, api_name="/upload_corpus")
+    with pytest.raises(AppError, match="including the training text works for a text of one .txt file"):
+        c.predict("alice/two", False, True, "x", api_name="/push_to_hub")
+
+
 def test_upload_over_the_cap_is_refused_with_the_limit(url, corpus):
     with pytest.raises(ValueError, match="exceeds the maximum file size of 204800 bytes"):
         client(url).predict(corpus=corpus("word " * 60_000), epochs=1, max_seconds=5, seed=0, api_name="/train")

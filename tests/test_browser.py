@@ -52,6 +52,31 @@ def test_write_with_the_model_and_end_a_text_where_asked_in_a_browser(url):
         browser.close()
 
 
+def test_several_files_upload_and_train_as_documents_in_a_browser(url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    files = []
+    for name, words in (("north.txt", "snow ice wind cold"), ("south.txt", "sun sand heat palm")):
+        files.append(tmp_path / name)
+        files[-1].write_text(" ".join(f"the {w} is here ." for w in words.split() * 60))
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+        page.goto(url)
+        expect(page.get_by_text("wordlstm").first).to_be_visible(timeout=30_000)
+        page.locator("input[type=file]").first.set_input_files([str(f) for f in files])
+        expect(page.get_by_text("(2 files)")).to_be_visible(timeout=30_000)
+        for name in ("north.txt", "south.txt"):  # each file's row: its tokens, its share, its held-out tail
+            row = page.locator("tr").filter(has_text=name)
+            expect(row).to_contain_text("1,200")
+            expect(row).to_contain_text("50.0%")
+        page.get_by_label("Time budget (s)").fill("3")
+        page.get_by_role("button", name="Train", exact=True).click()
+        expect(page.get_by_text("Done:")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Done: trained on north.txt and 1 more")).to_be_visible()
+        browser.close()
+
+
 def test_upload_train_generate_in_a_browser(url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 

@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -135,9 +136,16 @@ def test_train_bad_settings(tmp_path, args, message):
 
 def test_train_bad_paths(tmp_path):
     one_line_error(run("train.py", tmp_path / "missing.txt", "--out", tmp_path / "o"), "no such file")
-    one_line_error(run("train.py", tmp_path, "--out", tmp_path / "o"), "is a folder")
+    one_line_error(run("train.py", tmp_path, "--out", tmp_path / "o"), "holds no .txt file")
     (tmp_path / "c.txt").write_text(TINY)
     one_line_error(run("train.py", tmp_path / "c.txt", "--out", tmp_path), "not a wordlstm checkpoint")
+    with zipfile.ZipFile(tmp_path / "texts.zip", "w") as zf:  # several files: the bad one is named
+        zf.writestr("good.txt", TINY)
+        zf.writestr("latin.txt", "caf\xe9".encode("latin-1"))
+    one_line_error(run("train.py", tmp_path / "texts.zip", "--out", tmp_path / "o"),
+                   "latin.txt (in texts.zip) is not valid UTF-8")
+    one_line_error(run("train.py", tmp_path / "c.txt", tmp_path / "gone.txt", "--out", tmp_path / "o"),
+                   "gone.txt: no such file")
 
 
 @pytest.mark.parametrize("args, message", [

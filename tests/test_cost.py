@@ -91,7 +91,7 @@ def test_the_estimate_grows_with_what_a_step_holds():
 
 def test_limits_come_from_the_environment():
     assert Limits.from_env({"WORDLSTM_MAX_MEMORY_MB": "3000", "WORDLSTM_MAX_TRAIN_SECONDS": "90"}) == \
-        Limits(memory=3000 * 2**20, seconds=90)
+        Limits(memory=3000 * 2**20, seconds=90, session_memory=750 * 2**20)  # a session reads in a quarter
     assert Limits.from_env({"WORDLSTM_MAX_MEMORY_MB": "0", "SPACE_ID": "alice/app"}) == Limits(None, 600)
     assert Limits.from_env({"WORDLSTM_MAX_MEMORY_MB": "0", "WORDLSTM_MAX_TRAIN_SECONDS": "0",
                             "SPACE_ID": "alice/app"}) == Limits(None, None)

@@ -124,6 +124,15 @@ def test_another_sessions_upload_is_refused(url, forging, tmp_path):
     assert status.startswith("Done")  # naming it again is fine for its owner
 
 
+@pytest.mark.parametrize("route", ["/upload_corpus", "/train"])
+def test_a_forged_path_among_several_files_is_refused_and_never_opened(url, secrets, forging, tmp_path, route):
+    mine = tmp_path / "mine.txt"
+    mine.write_text(TINY)
+    files = [file_data(upload(url, str(mine))), forgeries(secrets[".txt"], ".txt")["absolute"]]
+    with pytest.raises(Exception, match=REFUSED):
+        ROUTES[route][1](Client(url, verbose=False), files)
+
+
 def test_another_sessions_model_zip_is_refused(url, secrets, forging):
     WATCHED.clear()  # here the zip is alice's to upload, and then the server may open her upload
     path = upload(url, secrets[".zip"])

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from conftest import ANNA
 from wordlstm import UserError, Vocab, detokenize, tokenize
-from wordlstm.data import decode_bytes, read_text
+from wordlstm.texts import decode_bytes, read_text
 from wordlstm.tokenizer import PUNCT
 
 

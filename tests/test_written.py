@@ -4,7 +4,8 @@ import torch
 
 from conftest import ANNA
 from wordlstm import ModelConfig, Vocab, WordLSTM, corpus_from_text, generate, load_corpus, tokenize
-from wordlstm.data import read_text, sentence_openings
+from wordlstm.data import sentence_openings
+from wordlstm.texts import read_text
 from wordlstm.tokenizer import Detokenizer, detokenize, written_forms
 
 

@@ -18,7 +18,7 @@ import torch
 
 from . import loop
 from .config import TrainConfig
-from .data import split
+from .data import split, split_lengths
 from .device import world_info
 from .events import Event, TrainResult, TrainState
 from .model import ModelConfig, WordLSTM
@@ -36,10 +36,10 @@ def run_configs(cfg: TrainConfig) -> list[TrainConfig]:
 
 def branched(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, on_event=None, should_stop=None,
              on_checkpoint=None, resume: TrainState | None = None, sampler=None,
-             init: dict | None = None) -> tuple[WordLSTM, TrainResult]:
+             init: dict | None = None, run=loop.run) -> tuple[WordLSTM, TrainResult]:
     """The first run, the branches from its best weights, and the mean of the branches' weights; without
     branches planned or trained, the first run's model and result as they are. The first run alone takes
-    checkpoints and a resume, where no branches are planned."""
+    checkpoints and a resume, where no branches are planned. run: what trains each run, loop.run's way."""
     rank, world = world_info()
     relay = _Relay(None if rank else on_event, cfg)  # only rank 0 reports, as in a run
     planned, first, soup, results = run_configs(cfg), None, None, []
@@ -49,8 +49,8 @@ def branched(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, 
         if run_cfg is None:
             break
         alone = dict(on_checkpoint=on_checkpoint, resume=resume) if not (branch or cfg.branches) else {}
-        model, result = loop.run(ids, model_config, run_cfg, on_event=relay, should_stop=should_stop,
-                                 sampler=sampler, init=first if branch else init, **alone)
+        model, result = run(ids, model_config, run_cfg, on_event=relay, should_stop=should_stop,
+                            sampler=sampler, init=first if branch else init, **alone)
         relay.carry(result)
         results.append(result)
         weights = model.state_dict()
@@ -68,10 +68,12 @@ def branched(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, 
         relay.finish(results[0])
         return model, results[0]
     model.load_state_dict({k: (w / branches).to(first[k].dtype) for k, w in soup.items()})
-    _, val_ids = split(ids, cfg.seq_len, cfg.val_fraction)
+    _, val_ids = split(ids, cfg.seq_len, cfg.val_fraction, cfg.documents)
+    val_lengths = split_lengths(cfg.documents, cfg.seq_len, cfg.val_fraction)[1]
     totals = {f: sum(getattr(r, f) for r in results)
               for f in ("steps", "epochs", "tokens", "seconds", "train_seconds", "sample_seconds")}
-    result = replace(results[-1], val_loss=loop.evaluate(model, val_ids, cfg.seq_len), **totals, stopped_early=False,
+    val_loss = loop.evaluate(model, val_ids, cfg.seq_len, lengths=val_lengths)
+    result = replace(results[-1], val_loss=val_loss, **totals, stopped_early=False,
                      annealed=False, val_coverage=1.0, branches=branches,
                      leftover_branches=max(0, branches - cfg.branches))
     relay.finish(result)

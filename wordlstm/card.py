@@ -53,7 +53,14 @@ Or `python scripts/generate.py {{ repo_id }} --prompt "{{ prompt }}"`, or the "L
 | tokens | {{ "{:,}".format(corpus.tokens) if corpus.tokens is number else "?" }} |
 | vocabulary | {{ "{:,}".format(model.vocab_size) }} words (min count {{ corpus.min_count }}, max vocab {{ corpus.max_vocab }}) |
 | sha256 | `{{ corpus.sha256 }}` |
+{% if corpus.files %}
+It was trained on {{ corpus.files | length }} files, each a document: no training window spans two, and each gave
+the last part of its text to validation.
 
+| file | tokens |
+| --- | ---: |
+{% for f in corpus.files %}| {{ f.name }} | {{ "{:,}".format(f.tokens) }} |
+{% endfor %}{% endif %}
 {{ corpus_note }}
 
 ## Training
@@ -98,6 +105,8 @@ def hyperparameters(model_cfg: dict, train: dict) -> dict:
     shown = {**model_cfg, **train}
     if "unseen_ids" in shown:
         shown["unseen_ids"] = f"{len(shown['unseen_ids']):,} words (in config.json)"
+    if shown.pop("documents", None):  # a token count per file: the training data's table lists them
+        shown["documents"] = f"{len(train['documents']):,} files (see Training data)"
     return shown
 
 
@@ -111,9 +120,10 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
     corpus_name = os.path.splitext(os.path.basename(str(corpus.get("name") or "model")))[0]
     model_name = repo_id.split("/")[-1] if repo_id != "OWNER/NAME" else f"wordlstm-{corpus_name}"
     eval_results = None
+    held_out = "last 10% of each file (held out)" if corpus.get("files") else "last 10% (held out)"
     if metrics.get("val_ppl") is not None:
         eval_results = [EvalResult(task_type="text-generation", dataset_type="text", dataset_name=corpus_name,
-                                   dataset_split="last 10% (held out)", metric_type="perplexity",
+                                   dataset_split=held_out, metric_type="perplexity",
                                    metric_value=round(metrics["val_ppl"], 2), metric_name="validation perplexity")]
     data = ModelCardData(library_name=LIBRARY, tags=list(TAGS), pipeline_tag="text-generation",
                          model_name=model_name, eval_results=eval_results)

@@ -45,7 +45,7 @@ class TrainConfig(Config):
     lr: float = 1e-2  # Adam's peak rate; the book's 1e-4 barely moves in a minute (docs/recipe.md)
     epochs: int | None = 10  # None: until max_seconds
     max_seconds: float | None = None  # wall-clock budget, validation included
-    val_fraction: float = 0.1  # the contiguous tail held out for validation
+    val_fraction: float = 0.1  # the contiguous tail held out for validation (of each document)
     grad_clip: float = 5.0  # max gradient norm, as in the book
     seed: int = 0  # model init, dropout and window order
     device: str = "auto"  # auto = cuda > mps > cpu
@@ -81,6 +81,9 @@ class TrainConfig(Config):
     # leaves, if a quarter of a run's share or more, to one more branch (branches.py): a budget is spent
     # on what still helps. So a single run may come back as branches. On with --size auto.
     fill_budget: bool = False
+    # The token counts of the documents the text joins, one after the other (Corpus.documents: its files):
+    # no window spans two, and each gives its own tail to validation (data.split_lengths). (): one document.
+    documents: tuple[int, ...] = ()
 
     def __post_init__(self):
         for name in ("seq_len", "batch_size", "log_every"):
@@ -114,6 +117,9 @@ class TrainConfig(Config):
             raise UserError(f"val_every must be 0 (epoch ends only) or more seconds (got {self.val_every})")
         if not 0 < self.val_share <= 1:
             raise UserError(f"val_share must be in (0, 1] (got {self.val_share})")
+        self.documents = tuple(self.documents)  # config.json gives a list
+        if any(n < 0 for n in self.documents):
+            raise UserError("documents are token counts, 0 or more")
         if self.branches < 0:
             raise UserError(f"branches must be 0 (one run) or more (got {self.branches})")
 

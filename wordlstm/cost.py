@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from .data import Windows, split
+from .data import Windows, split, split_lengths
 from .model import ModelConfig, WordLSTM
 from .loop import LossStep, val_batch_size
 
@@ -109,12 +109,19 @@ def plan(corpus_tokens: int, model_config: ModelConfig, cfg, device="cpu", word_
     params = sum(parameter_counts(m, shapes).values())
     widths = cluster_widths(shapes)
     V, E, H, L = m.vocab_size, m.embed_dim, m.hidden_size, m.num_layers
-    train_ids, val_ids = split(torch.zeros(1, dtype=torch.int32).expand(corpus_tokens), cfg.seq_len, cfg.val_fraction)
-    windows = Windows(train_ids, cfg.seq_len, cfg.stride)
+    # The windows of a text of that many tokens (the ids never read: a stand-in of zeros, expanded, not stored)
+    text = torch.zeros(1, dtype=torch.int32).expand(corpus_tokens)
+    train_lengths, val_lengths = split_lengths(cfg.documents, cfg.seq_len, cfg.val_fraction)
+    if train_lengths:  # several documents: only the lengths count
+        train_ids, val_ids = text[:sum(train_lengths)], text[:sum(val_lengths)]
+    else:
+        train_ids, val_ids = split(text, cfg.seq_len, cfg.val_fraction)
+    windows = Windows(train_ids, cfg.seq_len, cfg.stride, train_lengths)
     batch = min(cfg.batch_size, len(windows))  # a short text gives smaller batches
     n = batch * cfg.seq_len
     val_len = min(cfg.seq_len, len(val_ids) - 1)
-    val_n = min(val_batch_size(cfg), len(Windows(val_ids, val_len))) * val_len
+    val_windows = len(Windows(val_ids, val_len, lengths=val_lengths))
+    val_n = min(val_batch_size(cfg), val_windows) * val_len
 
     shares = cluster_shares(m, word_counts)
     if m.softmax == "full":
@@ -137,7 +144,7 @@ def plan(corpus_tokens: int, model_config: ModelConfig, cfg, device="cpu", word_
     rate = GPU_FLOPS if device.type == "cuda" else CPU_FLOPS_PER_CORE * torch.get_num_threads()
     token_seconds = (6 * flops_per_token(m, shares, widths) / rate + logits * LOGIT_SECONDS) * time_scale
     step = n * token_seconds + STEP_OVERHEAD + OPTIMIZER_SECONDS_PER_PARAM * params
-    val_tokens = len(Windows(val_ids, val_len)) * val_len
+    val_tokens = val_windows * val_len
     return Plan(params=params, memory=memory, batch_tokens=n,
                 steps_per_epoch=windows.num_batches(cfg.batch_size, windows.stride == cfg.seq_len),
                 seconds_per_step=step, seconds_per_validation=val_tokens * token_seconds / 3)

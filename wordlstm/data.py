@@ -1,11 +1,13 @@
-"""From a text to training batches: the corpus, the train/validation split, windows.
+"""From texts to training batches: the corpus, the train/validation split, windows.
 
 The whole token stream is one int32 tensor. A window is just a start offset
 into it: (x, y) = (ids[s : s+T], ids[s+1 : s+T+1]), gathered for a whole batch
 at once. The book builds one pair of tensors per window instead, which costs
 seconds and a gigabyte on a novel.
+
+A corpus of several files is one stream of their documents, one after the other; `documents`
+(their token counts) keeps each window within one document and gives each its own validation tail.
 """
-import codecs
 import collections
 import hashlib
 import os
@@ -16,10 +18,11 @@ from dataclasses import dataclass, field
 import torch
 
 from .errors import UserError
+from .texts import read_texts, sources_of
 from .tokenizer import written_forms
 from .vocab import Vocab
 
-MAX_CORPUS_BYTES = 200 * 1024 * 1024
+WORD_BYTES = 250  # a vocabulary word's str, its places in itos and counts, its stoi and forms entries
 
 
 @dataclass
@@ -31,11 +34,24 @@ class Corpus:
     min_count: int = 1  # the vocabulary options it was built with
     max_vocab: int | None = None
     sentence_openings: list[str] = field(default_factory=list)  # frequent ones, as written: example prompts
+    files: list[tuple[str, int]] = field(default_factory=list)  # (file name, tokens) of each document, in order
+    sources: tuple[str, ...] = ()  # the paths it was read from: files, folders, zips
+
+    @property
+    def documents(self) -> tuple[int, ...]:
+        """The token counts of its documents, for TrainConfig.documents: () for a text of one file."""
+        return tuple(n for _, n in self.files) if len(self.files) > 1 else ()
 
     def info(self) -> dict:
         """What a checkpoint records about its training text."""
+        files = {"files": [{"name": f, "tokens": n} for f, n in self.files]} if self.documents else {}
         return {"name": self.name, "sha256": self.sha256, "tokens": len(self.ids), "vocab_size": len(self.vocab),
-                "min_count": self.min_count, "max_vocab": self.max_vocab}
+                "min_count": self.min_count, "max_vocab": self.max_vocab, **files}
+
+    @property
+    def nbytes(self) -> int:
+        """About the memory it keeps: the ids, and each word's entries in the vocabulary's lists and maps."""
+        return self.ids.nbytes + sum(WORD_BYTES + len(w) for w in self.vocab.itos)
 
     def vocab_size_at(self, min_count: int) -> int:
         """The size of this text's vocabulary if rebuilt with `min_count`: the words seen that
@@ -48,13 +64,28 @@ class Corpus:
 
     def describe(self, seq_len: int) -> str:
         """Its size and windows, for people (Markdown); what stands in the way of training, if anything."""
-        md = f"**{os.path.basename(self.name)}**: {len(self.ids):,} tokens, {len(self.vocab):,} distinct words; "
+        files = f" ({len(self.files)} files)" if self.documents else ""
+        md = f"**{os.path.basename(self.name)}**{files}: {len(self.ids):,} tokens, {len(self.vocab):,} distinct words; "
         try:
-            train_ids, val_ids = split(self.ids, seq_len)
+            train_ids, val_ids = split(self.ids, seq_len, documents=self.documents)
+            train_lengths, val_lengths = split_lengths(self.documents, seq_len)
         except UserError as e:
             return md + f"**cannot train yet:** {e}."
-        return md + (f"{len(Windows(train_ids, seq_len)):,} training and {len(Windows(val_ids, seq_len)):,} "
-                     f"validation windows of {seq_len} tokens.")
+        md += (f"{len(Windows(train_ids, seq_len, lengths=train_lengths)):,} training and "
+               f"{len(Windows(val_ids, seq_len, lengths=val_lengths)):,} "
+               f"validation windows of {seq_len} tokens.")
+        return md + self.describe_files(seq_len)
+
+    def describe_files(self, seq_len: int, shown: int = 50) -> str:
+        """Each file's tokens and share of the whole (a Markdown table), for a corpus of several; else ""."""
+        if not self.documents:
+            return ""
+        train, val = split_lengths(self.documents, seq_len)
+        held = ["not used: shorter than a window" if n <= seq_len else f"{v:,} tokens" if v else "none: too short"
+                for (_, n), v in zip(self.files, val)]
+        rows = [f"| {name} | {n:,} | {n / len(self.ids):.1%} | {h} |" for (name, n), h in zip(self.files[:shown], held)]
+        more = f"\n\n... and {len(self.files) - shown} more files." if len(self.files) > shown else ""
+        return ("\n\n| file | tokens | share | held out |\n| --- | ---: | ---: | --- |\n" + "\n".join(rows) + more)
 
     def stats(self, top: int = 20) -> dict:
         return {**self.info(), "top_words": list(zip(self.vocab.itos[:top], self.vocab.counts[:top]))}
@@ -95,57 +126,80 @@ def sentence_openings(text: str, words: int = 3, keep: int = 12) -> list[str]:
     return [opening for opening, _ in found.most_common(keep)]
 
 
-def read_text(path, max_bytes: int = MAX_CORPUS_BYTES) -> str:
-    """Read a UTF-8 text file (a BOM is allowed, CRLF is fine) or raise UserError."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise UserError(f"{path}: no such file; give the path of a .txt file")
-    if os.path.isdir(path):
-        raise UserError(f"{path} is a folder; give the path of a .txt file")
-    size = os.path.getsize(path)
-    if size > max_bytes:
-        raise UserError(f"{path} is {size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
-    with open(path, "rb") as f:
-        return decode_bytes(f.read(), name=path)
-
-
-def decode_bytes(data: bytes, name: str = "the corpus") -> str:
-    """UTF-8 (with or without BOM) only; anything else is a clear error, not mojibake."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise UserError(f"{name} is UTF-16; save it as UTF-8 and try again")
-    if b"\x00" in data:
-        raise UserError(f"{name} looks binary (it contains NUL bytes); give a plain text file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UserError(f"{name} is not valid UTF-8 (byte {e.start}); save it as UTF-8 and try again") from None
-    if not text.strip():
-        raise UserError(f"{name} is empty or only whitespace; give a text with some words")
-    return text
-
-
-def load_corpus(path, min_count: int = 1, max_vocab: int | None = None, name: str | None = None,
-                written: bool = True) -> Corpus:
-    return corpus_from_text(read_text(path), min_count, max_vocab, name=name or str(path), written=written)
+def load_corpus(sources, min_count: int = 1, max_vocab: int | None = None, name: str | None = None,
+                written: bool = True, parent: str | None = None) -> Corpus:
+    """The corpus of a .txt file, or of several, a folder of them or a .zip of them (texts.read_texts;
+    a zip is unpacked under `parent`), each file a document."""
+    paths = sources_of(sources)
+    corpus = corpus_from_texts(read_texts(paths, parent=parent), min_count, max_vocab, written=written,
+                               name=name or (paths[0] if len(paths) == 1 else f"{os.path.basename(paths[0])} and "
+                                             f"{len(paths) - 1} more"))
+    corpus.sources = tuple(paths)
+    return corpus
 
 
 def corpus_from_text(text: str, min_count: int = 1, max_vocab: int | None = None, name: str = "corpus",
                      written: bool = True) -> Corpus:
     """The corpus of `text`. written: also read how the text writes its words (Vocab.forms) and its
     sentence openings, for text and prompts that read as it does; the model needs neither."""
-    vocab, ids = Vocab.build(text, min_count=min_count, max_vocab=max_vocab)
-    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return corpus_from_texts([(os.path.basename(name), text)], min_count, max_vocab, name, written)
+
+
+def corpus_from_texts(texts: list[tuple[str, str]], min_count: int = 1, max_vocab: int | None = None,
+                      name: str = "corpus", written: bool = True) -> Corpus:
+    """The corpus of the documents `texts`, (file name, text) each: one vocabulary, one stream."""
+    vocab, ids, lengths = Vocab.build_documents([t for _, t in texts], min_count=min_count, max_vocab=max_vocab)
+    if len(texts) == 1:  # the text's own hash, as before documents
+        sha = hashlib.sha256(texts[0][1].encode("utf-8")).hexdigest()
+    else:
+        h = hashlib.sha256()
+        for file, text in texts:
+            h.update(f"{file}\0{text}\0".encode("utf-8"))
+        sha = h.hexdigest()
     openings = []
     if written:
-        vocab.forms = {w: f for w, f in written_forms(text).items() if w in vocab.stoi}
-        openings = sentence_openings(text)
-    return Corpus(vocab, torch.from_numpy(ids), sha, name, min_count, max_vocab, openings)
+        joined = "\n\n".join(t for _, t in texts) if len(texts) > 1 else texts[0][1]
+        vocab.forms = {w: f for w, f in written_forms(joined).items() if w in vocab.stoi}
+        openings = sentence_openings(joined)
+    return Corpus(vocab, torch.from_numpy(ids), sha, name, min_count, max_vocab, openings,
+                  files=[(file, n) for (file, _), n in zip(texts, lengths)])
 
 
-def split(ids: torch.Tensor, seq_len: int, val_fraction: float = 0.1):
-    """A contiguous tail for validation, so no window ever crosses the cut."""
+def split_lengths(documents, seq_len: int, val_fraction: float = 0.1) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Each document's (training, validation) token counts, for a stream of several (one: ((), ())).
+
+    Each document gives its tail to validation, so that a model is judged on every document, not the last
+    one's author: the share `val_fraction`, but never less than one window (seq_len + 1 tokens), and only
+    where the rest still holds one. A document too short for both trains whole; one too short for a
+    window is not used."""
+    if len(documents) <= 1:
+        return (), ()
+    train, val = [], []
+    for n in documents:
+        window = seq_len + 1
+        cut = min(max(int(n * (1 - val_fraction)), window), n - window) if n >= 2 * window else n
+        train.append(cut)
+        val.append(n - cut)
+    if not any(val):
+        raise UserError(f"none of the {len(documents)} files has the {2 * (seq_len + 1)} tokens it takes to hold "
+                        f"out a validation window of its own after a training one; give longer files, join "
+                        f"them into one, or lower seq_len")
+    return tuple(train), tuple(val)
+
+
+def split(ids: torch.Tensor, seq_len: int, val_fraction: float = 0.1, documents=()):
+    """(training ids, validation ids): a contiguous tail for validation, so no window ever crosses the cut;
+    for a stream of several `documents` (their token counts), each one's tail (split_lengths), the
+    training parts one after the other, and the validation ones."""
     if not 0 < val_fraction < 1:
         raise UserError(f"val_fraction must be between 0 and 1 (got {val_fraction})")
+    if len(documents) > 1:
+        if sum(documents) != len(ids):
+            raise UserError(f"the documents hold {sum(documents):,} tokens, but the text {len(ids):,}; "
+                            "give the documents of this text")
+        train, val = split_lengths(documents, seq_len, val_fraction)
+        parts = torch.split(ids, [n for pair in zip(train, val) for n in pair])
+        return torch.cat(parts[0::2]), torch.cat(parts[1::2])
     n = len(ids)
     if n < seq_len + 2:
         raise UserError(f"the corpus has {n} tokens, too few for one window of seq_len={seq_len} "
@@ -159,13 +213,20 @@ def split(ids: torch.Tensor, seq_len: int, val_fraction: float = 0.1):
 
 
 class Windows:
-    """All windows of `seq_len` tokens starting every `stride` tokens, as index arithmetic."""
+    """All windows of `seq_len` tokens starting every `stride` tokens, as index arithmetic; with the
+    `lengths` of the documents `ids` holds one after the other, every `stride` tokens within each."""
 
-    def __init__(self, ids: torch.Tensor, seq_len: int, stride: int | None = None):
+    def __init__(self, ids: torch.Tensor, seq_len: int, stride: int | None = None, lengths=()):
         self.ids, self.seq_len, self.stride = ids, seq_len, stride or seq_len
         if self.seq_len < 1 or self.stride < 1:
             raise UserError(f"seq_len and stride must be at least 1 (got {seq_len}, {stride})")
         self.n = max(0, (len(ids) - seq_len - 1) // self.stride + 1)
+        self._starts = None  # one document: window i starts at i * stride
+        if len(lengths) > 1:
+            ends = torch.tensor(lengths).cumsum(0).tolist()
+            self._starts = torch.cat([torch.arange(end - n, end - seq_len, self.stride) for n, end in zip(lengths, ends)
+                                      if n > seq_len] or [torch.zeros(0, dtype=torch.long)])
+            self.n = len(self._starts)
         self._offsets = torch.arange(seq_len + 1)
 
     def __len__(self):
@@ -173,7 +234,8 @@ class Windows:
 
     def get(self, index: torch.Tensor):
         """(x, y) for a batch of window indices: both (B, T), y is x shifted by one token."""
-        xy = self.ids[(index * self.stride)[:, None] + self._offsets].long()  # (B, T+1)
+        starts = index * self.stride if self._starts is None else self._starts[index]
+        xy = self.ids[starts[:, None] + self._offsets].long()  # (B, T+1)
         return xy[:, :-1], xy[:, 1:]
 
     def batches(self, batch_size: int, contiguous: bool, generator: torch.Generator | None = None, start: int = 0,

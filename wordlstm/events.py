@@ -35,6 +35,7 @@ class Position:
     next_val: float = 0.0  # the training time (train_time) at which the clock asks for the next validation
     epoch_rng: torch.Tensor | None = None  # the shuffling generator as the epoch in progress began
     hidden: tuple | None = None  # the carried LSTM state (contiguous windows), or None
+    elapsed: float = 0.0  # the run's wall clock when saved: a paused run (Paused) goes on from it
 
     @property
     def annealed(self) -> bool:
@@ -60,6 +61,15 @@ class TrainState:
         return self.position.metrics()
 
 
+class Paused(Exception):
+    """A run paused between two steps (loop.run's `pause`), with the state that continues it exactly:
+    train(..., resume=e.state). How a training moves between GPU leases (zerogpu.py)."""
+
+    def __init__(self, state: TrainState):
+        super().__init__("paused")
+        self.state = state
+
+
 @dataclass
 class Event:
     """What the loop reports. kind: "start", "step", "val" (after a validation: at an epoch's
@@ -77,6 +87,7 @@ class Event:
     val_loss: float | None = None
     sample: str | None = None  # with "val": a short text from the current weights (train's `sampler`)
     branch: int | None = 0  # with TrainConfig.branches: 0 the first run, i its i-th branch, None their mean
+    note: str | None = None  # what the user should know of where it trains (zerogpu.py: a refused lease)
 
     @property
     def val_ppl(self) -> float | None:
@@ -91,7 +102,7 @@ class Event:
             parts.append(f"train loss {self.train_loss:.3f}")
         if self.val_loss is not None:
             parts.append(f"validation perplexity {self.val_ppl:.1f}")
-        return ", ".join(parts)
+        return ", ".join(parts) + (f". {self.note}" if self.note else "")
 
 
 @dataclass
@@ -110,6 +121,7 @@ class TrainResult:
     val_coverage: float = 1.0  # the share of the validation windows the last validation read (< 1: out of time)
     branches: int = 0  # the branches whose mean the model is (TrainConfig.branches; fewer if stopped)
     leftover_branches: int = 0  # of those, trained on time that runs ending early left (branches.py)
+    note: str | None = None  # what the user should know of where it trained (zerogpu.py: a refused lease)
 
     @property
     def val_ppl(self) -> float:
@@ -124,7 +136,7 @@ class TrainResult:
             partial += f"; the mean of {self.branches} branches{self.leftover_note()}"
         return (f"{'Stopped' if self.stopped else 'Done'}: trained on `{text}`, {self.steps} steps in "
                 f"{self.seconds:.0f} s on **{self.device}**, {self.tokens_per_s:,.0f} tokens/s; validation "
-                f"perplexity **{self.val_ppl:.1f}**{partial}.")
+                f"perplexity **{self.val_ppl:.1f}**{partial}." + (f" {self.note}." if self.note else ""))
 
     def early_note(self, patience: int | None) -> str:
         """How the run ended early, for people ("" if it did not)."""

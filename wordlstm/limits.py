@@ -7,10 +7,14 @@ A shared server sets its limits in the environment:
                                 else the memory available when the limits are read)
     WORDLSTM_MAX_TRAIN_SECONDS  the longest training (default: 600 on a Hugging Face
                                 Space, no limit elsewhere; 0 = no limit)
+    WORDLSTM_SESSION_MEMORY_MB  the most memory reading one session's text may take (default:
+                                a quarter of the memory limit; 0 = no limit)
 
 `admit()` caps a training's time budget at the limit and checks cost.plan()'s
 estimate against the memory left; settings that do not fit get a UserError
-that names the estimate, the limit and one change that fits.
+that names the estimate, the limit and one change that fits. Reading a text
+into a corpus is admitted the same way (Admission.reading), so that many
+sessions that each upload a large text cannot take the server down.
 """
 import math
 import os
@@ -26,6 +30,11 @@ from .model import ModelConfig
 
 MEMORY_SHARE = 0.8  # of the container's memory, by default: the rest is the system's
 SPACE_SECONDS = 600  # the default longest training on a Space: one user cannot hold the queue for long
+# Reading a text takes about 20 bytes of memory per byte of it at its peak (its tokens as Python strings,
+# the words' written forms), measured on the corpora of ../shared, 2 to 21 MB; the corpus then keeps
+# about 1.2 (Corpus.nbytes). A session's uploads are admitted by that peak.
+TEXT_PEAK_PER_BYTE = 20
+SESSION_SHARE = 0.25  # of the memory limit, by default, for one session's text
 
 
 @dataclass
@@ -33,6 +42,7 @@ class Limits:
     memory: int | None = None  # bytes the process may reach; None: no limit
     seconds: float | None = None  # the longest training; None: no limit
     place: str = "this server"  # whose limits, for the messages
+    session_memory: int | None = None  # bytes reading one session's text may take; None: no limit
 
     @classmethod
     def from_env(cls, environ=None) -> "Limits":
@@ -45,7 +55,12 @@ class Limits:
             memory_bytes = _default_memory()
         else:  # 0: no limit
             memory_bytes = int(memory * 2**20) or None
-        return cls(memory=memory_bytes, seconds=float(seconds) if seconds else None)
+        session = _number(env, "WORDLSTM_SESSION_MEMORY_MB")
+        if session is None:
+            session_bytes = int(SESSION_SHARE * memory_bytes) if memory_bytes else None
+        else:
+            session_bytes = int(session * 2**20) or None
+        return cls(memory=memory_bytes, seconds=float(seconds) if seconds else None, session_memory=session_bytes)
 
     def describe(self) -> str:
         memory = f"{size(self.memory)} of memory" if self.memory else "no memory limit"
@@ -194,6 +209,30 @@ class Admission:
             in_use = memory_in_use() + sum(self._running.values())
         return admit(len(corpus.ids), model_config, cfg, self.limits, in_use=in_use, device=self.device,
                      word_counts=corpus.vocab.counts, vocab_size_at=corpus.vocab_size_at)
+
+    @contextmanager
+    def reading(self, text_bytes: int):
+        """Admit reading a text of `text_bytes` bytes into a corpus, and count its estimated peak as in use
+        while the block reads it; UserError if it would take more than a session may, or than is left."""
+        need, memory = TEXT_PEAK_PER_BYTE * text_bytes, self.limits.memory
+        if self.limits.session_memory and need > self.limits.session_memory:
+            most = self.limits.session_memory // TEXT_PEAK_PER_BYTE
+            raise UserError(f"reading {size(text_bytes)} of text takes about {size(need)} of memory; "
+                            f"{self.limits.place} allows {size(self.limits.session_memory)} per session, "
+                            f"{size(most)} of text: give less text")
+        key = object()
+        with self._lock:
+            in_use = memory_in_use() + sum(self._running.values())
+            if memory and in_use + need > memory:
+                raise UserError(f"reading {size(text_bytes)} of text takes about {size(need)} of memory, and "
+                                f"{self.limits.place} has {size(max(0, memory - in_use))} free now: try again when a "
+                                "training has ended, or give less text")
+            self._running[key] = need
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
 
     @contextmanager
     def running(self, job, cost: Plan):

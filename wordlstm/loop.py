@@ -16,10 +16,10 @@ import torch.nn as nn
 
 from . import unseen
 from .config import TrainConfig
-from .data import Windows, split
+from .data import Windows, split, split_lengths
 from .device import autocast, device_name, pick_device, use_bf16, world_info
 from .errors import UserError
-from .events import Event, Position, TrainResult, TrainState, progress
+from .events import Event, Paused, Position, TrainResult, TrainState, progress
 from .model import ModelConfig, WordLSTM
 
 
@@ -45,14 +45,15 @@ def lr_factor(cfg: TrainConfig, done: float, anneal: tuple | None = None, step: 
 
 @torch.no_grad()
 def evaluate(model: WordLSTM, ids: torch.Tensor, seq_len: int, batch_size: int = 64, bf16: bool = False,
-             max_windows: int | None = None) -> float:
+             max_windows: int | None = None, lengths=()) -> float:
     """Mean next-token cross-entropy over consecutive, non-overlapping windows of
     `seq_len` tokens, each fed from a zero state: the baseline's protocol.
-    max_windows: only that many of them, a seeded sample (the same every time)."""
+    max_windows: only that many of them, a seeded sample (the same every time).
+    lengths: those of the documents `ids` joins (data.split_lengths), each read on its own."""
     was_training = model.training
     model.eval()
     device = model.device
-    windows = Windows(ids, min(seq_len, len(ids) - 1))  # a tail shorter than a window: one short window
+    windows = Windows(ids, min(seq_len, len(ids) - 1), lengths=lengths)  # a short tail: one short window
     total, count, read = 0.0, 0, 0
     for x, y in windows.batches(batch_size, contiguous=False, generator=torch.Generator().manual_seed(0)):
         if max_windows is not None:
@@ -68,31 +69,33 @@ def evaluate(model: WordLSTM, ids: torch.Tensor, seq_len: int, batch_size: int =
 
 
 def run(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, on_event=None, should_stop=None,
-        on_checkpoint=None, resume: TrainState | None = None, sampler=None,
-        init: dict | None = None) -> tuple[WordLSTM, TrainResult]:
-    """One run of train() (see there), without branches."""
+        on_checkpoint=None, resume: TrainState | None = None, sampler=None, init: dict | None = None,
+        pause=None) -> tuple[WordLSTM, TrainResult]:
+    """One run of train() (see there), without branches. pause(), if given, is asked between steps, as
+    should_stop(): where it is true the run raises Paused with its state, neither validated nor ended, and
+    resume=that state goes on exactly, its wall clock included (zerogpu.py's leases)."""
     return _Loop(ids, model_config, cfg, on_event=on_event, should_stop=should_stop, on_checkpoint=on_checkpoint,
-                 sampler=sampler).run(resume=resume, init=init)
+                 sampler=sampler, pause=pause).run(resume=resume, init=init)
 
 
 class _Loop:
     """A run's objects (model, optimizer, data, validation, reporter) and what its parts hand on to
     each other; the position itself is a `Position`, which a checkpoint saves."""
 
-    def __init__(self, ids, model_config, cfg, *, on_event, should_stop, on_checkpoint, sampler):
+    def __init__(self, ids, model_config, cfg, *, on_event, should_stop, on_checkpoint, sampler, pause=None):
         self.rank, self.world = world_info()
         if self.world > 1 and cfg.batch_size % self.world:
             raise UserError(f"batch_size {cfg.batch_size} must be a multiple of the {self.world} processes")
         if self.rank:  # only rank 0 reports, samples and saves
             on_event = on_checkpoint = sampler = None
         self.cfg, self.on_checkpoint, self.sampler = cfg, on_checkpoint, sampler
-        self.should_stop = should_stop or (lambda: False)
+        self.should_stop, self.pause = should_stop or (lambda: False), pause or (lambda: False)
         self.device = _device(cfg, self.rank, self.world)
         self.bf16 = use_bf16(self.device, cfg.precision)
         self.report = _Reporter(on_event, cfg, device_name(self.device) + (", bf16" if self.bf16 else ""))
         torch.manual_seed(cfg.seed)  # model init and dropout
         self.shuffle_gen = torch.Generator().manual_seed(cfg.seed)
-        train_ids, val_ids = split(ids, cfg.seq_len, cfg.val_fraction)
+        train_ids, val_ids = split(ids, cfg.seq_len, cfg.val_fraction, cfg.documents)
         self.windows, self.contiguous = _windows(train_ids, cfg, self.world)
         self.steps_per_epoch = self.windows.num_batches(cfg.batch_size, self.contiguous, self.world)
         self.val = _Validation(val_ids, cfg, self.bf16 and self.device.type == "cuda")
@@ -107,6 +110,7 @@ class _Loop:
             self.model.load_state_dict(init)
         if resume is not None:
             pos = _restore(resume, self.model, self.optimizer, self.cfg, self.device)
+            self.report.t0 -= pos.elapsed  # the clock goes on where it was saved
         self.report("start", pos)
         while True:
             stopped, out_of_time = self._train(pos)
@@ -144,9 +148,12 @@ class _Loop:
                                                     pos, self.world, self.device, self.val.due(pos))
             if stopped or out_of_time or due or pos.annealed:
                 break
+            if self.pause():
+                _count_time(pos, tick)
+                raise Paused(self._state(pos))
             if self.on_checkpoint is not None and time.perf_counter() - self.last_save >= cfg.save_every:
                 _count_time(pos, tick)
-                self.last_save = tick = _checkpoint(self.on_checkpoint, self.model, self.optimizer, pos)
+                self.last_save = tick = self._checkpoint(pos)
         _count_time(pos, tick)
         if pos.epoch_steps and self.loss is not None:
             self.last_loss = self.loss.item()
@@ -175,8 +182,20 @@ class _Loop:
             pos.epoch_rng = self.shuffle_gen.get_state()
         ends = self.all_done or stopped or out_of_time or self.early
         if finished_epoch or ends:  # a validation within an epoch leaves saving to the clock (save_every)
-            self.last_save = _checkpoint(self.on_checkpoint, self.model, self.optimizer, pos)
+            self.last_save = self._checkpoint(pos)
         return ends
+
+    def _state(self, pos: Position) -> TrainState:
+        """The run as it stands, on the CPU, to continue it exactly."""
+        # pos.best and pos.epoch_rng are CPU tensors that the loop replaces, never changes: shared, not copied.
+        return TrainState(replace(pos, hidden=_cpu(pos.hidden), elapsed=self.report.elapsed()),
+                          _cpu(self.model.state_dict()), _cpu(self.optimizer.state_dict()), torch.get_rng_state())
+
+    def _checkpoint(self, pos: Position) -> float:
+        """Hand a TrainState to `on_checkpoint` (if any); returns the time it was done."""
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(self._state(pos))
+        return time.perf_counter()
 
     def _out_of_patience(self, pos: Position) -> bool:
         """Whether patience has run out. Under the linear schedule, the first time it does, the
@@ -248,7 +267,8 @@ def _windows(train_ids: torch.Tensor, cfg: TrainConfig, world: int) -> tuple[Win
     across *shuffled* windows, where it is noise; shuffled windows here start
     each batch from zeros instead.
     """
-    windows = Windows(train_ids, cfg.seq_len, cfg.stride)
+    lengths = split_lengths(cfg.documents, cfg.seq_len, cfg.val_fraction)[0]  # no window spans two documents
+    windows = Windows(train_ids, cfg.seq_len, cfg.stride, lengths)
     if world > 1 and len(windows) < cfg.batch_size:  # some ranks would get no rows at all
         raise UserError(f"the training text has {len(windows)} windows, fewer than the batch of {cfg.batch_size} "
                         f"shared by {world} processes; give more text, or lower batch_size or seq_len")
@@ -308,7 +328,9 @@ class _Validation:
     def __init__(self, ids: torch.Tensor, cfg: TrainConfig, bf16: bool):
         self.ids, self.cfg, self.bf16 = ids, cfg, bf16  # bf16 on the GPU, for speed; the CPU's fp32 is cheap anyway
         self.batch = val_batch_size(cfg)
-        self.total = len(Windows(ids, min(cfg.seq_len, len(ids) - 1)))  # a short tail: one short window
+        self.lengths = split_lengths(cfg.documents, cfg.seq_len, cfg.val_fraction)[1]
+        # A tail shorter than a window (one document only) is read as one short window.
+        self.total = len(Windows(ids, min(cfg.seq_len, len(ids) - 1), lengths=self.lengths))
         self.every = cfg.val_every if cfg.val_every is not None else (cfg.max_seconds or 0) / 20
 
     def window_seconds(self, pos: Position) -> float:
@@ -333,7 +355,7 @@ class _Validation:
         n = self.total if whole else pos.val_windows
         if time_left is not None and per:  # out of time: what fits, and never less than one batch
             n = min(n, max(self.batch, int(time_left / per)))
-        return evaluate(model, self.ids, self.cfg.seq_len, self.batch, self.bf16, n), n
+        return evaluate(model, self.ids, self.cfg.seq_len, self.batch, self.bf16, n, self.lengths), n
 
 
 def _timed(fn, *args):
@@ -349,13 +371,6 @@ def _count_time(pos: Position, tick: float) -> float:
     return now
 
 
-def _checkpoint(on_checkpoint, model: WordLSTM, optimizer, pos: Position) -> float:
-    """Hand a TrainState to `on_checkpoint` (if any); returns the time it was done."""
-    if on_checkpoint is not None:
-        # pos.best and pos.epoch_rng are CPU tensors that the loop replaces, never changes: shared, not copied.
-        on_checkpoint(TrainState(replace(pos, hidden=_cpu(pos.hidden)), _cpu(model.state_dict()),
-                                 _cpu(optimizer.state_dict()), torch.get_rng_state()))
-    return time.perf_counter()
 
 
 def _stop_flags(should_stop, cfg: TrainConfig, elapsed: float, pos: Position, world: int, device,

@@ -17,7 +17,7 @@ from .model import ModelConfig, WordLSTM
 
 def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, on_event=None, should_stop=None,
           on_checkpoint=None, resume: TrainState | None = None, sampler=None,
-          init: dict | None = None) -> tuple[WordLSTM, TrainResult]:
+          init: dict | None = None, run=None) -> tuple[WordLSTM, TrainResult]:
     """Train on the token stream `ids`; returns the model with the best weights loaded.
 
     on_event(Event), if given, receives the run's progress; should_stop() is asked between steps.
@@ -42,15 +42,18 @@ def train(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, on_
     saves no checkpoints on the way and cannot be resumed. With cfg.fill_budget, a
     run that ends early leaves its time to more branches (branches.py), so a
     single run may come back as the mean of branches (result.branches).
+
+    run, if given, trains each run in place of loop.run, with its signature: zerogpu.Chunked trains
+    them in GPU leases.
     """
     if cfg.branches and resume is not None:
         raise UserError("a run with branches cannot be resumed: train it again, or with branches 0")
     return branched(ids, model_config, cfg, on_event=on_event, should_stop=should_stop, on_checkpoint=on_checkpoint,
-                    resume=resume, sampler=sampler, init=init)
+                    resume=resume, sampler=sampler, init=init, run=run or loop.run)
 
 
 def trained_config(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig) -> ModelConfig:
     """The config of the model that train(ids, model_config, cfg) returns: the unseen words of its training
     text counted in, with their share (unseen.py). For a caller that rebuilds that model from its weights."""
-    train_ids, _ = split(ids, cfg.seq_len, cfg.val_fraction)
+    train_ids, _ = split(ids, cfg.seq_len, cfg.val_fraction, cfg.documents)
     return unseen.resolve(model_config, loop.word_counts(train_ids, model_config.vocab_size))

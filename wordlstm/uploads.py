@@ -38,16 +38,17 @@ class Uploads:
     def __init__(self):
         self.copies: dict[str, str] = {}
 
-    def take(self, value, upload_root: str, folder: str, suffix: str) -> str:
+    def take(self, value, upload_root: str, folder: str, suffix: str | tuple[str, ...]) -> str:
         """The session's own copy (in `folder`) of the uploaded file a request names, or UserError
-        before anything is opened."""
+        before anything is opened. suffix: the file's ending, or the endings it may have."""
         if value in self.copies:
             return self.copies[value]
         path = named_path(value, upload_root)
         if path is None or not os.path.isfile(path):  # not uploaded, or taken by the session that did
             raise UserError(NOT_UPLOADED.format(os.path.basename(path or "the file")))
-        if not path.lower().endswith(suffix):
-            raise UserError(f"upload a {suffix} file")
+        endings = [suffix] if isinstance(suffix, str) else list(suffix)
+        if not path.lower().endswith(tuple(endings)):
+            raise UserError(f"{os.path.basename(path)}: upload a {' or '.join(endings)} file")
         own = os.path.join(tempfile.mkdtemp(prefix="upload-", dir=folder), os.path.basename(path))
         try:
             shutil.move(os.path.realpath(path), own)  # a move, not a copy: the upload is this session's alone

@@ -51,7 +51,14 @@ class Vocab:
     # -- building from a corpus ------------------------------------------------
     @classmethod
     def build(cls, text: str, min_count: int = 1, max_vocab: int | None = None):
-        """Returns (vocab, ids): ids is the whole text as an int32 numpy array.
+        """Returns (vocab, ids): ids is the whole text as an int32 numpy array."""
+        vocab, ids, _ = cls.build_documents([text], min_count, max_vocab)
+        return vocab, ids
+
+    @classmethod
+    def build_documents(cls, texts: list[str], min_count: int = 1, max_vocab: int | None = None):
+        """Returns (vocab, ids, lengths): one vocabulary for all the texts, ids them all one after the
+        other as an int32 numpy array, and each text's number of tokens.
 
         One pass: words get provisional ids in order of first occurrence, then a
         stable sort by count renumbers them. Nothing holds one object per token.
@@ -61,13 +68,16 @@ class Vocab:
         if max_vocab is not None and max_vocab < 2:
             raise UserError(f"max_vocab must be at least 2 (got {max_vocab})")
         first_seen: dict[str, int] = {}
-        parts = []
-        for chunk in _chunks(text):
-            words = tokenize(chunk)
-            for w in dict.fromkeys(words):  # the chunk's distinct words, in order: a short loop
-                if w not in first_seen:
-                    first_seen[w] = len(first_seen)
-            parts.append(np.fromiter(map(first_seen.__getitem__, words), dtype=np.int32, count=len(words)))
+        parts, lengths = [], []
+        for text in texts:
+            lengths.append(0)
+            for chunk in _chunks(text):
+                words = tokenize(chunk)
+                for w in dict.fromkeys(words):  # the chunk's distinct words, in order: a short loop
+                    if w not in first_seen:
+                        first_seen[w] = len(first_seen)
+                parts.append(np.fromiter(map(first_seen.__getitem__, words), dtype=np.int32, count=len(words)))
+                lengths[-1] += len(words)
         ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
         if len(ids) == 0:
             raise UserError("the corpus has no words; give a text with some words")
@@ -96,7 +106,7 @@ class Vocab:
         if unk is not None:
             remap[~kept] = remap[unk]
         vocab = cls([words[i] for i in keep], counts[keep].tolist())
-        return vocab, remap[ids]
+        return vocab, remap[ids], lengths
 
     # -- text <-> ids ------------------------------------------------------------
     def encode(self, text: str) -> Encoded:

@@ -43,9 +43,13 @@ class Blocks(gr.Blocks):
     path. Here both get the app's one-line message, before anything is opened."""
 
     async def preprocess_data(self, block_fn, inputs, state, explicit_call=False):
-        for block, value in zip(block_fn.inputs, inputs):
+        inputs = list(inputs)
+        for i, (block, value) in enumerate(zip(block_fn.inputs, inputs)):
             if isinstance(block, gr.File):
-                user_error(named_path)(value, self.GRADIO_CACHE)
+                if block.file_count == "multiple" and isinstance(value, (dict, str)):
+                    inputs[i] = value = [value]  # one file where several may come: the API as it was
+                for one in value if isinstance(value, list) else [value]:
+                    user_error(named_path)(one, self.GRADIO_CACHE)
         return await super().preprocess_data(block_fn, inputs, state, explicit_call)
 
 

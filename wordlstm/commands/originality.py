@@ -12,7 +12,7 @@ import json
 from wordlstm import load_corpus
 from wordlstm.cli import ArgumentParser
 from wordlstm.defaults import MIN_WORDS
-from wordlstm.data import read_text
+from wordlstm.texts import read_text
 from wordlstm.originality import originality
 from wordlstm.tokenizer import tokenize
 

@@ -10,7 +10,7 @@ and what the model expected instead), then one JSON line:
 import json
 
 from wordlstm.cli import ArgumentParser
-from wordlstm.data import read_text
+from wordlstm.texts import read_text
 from wordlstm.hub import load_model
 from wordlstm.score import score
 

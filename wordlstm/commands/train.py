@@ -1,6 +1,7 @@
-"""Train a word-level LSTM on a text file and write a checkpoint folder.
+"""Train a word-level LSTM on a text (a file, several, a folder or a zip) and write a checkpoint folder.
 
     wordlstm train data/anna.txt --out runs/anna --max-seconds 300
+    wordlstm train letters/ --out runs/letters    # a folder's .txt files (or a.txt b.txt, or texts.zip)
     wordlstm train --resume runs/anna --epochs 20     # continue where it stopped
     torchrun --nproc_per_node=2 scripts/train.py data/anna.txt --out runs/anna   # DDP, one process per GPU/CPU share
 
@@ -35,8 +36,9 @@ def parse_args():
     """The command line. A setting's flag is in the namespace only when it is given (SUPPRESS): what was
     asked for by name, which the size's settings and a warm start's shape do not override."""
     p = ArgumentParser(description=__doc__.splitlines()[0], argument_default=argparse.SUPPRESS)
-    p.add_argument("corpus", nargs="?", default=None,
-                   help="a UTF-8 .txt file to learn from (with --resume: the recorded one)")
+    p.add_argument("corpus", nargs="*", default=[],
+                   help="the text to learn from: UTF-8 .txt files, a folder of them or a .zip of them, each file a "
+                        "document (with --resume: the recorded ones)")
     p.add_argument("--out", default=None, help="checkpoint folder to write (created or replaced; with --resume: that folder)")
     p.add_argument("--resume", metavar="DIR", default=None, help="continue the run saved in DIR, with its settings")
     p.add_argument("--init-from", metavar="DIR_OR_REPO_ID", default=None,
@@ -148,7 +150,8 @@ def settings(args, rank: int):
                     device=str(pick_device(given.get("device", TrainConfig.device))))
     # Under auto, as the app's sliders: tied while the shape asked for allows; a named size's tie is its own.
     tie = {"tie_weights": tied(AUTO, given)} if args.size == AUTO and "tie_weights" not in given else {}
-    model_cfg, cfg = configs(choice.size, len(corpus.vocab), **choice.settings, **tie, **given)
+    model_cfg, cfg = configs(choice.size, len(corpus.vocab), **choice.settings, **tie, **given,
+                             documents=corpus.documents)
     if rank == 0:  # the one process that writes
         check_writable(args.out)  # fail now, not after an hour of training
     if not args.init_from:
@@ -168,6 +171,10 @@ def resumed(args):
     recorded_train = {**BEFORE_THE_RECIPE, **config.get("train", {})}
     cfg = TrainConfig.from_dict(recorded_train, **budget, save_every=given.get("save_every", TrainConfig.save_every))
     recorded = config.get("corpus", {})
+    files = [f["name"] for f in recorded.get("files", [])]
+    if not args.corpus and files:  # several files: the recorded name is not one path
+        raise UserError(f"this run trained on {len(files)} files; give them again, before --resume "
+                        f"({', '.join(files[:5])}{' ...' if len(files) > 5 else ''})")
     corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),
                          max_vocab=recorded.get("max_vocab"))
     if corpus.sha256 != recorded.get("sha256"):
@@ -252,6 +259,8 @@ def main():
     args = parse_args()
     rank = init_distributed()  # train() runs DDP when a group exists; only rank 0 prints and saves
     resume = load_train_state(args.resume) if args.resume else None
+    if resume is not None and "max_seconds" in vars(args):  # a new budget is time from now on, not in all
+        resume = replace(resume, position=replace(resume.position, elapsed=0.0))
     corpus, model_cfg, cfg, init, init_from, why = settings(args, rank)
     cost = None
     if not dist.is_initialized():  # under torchrun each process would judge alone

@@ -1,24 +1,33 @@
-"""The ZeroGPU path (wordlstm/zerogpu.py), with a stand-in for the `spaces` package that
-checks what ZeroGPU checks: the lease's duration, and that everything crossing
-into and out of the GPU worker process pickles."""
+"""The ZeroGPU path (wordlstm/zerogpu.py), with a stand-in for the `spaces` package that checks what
+ZeroGPU checks: the lease's duration, that everything crossing into and out of the GPU worker process
+pickles, and the quota: it grants a set number of leases, then refuses as ZeroGPU does.
+
+The real package cannot run here: it forks a worker that needs a GPU."""
+import itertools
 import pickle
 
 import pytest
 import torch
 
 from conftest import WITH_NEW_WORDS
-from wordlstm import ModelConfig, TrainConfig, corpus_from_text, evaluate, split, zerogpu
+from wordlstm import ModelConfig, TrainConfig, corpus_from_text, evaluate, split, train, zerogpu
 from wordlstm.runner import TrainingThread
 
 
 class FakeSpaces:
-    def __init__(self):
-        self.durations = []
+    """spaces.GPU's stand-in: runs the function here, checks what crosses, counts the leases; after
+    `quota` leases it raises `refusal` as the package does (its message, not its class)."""
+
+    def __init__(self, quota=None, refusal="ZeroGPU quota exceeded"):
+        self.durations, self.stops, self.quota, self.refusal = [], [], quota, refusal
 
     def GPU(self, duration):  # noqa: N802 (the real package's name)
         def wrap(fn):
             def run(*args):
+                if self.quota is not None and len(self.durations) >= self.quota:
+                    raise RuntimeError(self.refusal)
                 self.durations.append(duration(*args))
+                self.stops.append(args[-1])
                 pickle.dumps(args)  # into the worker
                 for item in fn(*args):
                     pickle.dumps(item)  # and back, item by item
@@ -27,25 +36,90 @@ class FakeSpaces:
         return wrap
 
 
-def test_zero_gpu_training_crosses_the_process_boundary():
+@pytest.fixture
+def short_chunks(monkeypatch):
+    """Leases of 25 s on a clock that a step moves by 10 s: three steps a lease, on any machine."""
+    ticks = itertools.count()
+    monkeypatch.setenv("WORDLSTM_GPU_CHUNK_SECONDS", "25")
+    monkeypatch.setattr(zerogpu, "MARGIN", 0.0)
+    monkeypatch.setattr(zerogpu, "clock", lambda: 10.0 * next(ticks))
+
+
+CORPUS = corpus_from_text(WITH_NEW_WORDS, name="tiny")  # a model rebuilt here counts its unseen words in too
+MODEL = ModelConfig(len(CORPUS.vocab), 16, 16, 1, 0.0)
+EPOCHS = TrainConfig(seq_len=10, batch_size=4, epochs=12, patience=None)  # steps, not the clock, set its schedule
+
+
+def in_leases(fake, cfg, stop_after_steps=None):
+    """A training through `fake`'s leases in a TrainingThread, as the app runs it: (job, events)."""
+    job = TrainingThread(CORPUS.ids, MODEL, cfg, run=zerogpu.in_leases(fake.GPU(duration=zerogpu.lease_seconds)(
+        zerogpu.train_chunk)))
+    events = []
+    for batch in job.events(every=0.5):
+        events += batch
+        if stop_after_steps and any(e.step >= stop_after_steps for e in batch):
+            job.stop.set()
+    assert job.done and job.error is None, job.error
+    return job, events
+
+
+def same_weights(a, b) -> bool:
+    return all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+
+
+def test_a_chunked_run_ends_with_the_same_model_as_one_run(short_chunks):
     fake = FakeSpaces()
-    run = zerogpu.runner(fake.GPU(duration=zerogpu.lease_seconds)(zerogpu.train_in_lease))
-    corpus = corpus_from_text(WITH_NEW_WORDS, name="tiny")  # the model rebuilt here counts its unseen words in too
-    cfg = TrainConfig(seq_len=10, batch_size=4, epochs=None, max_seconds=2)
-    job = TrainingThread(corpus.ids, ModelConfig(len(corpus.vocab), 16, 16, 1, 0.0), cfg, run=run)
-    events = [e for batch in job.events(every=0.5) for e in batch]
-    assert job.done and job.error is None and [e.kind for e in events][-1] == "done"
-    assert fake.durations == [2 + 30]
-    _, val_ids = split(corpus.ids, cfg.seq_len, cfg.val_fraction)  # the weights that came back are the best ones
-    assert job.model.config.unseen_ids and evaluate(job.model, val_ids, cfg.seq_len) == pytest.approx(
+    job, events = in_leases(fake, EPOCHS)
+    assert len(fake.durations) > 2 and set(fake.durations) == {25}  # several leases, each one chunk
+    model, result = train(CORPUS.ids, MODEL, EPOCHS)
+    assert same_weights(job.model, model) and job.result.val_loss == result.val_loss
+    assert job.result.steps == result.steps and job.result.note is None
+    kinds = [e.kind for e in events]
+    assert kinds.count("start") == 1 and kinds[-1] == "done"  # one training, as the curve and the bar see it
+    steps = [e.step for e in events if e.kind == "step"]
+    assert steps == sorted(steps) and steps[-1] <= result.steps
+    _, val_ids = split(CORPUS.ids, EPOCHS.seq_len, EPOCHS.val_fraction)  # the weights that came back: the best
+    assert job.model.config.unseen_ids and evaluate(job.model, val_ids, EPOCHS.seq_len) == pytest.approx(
         job.result.val_loss, rel=1e-5)
-    logits, _ = job.model(torch.tensor([[0, 1, 2]]))
-    assert logits.shape == (1, 3, len(corpus.vocab))
 
 
-def test_the_lease_is_sized_from_the_budget_and_capped(monkeypatch):
-    monkeypatch.setenv("WORDLSTM_GPU_MAX_SECONDS", "120")
-    ids, mc = torch.arange(10), ModelConfig(10)
-    assert zerogpu.lease_seconds(ids, mc, TrainConfig(max_seconds=60)) == 90
-    assert zerogpu.lease_seconds(ids, mc, TrainConfig(epochs=3)) == 120 + 30  # no budget: capped
-    assert zerogpu.lease_seconds(ids, mc, TrainConfig(max_seconds=10**6)) == 120 + 30
+@pytest.mark.parametrize("refusal", ["ZeroGPU quota exceeded", "ZeroGPU illegal duration",
+                                     "No GPU is currently available for you"])
+def test_a_refused_lease_goes_on_on_the_cpu_says_why_and_loses_nothing(short_chunks, refusal):
+    fake = FakeSpaces(quota=2, refusal=refusal)
+    job, events = in_leases(fake, EPOCHS)
+    assert len(fake.durations) == 2
+    model, _ = train(CORPUS.ids, MODEL, EPOCHS)
+    assert same_weights(job.model, model)  # the CPU went on from the state the last lease handed back
+    assert refusal in job.result.note and refusal in job.result.describe("tiny", None)
+    assert any(e.note and refusal in e.describe("tiny") for e in events)
+
+
+def test_an_error_in_a_lease_is_an_error_not_a_refusal(short_chunks):
+    def broken(*args):
+        raise ValueError("a bug")
+        yield
+    job = TrainingThread(CORPUS.ids, MODEL, EPOCHS, run=zerogpu.in_leases(broken))
+    list(job.events(every=0.5))
+    assert isinstance(job.error, ValueError)
+
+
+def test_stop_ends_a_training_at_the_end_of_its_chunk(short_chunks):
+    fake = FakeSpaces()
+    job, _ = in_leases(fake, TrainConfig(seq_len=10, batch_size=4, epochs=1000), stop_after_steps=10)
+    assert job.result.stopped and fake.stops[-1] and not any(fake.stops[:-1])  # the lease after it ends it
+    assert job.result.steps < 1000
+
+
+def test_a_training_with_a_budget_and_branches_goes_through_leases(short_chunks):
+    fake = FakeSpaces()
+    job, events = in_leases(fake, TrainConfig(seq_len=10, batch_size=4, epochs=None, max_seconds=1.5, branches=1))
+    assert job.result.branches == 1 and len(fake.durations) >= 2
+    assert events[-1].kind == "done"
+
+
+def test_a_lease_is_one_chunk_whatever_the_budget(monkeypatch):
+    ids = torch.arange(10)
+    assert zerogpu.lease_seconds(ids, MODEL, TrainConfig(max_seconds=600), None, None, None, False) == 60
+    monkeypatch.setenv("WORDLSTM_GPU_CHUNK_SECONDS", "45")
+    assert zerogpu.lease_seconds(ids, MODEL, TrainConfig(epochs=3), None, None, None, False) == 45

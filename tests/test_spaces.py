@@ -14,18 +14,26 @@ from wordlstm import ModelConfig, TrainConfig, corpus_from_text, evaluate, split
 from wordlstm.runner import TrainingThread
 
 
+class Refused(Exception):
+    """What spaces 0.51 raises for a refused lease: gr.Error(message, title=...) (spaces/zero/client.py)."""
+
+    def __init__(self, title, message):
+        super().__init__(message)
+        self.title = title
+
+
 class FakeSpaces:
     """spaces.GPU's stand-in: runs the function here, checks what crosses, counts the leases; after
-    `quota` leases it raises `refusal` as the package does (its message, not its class)."""
+    `quota` leases it refuses as the package does."""
 
-    def __init__(self, quota=None, refusal="ZeroGPU quota exceeded"):
+    def __init__(self, quota=None, refusal=Refused("ZeroGPU quota exceeded", "Space app has reached its GPU limit.")):
         self.durations, self.stops, self.quota, self.refusal = [], [], quota, refusal
 
     def GPU(self, duration):  # noqa: N802 (the real package's name)
         def wrap(fn):
             def run(*args):
                 if self.quota is not None and len(self.durations) >= self.quota:
-                    raise RuntimeError(self.refusal)
+                    raise self.refusal
                 self.durations.append(duration(*args))
                 self.stops.append(args[-1])
                 pickle.dumps(args)  # into the worker
@@ -83,16 +91,19 @@ def test_a_chunked_run_ends_with_the_same_model_as_one_run(short_chunks):
         job.result.val_loss, rel=1e-5)
 
 
-@pytest.mark.parametrize("refusal", ["ZeroGPU quota exceeded", "ZeroGPU illegal duration",
-                                     "No GPU is currently available for you"])
+@pytest.mark.parametrize("refusal", [  # the package's own words
+    Refused("ZeroGPU quota exceeded", "Space app has reached its GPU limit."),
+    Refused("ZeroGPU illegal duration", "The requested GPU duration (90s) is larger than the maximum allowed"),
+    RuntimeError("No GPU is currently available for you after 60s")])
 def test_a_refused_lease_goes_on_on_the_cpu_says_why_and_loses_nothing(short_chunks, refusal):
     fake = FakeSpaces(quota=2, refusal=refusal)
     job, events = in_leases(fake, EPOCHS)
     assert len(fake.durations) == 2
     model, _ = train(CORPUS.ids, MODEL, EPOCHS)
     assert same_weights(job.model, model)  # the CPU went on from the state the last lease handed back
-    assert refusal in job.result.note and refusal in job.result.describe("tiny", None)
-    assert any(e.note and refusal in e.describe("tiny") for e in events)
+    said = str(refusal) if not isinstance(refusal, Refused) else f"{refusal.title}: {refusal}"
+    assert said in job.result.note and said in job.result.describe("tiny", None)
+    assert any(e.note and said in e.describe("tiny") for e in events)
 
 
 def test_an_error_in_a_lease_is_an_error_not_a_refusal(short_chunks):

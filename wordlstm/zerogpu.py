@@ -59,8 +59,10 @@ def train_chunk(ids, model_config, cfg, state, sampler, init, stop):
 
 
 def refusal(error: Exception) -> str | None:
-    """ZeroGPU's reason, where `error` is its refusal of a lease; else None."""
-    text = str(error)
+    """ZeroGPU's reason, where `error` is its refusal of a lease; else None. The `spaces` package raises
+    gr.Error(message, title="ZeroGPU quota exceeded"): the title says which refusal, the message why."""
+    title = getattr(error, "title", None)
+    text = f"{title}: {error}" if isinstance(title, str) and title else str(error)
     return text if any(r in text.lower() for r in REFUSALS) else None
 
 

@@ -209,3 +209,10 @@ def test_the_cli_trains_on_a_folder_and_records_its_files(tmp_path):
     assert config["train"]["documents"] == [300, 360]
     card = (out / "README.md").read_text()
     assert "| cat.txt | 300 |" in card and "| dog.txt | 360 |" in card and "last 10% of each file" in card
+    assert main(["train", "--resume", str(out), "--epochs", "2"]) == 0  # the folder, read again from its path
+    assert json.loads((out / "config.json").read_text())["metrics"]["epochs"] == 2
+    files = [os.path.join(folder, "cat.txt"), os.path.join(folder, "dog.txt")]
+    assert main(["train", *files, "--out", str(tmp_path / "two"), "--epochs", "1", "--size", "small", "--seq-len",
+                 "10", "--embed-dim", "8", "--hidden-size", "8", "--num-layers", "1", "--sample-words", "0"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "two"), "--epochs", "2"]) == 2  # several paths: give them
+    assert main(["train", *files, "--resume", str(tmp_path / "two"), "--epochs", "2"]) == 0

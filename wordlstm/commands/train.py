@@ -172,7 +172,7 @@ def resumed(args):
     cfg = TrainConfig.from_dict(recorded_train, **budget, save_every=given.get("save_every", TrainConfig.save_every))
     recorded = config.get("corpus", {})
     files = [f["name"] for f in recorded.get("files", [])]
-    if not args.corpus and files:  # several files: the recorded name is not one path
+    if not args.corpus and files and not os.path.exists(recorded.get("name", "")):  # not one folder or zip
         raise UserError(f"this run trained on {len(files)} files; give them again, before --resume "
                         f"({', '.join(files[:5])}{' ...' if len(files) > 5 else ''})")
     corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),

@@ -80,7 +80,7 @@ class Corpus:
         """Each file's tokens and share of the whole (a Markdown table), for a corpus of several; else ""."""
         if not self.documents:
             return ""
-        train, val = split_lengths(self.documents, seq_len)
+        _, val = split_lengths(self.documents, seq_len)
         held = ["not used: shorter than a window" if n <= seq_len else f"{v:,} tokens" if v else "none: too short"
                 for (_, n), v in zip(self.files, val)]
         rows = [f"| {name} | {n:,} | {n / len(self.ids):.1%} | {h} |" for (name, n), h in zip(self.files[:shown], held)]

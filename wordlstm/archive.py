@@ -39,12 +39,9 @@ def unpack(zip_path, parent: str | None = None) -> Checkpoint:
             members = _checked_members(zf)
             budget = MAX_UNPACKED_BYTES
             for name, info in members.items():
-                with zf.open(info) as src, open(os.path.join(folder, name), "wb") as dst:
-                    while chunk := src.read(1 << 20):
-                        budget -= len(chunk)
-                        if budget < 0:
-                            raise UserError(f"the zip unpacks to more than {MAX_UNPACKED_BYTES / 2**20:.0f} MB; refused")
-                        dst.write(chunk)
+                budget = extract_capped(zf, info, os.path.join(folder, name), budget)
+                if budget < 0:
+                    raise UserError(f"the zip unpacks to more than {MAX_UNPACKED_BYTES / 2**20:.0f} MB; refused")
         return load_checkpoint(folder)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError) as e:
         shutil.rmtree(folder, ignore_errors=True)
@@ -54,6 +51,23 @@ def unpack(zip_path, parent: str | None = None) -> Checkpoint:
         raise
 
 
+def extract_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, budget: int) -> int:
+    """Write the member `info` to `path`, counting the bytes as they are written, whatever the headers
+    claim; returns what is left of `budget`, negative (and the copy cut short) once it is spent."""
+    with zf.open(info) as src, open(path, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            budget -= len(chunk)
+            if budget < 0:
+                return budget
+            dst.write(chunk)
+    return budget
+
+
+def unsafe(name: str) -> bool:
+    """Whether a member's name reaches out of the folder it is unpacked into."""
+    return name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or ":" in name
+
+
 def _checked_members(zf: zipfile.ZipFile) -> dict:
     members = {}
     for info in zf.infolist():
@@ -61,7 +75,7 @@ def _checked_members(zf: zipfile.ZipFile) -> dict:
         if info.is_dir():
             continue
         parts = name.replace("\\", "/").split("/")
-        if name.startswith(("/", "\\")) or ".." in parts or ":" in name:
+        if unsafe(name):
             raise UserError(f"the zip has an unsafe entry {name!r}; refused")
         base = parts[-1]
         if base not in REQUIRED + OPTIONAL or len(parts) > 2:  # the files, at the top or in one folder

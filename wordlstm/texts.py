@@ -12,6 +12,7 @@ import stat
 import tempfile
 import zipfile
 
+from .archive import extract_capped, unsafe
 from .errors import UserError
 
 MAX_CORPUS_BYTES = 200 * 2**20  # all the files together
@@ -118,13 +119,10 @@ def _zip_texts(path: str, max_bytes: int, parent: str | None) -> list[tuple[str,
                 written = []
                 for name, info in members:
                     target = os.path.join(folder, f"{len(written):05d}.txt")  # the member's name never a path
-                    with zf.open(info) as src, open(target, "wb") as dst:
-                        while chunk := src.read(1 << 20):
-                            max_bytes -= len(chunk)
-                            if max_bytes < 0:
-                                raise UserError(f"{os.path.basename(path)} unpacks to more than the limit for all "
-                                                "the texts together; give fewer or smaller files")
-                            dst.write(chunk)
+                    max_bytes = extract_capped(zf, info, target, max_bytes)
+                    if max_bytes < 0:
+                        raise UserError(f"{os.path.basename(path)} unpacks to more than the limit for all "
+                                        "the texts together; give fewer or smaller files")
                     written.append((name, target))
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError) as e:
             raise UserError(f"{os.path.basename(path)} is damaged ({e}); zip the texts again") from None
@@ -143,7 +141,7 @@ def _checked_members(zf: zipfile.ZipFile, zip_name: str) -> list[tuple[str, zipf
         parts = name.replace("\\", "/").split("/")
         if info.is_dir() or name.startswith(_SKIPPED[0]) or parts[-1].startswith(_SKIPPED[1]):
             continue
-        if name.startswith(("/", "\\")) or ".." in parts or ":" in name:
+        if unsafe(name):
             raise UserError(f"{zip_name} has an unsafe entry {name!r}; refused")
         if stat.S_ISLNK(info.external_attr >> 16):
             raise UserError(f"{zip_name} holds a link, {name!r}; zip the files themselves")

@@ -2,9 +2,15 @@
 ZeroGPU checks: the lease's duration, that everything crossing into and out of the GPU worker process
 pickles, and the quota: it grants a set number of leases, then refuses as ZeroGPU does.
 
-The real package cannot run here: it forks a worker that needs a GPU."""
+A lease the real package grants cannot run here: it forks a worker that needs a GPU. Its refusals can:
+the last tests drive the real package against a fake device API (tests/realspaces.py)."""
+import importlib.util
 import itertools
+import json
+import os
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -19,7 +25,7 @@ class Refused(Exception):
 
     def __init__(self, title, message):
         super().__init__(message)
-        self.title = title
+        self.title, self.message = title, message
 
 
 class FakeSpaces:
@@ -134,3 +140,26 @@ def test_a_lease_is_one_chunk_whatever_the_budget(monkeypatch):
     assert zerogpu.lease_seconds(ids, MODEL, TrainConfig(max_seconds=600), None, None, None, False) == 60
     monkeypatch.setenv("WORDLSTM_GPU_CHUNK_SECONDS", "45")
     assert zerogpu.lease_seconds(ids, MODEL, TrainConfig(epochs=3), None, None, None, False) == 45
+
+
+REAL_SPACES = importlib.util.find_spec("spaces") is not None
+
+
+@pytest.mark.skipif(not REAL_SPACES, reason="the spaces package is not installed (it is in the test extra)")
+@pytest.mark.parametrize("mode, said", [
+    ("quota", "ZeroGPU quota exceeded: Space app has reached its GPU limit."),
+    ("illegal", "ZeroGPU illegal duration: The requested GPU duration (45s) is larger than the maximum allowed"),
+    ("nogpu", "ZeroGPU client error: No GPU was available")])
+def test_the_real_spaces_package_refuses_and_the_training_goes_on_on_the_cpu(mode, said):
+    """spaces 0.51 asks the device API for each lease, of the chunk's seconds, and raises its refusal; the
+    training goes on on the CPU, though the package makes torch.cuda.is_available() say True there."""
+    env = {**os.environ, "WORDLSTM_GPU_CHUNK_SECONDS": "45"}
+    run = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "realspaces.py"), mode],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "error" not in out, out["error"]
+    assert len(out["asked"]) == 1 and out["asked"][0].startswith("/schedule?")
+    assert "durationSeconds=45" in out["asked"][0]  # one chunk, as the package asked ZeroGPU for it
+    assert said in out["note"] and out["event_notes"] > 0  # said in the result and on the way
+    assert out["device"] == "cpu" and out["same_model"]  # nothing lost: the CPU run from the same seed

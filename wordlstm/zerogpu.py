@@ -61,8 +61,8 @@ def train_chunk(ids, model_config, cfg, state, sampler, init, stop):
 def refusal(error: Exception) -> str | None:
     """ZeroGPU's reason, where `error` is its refusal of a lease; else None. The `spaces` package raises
     gr.Error(message, title="ZeroGPU quota exceeded"): the title says which refusal, the message why."""
-    title = getattr(error, "title", None)
-    text = f"{title}: {error}" if isinstance(title, str) and title else str(error)
+    title, message = getattr(error, "title", None), getattr(error, "message", None) or str(error)
+    text = f"{title}: {message}" if isinstance(title, str) and title else message
     return text if any(r in text.lower() for r in REFUSALS) else None
 
 
@@ -95,8 +95,11 @@ class Chunked:
         def noted(e):
             if on_event is not None:
                 on_event(replace(e, note=note))
-        model, result = loop.run(ids, model_config, cfg, on_event=noted, should_stop=should_stop, sampler=sampler,
-                                 init=init if state is None else None, resume=state)
+        # On the CPU by name: in a ZeroGPU Space's main process the `spaces` package makes
+        # torch.cuda.is_available() say True, so "auto" would pick a GPU that is not there.
+        model, result = loop.run(ids, model_config, replace(cfg, device="cpu"), on_event=noted,
+                                 should_stop=should_stop, sampler=sampler, init=init if state is None else None,
+                                 resume=state)
         return model, replace(result, note=note)
 
 

@@ -1,0 +1,94 @@
+"""A training through the real `spaces` package (0.51), as on a ZeroGPU Space, against a fake device API
+that refuses every lease the way ZeroGPU's does. Run as a script in its own process (test_spaces.py),
+since the package patches torch when it is imported:
+
+    python tests/realspaces.py quota|illegal|nogpu
+
+prints one JSON line: what the device API was asked, the training's note, and whether its model is the
+one train() makes on the CPU from the same seed.
+
+What is real: spaces.GPU, its wrapper and client.schedule, which asks the device API for a lease
+(POST /schedule) and turns its answer into the refusal (gr.Error with a title) that wordlstm reads.
+What is not: the package's torch emulation (spaces.zero.torch), which needs a CUDA build of torch. It is
+replaced by the no-ops the package itself falls back to without torch, but for the one part that
+matters here: in a Space's main process torch.cuda.is_available() says True.
+"""
+import importlib
+import json
+import os
+import sys
+import tempfile
+import threading
+import types
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import torch
+
+ANSWERS = {  # the device API's answer to POST /schedule: (status, JSON body)
+    "quota": (429, {"left": 20, "wait": 30}),  # the visitor has 20 s left, of the 60 asked for
+    "illegal": (429, {"left": 20, "wait": -1}),  # a negative wait: more than a call may ask for
+    "nogpu": (503, {}),
+}
+
+
+class DeviceAPI(BaseHTTPRequestHandler):
+    mode, asked = "quota", []
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.asked.append(self.path)
+        status, body = ANSWERS[self.mode] if self.path.startswith("/schedule") else (200, {})
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def emulation() -> types.ModuleType:
+    """spaces.zero.torch as the package has it without torch (its own fallback), but for patch()."""
+    module = types.ModuleType("spaces.zero.torch")
+    nothing = lambda *args, **kwargs: None  # noqa: E731
+
+    def patch():
+        torch.cuda.is_available = lambda: True
+
+    module.__dict__.update(enter_mode=nothing, patch=patch, unpatch=nothing, pack=lambda: 0, init=nothing,
+                           size=lambda: 0, move=nothing, is_in_bad_fork=lambda: False)
+    return module
+
+
+def main(mode: str):
+    DeviceAPI.mode = mode
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DeviceAPI)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cgroup = os.path.join(tempfile.mkdtemp(), "cgroup")  # what the client names its container by
+    with open(cgroup, "w") as f:
+        f.write("0::/space\n")
+    os.environ.update(SPACES_ZERO_GPU="true", SPACES_ZERO_DEVICE_API_URL=f"http://127.0.0.1:{server.server_port}",
+                      ZEROGPU_PROC_SELF_CGROUP_PATH=cgroup)
+    sys.modules["spaces.zero.torch"] = emulation()
+    importlib.import_module("spaces")  # first, as on a Space: it patches torch; training_function finds it
+
+    from wordlstm import ModelConfig, TrainConfig, corpus_from_text, train, zerogpu
+    from wordlstm.runner import TrainingThread
+
+    corpus = corpus_from_text("the cat sat on the mat . a dog ran . " * 60, name="tiny")
+    model_cfg = ModelConfig(len(corpus.vocab), 16, 16, 1, 0.0)
+    cfg = TrainConfig(seq_len=10, batch_size=4, epochs=2)
+    job = TrainingThread(corpus.ids, model_cfg, cfg, run=zerogpu.training_function())
+    notes = [e.note for batch in job.events(every=0.2) for e in batch if e.note]
+    if job.error is not None:
+        print(json.dumps({"error": repr(job.error)}))
+        return
+    model, _ = train(corpus.ids, model_cfg, TrainConfig(seq_len=10, batch_size=4, epochs=2, device="cpu"))
+    same = all(torch.equal(w, model.state_dict()[k]) for k, w in job.model.state_dict().items())
+    print(json.dumps({"asked": DeviceAPI.asked, "note": job.result.note, "event_notes": len(notes),
+                      "same_model": same, "device": job.result.device}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

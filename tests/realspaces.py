@@ -2,10 +2,11 @@
 that refuses every lease the way ZeroGPU's does. Run as a script in its own process (test_spaces.py),
 since the package patches torch when it is imported:
 
-    python tests/realspaces.py quota|illegal|nogpu
+    python tests/realspaces.py quota|illegal|nogpu [app]
 
-prints one JSON line: what the device API was asked, the training's note, and whether its model is the
-one train() makes on the CPU from the same seed.
+trains, and prints one JSON line: what the device API was asked, the training's note, and whether its
+model is the one train() makes on the CPU from the same seed; with `app`, serves the app instead and
+prints its URL.
 
 What is real: spaces.GPU, its wrapper and client.schedule, which asks the device API for a lease
 (POST /schedule) and turns its answer into the refusal (gr.Error with a title) that wordlstm reads.
@@ -16,6 +17,7 @@ matters here: in a Space's main process torch.cuda.is_available() says True.
 import importlib
 import json
 import os
+import socket
 import sys
 import tempfile
 import threading
@@ -61,7 +63,8 @@ def emulation() -> types.ModuleType:
     return module
 
 
-def main(mode: str):
+def as_on_a_space(mode: str):
+    """This process as a ZeroGPU Space's main process, its device API answering `mode`'s way."""
     DeviceAPI.mode = mode
     server = ThreadingHTTPServer(("127.0.0.1", 0), DeviceAPI)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -73,6 +76,9 @@ def main(mode: str):
     sys.modules["spaces.zero.torch"] = emulation()
     importlib.import_module("spaces")  # first, as on a Space: it patches torch; training_function finds it
 
+
+def train_here():
+    """A training as the app runs it, then the same on the CPU with train(): one JSON line."""
     from wordlstm import ModelConfig, TrainConfig, corpus_from_text, train, zerogpu
     from wordlstm.runner import TrainingThread
 
@@ -90,5 +96,20 @@ def main(mode: str):
                       "same_model": same, "device": job.result.device}))
 
 
+def serve_the_app():
+    """The app, launched as on the Space; prints its URL, then serves until stdin closes."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # app.py, at the top
+    import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    print(json.dumps({"url": f"http://127.0.0.1:{port}/"}), flush=True)
+    sys.stdin.read()
+    print(json.dumps({"asked": DeviceAPI.asked}), flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    as_on_a_space(sys.argv[1])
+    serve_the_app() if sys.argv[2:] == ["app"] else train_here()

@@ -143,6 +143,7 @@ def test_a_lease_is_one_chunk_whatever_the_budget(monkeypatch):
 
 
 REAL_SPACES = importlib.util.find_spec("spaces") is not None
+REAL_SPACE = os.path.join(os.path.dirname(__file__), "realspaces.py")
 
 
 @pytest.mark.skipif(not REAL_SPACES, reason="the spaces package is not installed (it is in the test extra)")
@@ -154,8 +155,7 @@ def test_the_real_spaces_package_refuses_and_the_training_goes_on_on_the_cpu(mod
     """spaces 0.51 asks the device API for each lease, of the chunk's seconds, and raises its refusal; the
     training goes on on the CPU, though the package makes torch.cuda.is_available() say True there."""
     env = {**os.environ, "WORDLSTM_GPU_CHUNK_SECONDS": "45"}
-    run = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "realspaces.py"), mode],
-                         capture_output=True, text=True, timeout=300, env=env)
+    run = subprocess.run([sys.executable, REAL_SPACE, mode], capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert "error" not in out, out["error"]
@@ -163,3 +163,29 @@ def test_the_real_spaces_package_refuses_and_the_training_goes_on_on_the_cpu(mod
     assert "durationSeconds=45" in out["asked"][0]  # one chunk, as the package asked ZeroGPU for it
     assert said in out["note"] and out["event_notes"] > 0  # said in the result and on the way
     assert out["device"] == "cpu" and out["same_model"]  # nothing lost: the CPU run from the same seed
+
+
+@pytest.mark.skipif(not REAL_SPACES, reason="the spaces package is not installed (it is in the test extra)")
+def test_the_app_on_a_zerogpu_space_whose_quota_is_spent_trains_on_the_cpu_and_says_why(tmp_path):
+    """The app started as on a ZeroGPU Space (the real spaces package, its device API refusing), trained over
+    its API: the status says what ZeroGPU said, and the training ends with its model."""
+    pytest.importorskip("gradio")
+    from gradio_client import Client, handle_file
+
+    space = subprocess.Popen([sys.executable, REAL_SPACE, "quota", "app"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    try:
+        url = json.loads(space.stdout.readline())["url"]
+        text = tmp_path / "cats.txt"
+        text.write_text("the cat sat on the mat . a dog ran . " * 200)
+        outputs = Client(url, verbose=False).submit(
+            corpus=handle_file(str(text)), epochs=0, max_seconds=3, seed=1, seq_len=10, embed_dim=16, hidden_size=16,
+            num_layers=1, batch_size=8, dropout=0.0, api_name="/train").result()
+        status = outputs[0]
+        assert status.startswith("Done") and "on **cpu**" in status, status
+        assert "ZeroGPU refused a GPU (ZeroGPU quota exceeded: Space app has reached its GPU limit." in status
+    finally:
+        space.stdin.close()
+        asked = json.loads(space.stdout.readline())["asked"]
+        space.wait(timeout=60)
+    assert any(p.startswith("/schedule?") for p in asked)  # the lease was asked for, and refused

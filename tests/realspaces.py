@@ -14,10 +14,12 @@ What is not: the package's torch emulation (spaces.zero.torch), which needs a CU
 replaced by the no-ops the package itself falls back to without torch, but for the one part that
 matters here: in a Space's main process torch.cuda.is_available() says True.
 """
+import contextlib
 import importlib
 import json
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -108,6 +110,21 @@ def serve_the_app():
     print(json.dumps({"url": f"http://127.0.0.1:{port}/"}), flush=True)
     sys.stdin.read()
     print(json.dumps({"asked": DeviceAPI.asked}), flush=True)
+
+
+@contextlib.contextmanager
+def space_app(mode: str):
+    """The app served in a process of its own as on a ZeroGPU Space whose device API answers `mode`'s way:
+    yields (its URL, the list the paths the device API was asked for go into, once the app has stopped)."""
+    asked = []
+    space = subprocess.Popen([sys.executable, os.path.abspath(__file__), mode, "app"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    try:
+        yield json.loads(space.stdout.readline())["url"], asked
+    finally:
+        space.stdin.close()
+        asked += json.loads(space.stdout.readline() or "{}").get("asked", [])
+        space.wait(timeout=60)
 
 
 if __name__ == "__main__":

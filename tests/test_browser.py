@@ -6,6 +6,7 @@ without them the test is skipped, unless WORDLSTM_REQUIRE_BROWSER=1 (as in CI).
 Set WORDLSTM_SCREENSHOTS=folder to keep the screenshots (docs/ holds the README's, taken so:
 WORDLSTM_SCREENSHOTS=docs python -m pytest tests/test_browser.py).
 """
+import importlib.util
 import os
 import re
 import shutil
@@ -75,6 +76,33 @@ def test_several_files_upload_and_train_as_documents_in_a_browser(url, tmp_path)
         expect(page.get_by_text("Done:")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Done: trained on north.txt and 1 more")).to_be_visible()
         browser.close()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("spaces") is None,
+                    reason="the spaces package is not installed (it is in the test extra)")
+def test_on_a_zerogpu_space_whose_quota_is_spent_train_trains_on_the_cpu_and_says_why_in_a_browser(tmp_path):
+    """The app served as on a ZeroGPU Space (the real spaces package; its device API refuses the lease):
+    the Train button still trains, on the CPU, and the page says what ZeroGPU said."""
+    from playwright.sync_api import expect, sync_playwright
+    from realspaces import space_app
+
+    text = tmp_path / "cats.txt"
+    text.write_text("the cat sat on the mat . a dog ran . " * 200)
+    with space_app("quota") as (url, asked), sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1800})
+        page.goto(url)
+        expect(page.get_by_text("wordlstm").first).to_be_visible(timeout=30_000)
+        page.locator("input[type=file]").first.set_input_files(str(text))
+        expect(page.get_by_text("cats.txt").first).to_be_visible(timeout=30_000)
+        page.get_by_label("Time budget (s)").fill("3")
+        page.get_by_role("button", name="Train", exact=True).click()
+        expect(page.get_by_text("Done:")).to_be_visible(timeout=90_000)
+        status = page.get_by_text("ZeroGPU refused a GPU (ZeroGPU quota exceeded: Space app has reached its GPU limit.")
+        expect(status).to_be_visible()
+        expect(status).to_contain_text("on cpu")
+        browser.close()
+    assert any(path.startswith("/schedule?") for path in asked)  # the lease was asked for, and refused
 
 
 def test_upload_train_generate_in_a_browser(url, tmp_path):

@@ -172,10 +172,9 @@ def test_the_app_on_a_zerogpu_space_whose_quota_is_spent_trains_on_the_cpu_and_s
     pytest.importorskip("gradio")
     from gradio_client import Client, handle_file
 
-    space = subprocess.Popen([sys.executable, REAL_SPACE, "quota", "app"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
-    try:
-        url = json.loads(space.stdout.readline())["url"]
+    from realspaces import space_app
+
+    with space_app("quota") as (url, asked):
         text = tmp_path / "cats.txt"
         text.write_text("the cat sat on the mat . a dog ran . " * 200)
         outputs = Client(url, verbose=False).submit(
@@ -184,8 +183,4 @@ def test_the_app_on_a_zerogpu_space_whose_quota_is_spent_trains_on_the_cpu_and_s
         status = outputs[0]
         assert status.startswith("Done") and "on **cpu**" in status, status
         assert "ZeroGPU refused a GPU (ZeroGPU quota exceeded: Space app has reached its GPU limit." in status
-    finally:
-        space.stdin.close()
-        asked = json.loads(space.stdout.readline())["asked"]
-        space.wait(timeout=60)
     assert any(p.startswith("/schedule?") for p in asked)  # the lease was asked for, and refused

@@ -6,7 +6,7 @@ since the package patches torch when it is imported:
 
 trains, and prints one JSON line: what the device API was asked, the training's note, and whether its
 model is the one train() makes on the CPU from the same seed; with `app`, serves the app instead and
-prints its URL.
+prints its URL (space_app, for the tests that drive the app over its API or in a browser).
 
 What is real: spaces.GPU, its wrapper and client.schedule, which asks the device API for a lease
 (POST /schedule) and turns its answer into the refusal (gr.Error with a title) that wordlstm reads.
@@ -114,8 +114,8 @@ def serve_the_app():
 
 @contextlib.contextmanager
 def space_app(mode: str):
-    """The app served in a process of its own as on a ZeroGPU Space whose device API answers `mode`'s way:
-    yields (its URL, the list the paths the device API was asked for go into, once the app has stopped)."""
+    """The app served in a process of its own as on a ZeroGPU Space whose device API answers `mode`'s way.
+    Yields its URL and a list which, once the app has stopped, holds the paths the device API was asked."""
     asked = []
     space = subprocess.Popen([sys.executable, os.path.abspath(__file__), mode, "app"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})

@@ -77,9 +77,9 @@ class Chunked:
         should_stop, state = should_stop or (lambda: False), None
         while self.refused is None:
             try:
-                outcome = yield_events(self.leased(ids, model_config, cfg, state, sampler,
-                                                   init if state is None else None, should_stop()),
-                                       on_event, first=state is None)
+                outcome = relay_chunk(self.leased(ids, model_config, cfg, state, sampler,
+                                                  init if state is None else None, should_stop()),
+                                      on_event, first=state is None)
             except Exception as e:  # a refusal is said and training goes on here; anything else is an error
                 self.refused = refusal(e)
                 if self.refused is None:
@@ -103,7 +103,7 @@ class Chunked:
         return model, replace(result, note=note)
 
 
-def yield_events(items, on_event, first: bool):
+def relay_chunk(items, on_event, first: bool):
     """Hand a chunk's events to `on_event` (a resumed chunk's "start" is no news), and return its outcome."""
     outcome = None
     for item in items:

@@ -15,7 +15,7 @@ import sys
 import pytest
 import torch
 
-from conftest import WITH_NEW_WORDS
+from conftest import CPU, WITH_NEW_WORDS
 from wordlstm import ModelConfig, TrainConfig, corpus_from_text, evaluate, split, train, zerogpu
 from wordlstm.runner import TrainingThread
 
@@ -162,7 +162,7 @@ def test_the_real_spaces_package_refuses_and_the_training_goes_on_on_the_cpu(mod
     assert len(out["asked"]) == 1 and out["asked"][0].startswith("/schedule?")
     assert "durationSeconds=45" in out["asked"][0]  # one chunk, as the package asked ZeroGPU for it
     assert said in out["note"] and out["event_notes"] > 0  # said in the result and on the way
-    assert out["device"] == "cpu" and out["same_model"]  # nothing lost: the CPU run from the same seed
+    assert out["device"] == CPU and out["same_model"]  # nothing lost: the CPU run from the same seed
 
 
 @pytest.mark.skipif(not REAL_SPACES, reason="the spaces package is not installed (it is in the test extra)")
@@ -181,6 +181,6 @@ def test_the_app_on_a_zerogpu_space_whose_quota_is_spent_trains_on_the_cpu_and_s
             corpus=handle_file(str(text)), epochs=0, max_seconds=3, seed=1, seq_len=10, embed_dim=16, hidden_size=16,
             num_layers=1, batch_size=8, dropout=0.0, api_name="/train").result()
         status = outputs[0]
-        assert status.startswith("Done") and "on **cpu**" in status, status
+        assert status.startswith("Done") and f"on **{CPU}**" in status, status
         assert "ZeroGPU refused a GPU (ZeroGPU quota exceeded: Space app has reached its GPU limit." in status
     assert any(p.startswith("/schedule?") for p in asked)  # the lease was asked for, and refused

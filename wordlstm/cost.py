@@ -14,10 +14,15 @@ from dataclasses import dataclass, replace
 import torch
 
 from .data import Windows, split, split_lengths
+from .device import use_bf16
 from .model import ModelConfig, WordLSTM
 from .loop import LossStep, val_batch_size
 
 FLOAT = 4  # bytes: weights, Adam and activations are float32 (bf16 autocast keeps fp32 copies)
+# ... but on a CPU with AMX, bf16 autocast (use_bf16) runs the LSTM in oneDNN's bf16 kernels, which keep
+# its activations for the backward pass in bf16: half the bytes (measured, tests/test_cost.py). On CUDA
+# this is not yet measured, so the float32 figure stands there, erring high.
+BF16 = 2
 # Floats per token of a batch and hidden unit, fitted to measured peaks (tests/test_cost.py),
 # erring high: each layer keeps its gates, cell and output states and its dropout mask for
 # the backward pass, which then adds one layer's gradients at a time.
@@ -130,6 +135,7 @@ def plan(corpus_tokens: int, model_config: ModelConfig, cfg, device="cpu", word_
         bounds = [*m.cutoffs, V]
         logits = m.cutoffs[0] + len(m.cutoffs) + sum(s * (b - a) for s, a, b in zip(shares, bounds[:-1], bounds[1:]))
         per_token = 2 * logits + sum(s * (H + d) for s, d in zip(shares, widths))
+    lstm_bytes = BF16 if device.type == "cpu" and use_bf16(device, cfg.precision) else FLOAT
     memory = {
         "weights, gradients and Adam": 4 * params * FLOAT,
         "the best weights, kept": params * FLOAT,
@@ -137,8 +143,8 @@ def plan(corpus_tokens: int, model_config: ModelConfig, cfg, device="cpu", word_
         "slack": SLACK,
         # What comes and goes: a step's activations, a validation batch's, or the next
         # copy of the best weights (made after validation, before the last one is freed).
-        "activations": max(n * (E + (LSTM_FLOATS_PER_LAYER * L + LSTM_FLOATS_BACKWARD) * H + per_token),
-                           val_n * (E + 4 * H + per_token), params) * FLOAT,
+        "activations": max(n * ((E + per_token) * FLOAT + (LSTM_FLOATS_PER_LAYER * L + LSTM_FLOATS_BACKWARD) * H
+                                * lstm_bytes), val_n * (E + 4 * H + per_token) * FLOAT, params * FLOAT),
     }
 
     rate = GPU_FLOPS if device.type == "cuda" else CPU_FLOPS_PER_CORE * torch.get_num_threads()

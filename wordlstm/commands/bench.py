@@ -32,6 +32,7 @@ from wordlstm import (SIZES, LiveSampler, ModelConfig, NgramIndex, TrainConfig, 
 from wordlstm.cli import ArgumentParser
 from wordlstm.auto import choose
 from wordlstm.defaults import MIN_WORDS, SIZE_NAMES, split_settings
+from wordlstm.device import use_bf16
 from wordlstm.suggest import Suggester
 from wordlstm.cost import cluster_shares, cluster_widths, flops_per_token, plan
 
@@ -161,7 +162,10 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     for name, off in [("cache", dict(cache_lambda=0.0)), ("share", dict(unseen_share=0.0))]:
         if model.config != replace(model.config, **off):
             report[f"val_ppl_without_{name}"] = round(math.exp(evaluate(without(model, **off), val_ids, cfg.seq_len)), 2)
-    report.update(device=result.device, size=recipe.get("size", "small"), leftover_branches=result.leftover_branches,
+    # The device as the baseline is given it (result.device, for people, also names the card and precision)
+    where = pick_device(device)
+    report.update(device=str(where), precision="bf16" if use_bf16(where, precision) else "fp32",
+                  size=recipe.get("size", "small"), leftover_branches=result.leftover_branches,
                   model=f"{model_cfg.num_layers}x{model_cfg.hidden_size}",
                   softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
                   train_steps=result.steps, branches=result.branches, train_epochs=round(result.epochs, 2),

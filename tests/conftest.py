@@ -9,6 +9,10 @@ import torch
 from fakehub import FakeHub
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# The suite's expectations (where a run trained, the numbers it pins, what fits in memory) are the CPU's,
+# so a machine's GPU is hidden from it and from the servers and commands it starts; CUDA reads this when
+# first used, not when torch is imported. CUDA_VISIBLE_DEVICES=0 python -m pytest shows it the GPU.
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ["WORDLSTM_MAX_UPLOAD"] = "200kb"  # the app's upload cap, small enough to test
 os.environ["WORDLSTM_MAX_MEMORY_MB"] = "3000"  # as on a small shared server, whatever this machine has
 os.environ.pop("WORDLSTM_MAX_TRAIN_SECONDS", None)

@@ -79,9 +79,12 @@ def test_cluster_shares_come_from_the_counts_or_zipf():
 
 
 def test_the_estimate_grows_with_what_a_step_holds():
-    m, t = ModelConfig(vocab_size=12000), TrainConfig()
+    m, t = ModelConfig(vocab_size=12000), TrainConfig(precision="fp32")  # auto: bf16 on a CPU with AMX
     base = plan(500_000, m, t)
     assert plan(500_000, m, replace(t, batch_size=64)).memory["activations"] > 1.9 * base.memory["activations"]
+    # bf16 keeps the LSTM's activations in half the bytes; validation stays in float32 on the CPU
+    half = plan(500_000, m, replace(t, batch_size=64, precision="bf16")).memory["activations"]
+    assert 0.5 < half / plan(500_000, m, replace(t, batch_size=64)).memory["activations"] < 0.75
     assert plan(500_000, replace(m, softmax="full", cutoffs=None), t).peak_bytes > base.peak_bytes
     bigger = plan(500_000, replace(m, hidden_size=512), t)
     assert bigger.params > base.params and bigger.seconds_per_step > base.seconds_per_step
@@ -102,7 +105,7 @@ def test_limits_come_from_the_environment():
 
 
 BIG = (ModelConfig(vocab_size=12500, embed_dim=512, hidden_size=1024, num_layers=4, softmax="full"),
-       TrainConfig(seq_len=400, batch_size=256))
+       TrainConfig(seq_len=400, batch_size=256, precision="fp32"))
 
 
 def test_settings_that_do_not_fit_are_refused_with_a_change_that_does():

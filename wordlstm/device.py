@@ -34,7 +34,8 @@ def device_name(device: torch.device) -> str:
 def use_bf16(device: torch.device, precision: str = "auto") -> bool:
     """bf16 autocast where it pays: CUDA (tensor cores, no loss scaling needed)
     and CPUs with AMX (oneDNN runs the LSTM in bf16 there: ~1.35x the tokens/s
-    of fp32 at the book's sizes). Elsewhere bf16 on a CPU is slower than fp32."""
+    of fp32 at the book's sizes; at the medium size about the same speed and
+    perplexity, docs/benchmarks.md). Elsewhere bf16 on a CPU is slower than fp32."""
     if precision != "auto":
         return precision == "bf16"
     if device.type == "cuda":

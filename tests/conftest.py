@@ -26,11 +26,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from wordlstm import ModelConfig, Vocab, WordLSTM, corpus_from_text, save_checkpoint  # noqa: E402
-from wordlstm.device import use_bf16  # noqa: E402
+from wordlstm.device import device_name, use_bf16  # noqa: E402
 
 ANNA = os.path.join(ROOT, "data", "anna.txt")
 # How a training on this machine's CPU names where it ran: with auto precision, in bf16 where the CPU has AMX.
-CPU = "cpu, bf16" if use_bf16(torch.device("cpu")) else "cpu"
+CPU_BF16 = use_bf16(torch.device("cpu"))
+CPU = device_name(torch.device("cpu"), CPU_BF16)
 
 # A tiny text with a small, repetitive vocabulary: quick to learn by heart.
 TINY = ("the cat sat on the mat . the dog ate the bone , and the bird sang a song ! "

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import CPU, ROOT, TINY
+from conftest import CPU_BF16, ROOT, TINY
 
 WORDLSTM = shutil.which("wordlstm", path=os.path.dirname(sys.executable)) or shutil.which("wordlstm")
 pytestmark = pytest.mark.skipif(WORDLSTM is None and not os.environ.get("CI"),
@@ -124,7 +124,7 @@ def test_bench_runs_the_book_on_our_device_and_auto_says_what_it_chose(tmp_path)
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout.splitlines()[-1])
     assert report["baseline"]["device"] == "cpu" == report["ours"]["device"]  # side by side, on one device
-    assert report["ours"]["precision"] == ("bf16" if "bf16" in CPU else "fp32")  # auto's, on this CPU
+    assert report["ours"]["precision"] == ("bf16" if CPU_BF16 else "fp32")  # auto's, on this CPU
     assert report["ours"]["size"] == "auto" and report["ours"]["model"] == "2x256"
     assert "auto: the medium size (2x256)" in r.stderr
     assert report["ratios"]["val_ppl"] == round(500.0 / report["ours"]["val_ppl"], 2)

@@ -25,10 +25,10 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return device.type
+def device_name(device: torch.device, bf16: bool = False) -> str:
+    """Where a run trains, for people: the device (a GPU's card too), and bf16 where autocast is on."""
+    name = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
+    return name + (", bf16" if bf16 else "")
 
 
 def use_bf16(device: torch.device, precision: str = "auto") -> bool:

@@ -92,7 +92,7 @@ class _Loop:
         self.should_stop, self.pause = should_stop or (lambda: False), pause or (lambda: False)
         self.device = _device(cfg, self.rank, self.world)
         self.bf16 = use_bf16(self.device, cfg.precision)
-        self.report = _Reporter(on_event, cfg, device_name(self.device) + (", bf16" if self.bf16 else ""))
+        self.report = _Reporter(on_event, cfg, device_name(self.device, self.bf16))
         torch.manual_seed(cfg.seed)  # model init and dropout
         self.shuffle_gen = torch.Generator().manual_seed(cfg.seed)
         train_ids, val_ids = split(ids, cfg.seq_len, cfg.val_fraction, cfg.documents)

@@ -19,9 +19,9 @@ from .model import ModelConfig, WordLSTM
 from .loop import LossStep, val_batch_size
 
 FLOAT = 4  # bytes: weights, Adam and activations are float32 (bf16 autocast keeps fp32 copies)
-# ... but on a CPU with AMX, bf16 autocast (use_bf16) runs the LSTM in oneDNN's bf16 kernels, which keep
-# its activations for the backward pass in bf16: half the bytes (measured, tests/test_cost.py). On CUDA
-# this is not yet measured, so the float32 figure stands there, erring high.
+# ... but under bf16 autocast on a CPU (use_bf16: auto takes it where the CPU has AMX) oneDNN's bf16 LSTM
+# keeps its activations for the backward pass in bf16: half the bytes (measured, tests/test_cost.py). On
+# CUDA this is not yet measured, so the float32 figure stands there, erring high.
 BF16 = 2
 # Floats per token of a batch and hidden unit, fitted to measured peaks (tests/test_cost.py),
 # erring high: each layer keeps its gates, cell and output states and its dropout mask for

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .data import Windows, split, split_lengths
-from .device import use_bf16
+from .device import autocast, use_bf16
 from .model import ModelConfig, WordLSTM
 from .loop import LossStep, val_batch_size
 
@@ -191,21 +191,24 @@ def flops_per_token(m: ModelConfig, shares: list[float], widths: list[int]) -> f
 
 
 def probe(model_config: ModelConfig, cfg, device="cpu", batch: int = 4, seq_len: int = 32) -> float:
-    """Time a real training step of this model on a small batch (the second of two:
-    the first pays for set-up) and return measured / estimated: plan()'s time_scale."""
+    """Time a real training step of this model on a batch of `batch` x `seq_len` (the quickest of three,
+    after a first that pays for set-up) and return measured / estimated: plan()'s time_scale."""
     device = torch.device(device)
     model = WordLSTM(model_config).to(device).train()
     step, optimizer = LossStep(model), torch.optim.Adam(model.parameters())  # the step as train() runs it
     x = torch.randint(model_config.vocab_size, (batch, seq_len + 1), device=device)
-    for _ in range(2):
+    times = []
+    for _ in range(4):
         start = time.perf_counter()
-        loss, _ = step(x[:, :-1], None, x[:, 1:])
+        with autocast(device, use_bf16(device, cfg.precision)):
+            loss, _ = step(x[:, :-1], None, x[:, 1:])
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if device.type == "cuda":
             torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
+        times.append(time.perf_counter() - start)
+    seconds = min(times[1:])
     uniform = torch.ones(model_config.vocab_size)  # the probe's words are drawn uniformly
     small = replace(cfg, batch_size=batch, seq_len=seq_len, stride=None)
     return seconds / plan(4 * batch * (seq_len + 1), model_config, small, device, uniform).seconds_per_step

@@ -9,14 +9,20 @@ What the rule rests on (docs/recipe.md, "Sizes" and "Branches"), measured on the
   turns the rest of the time into a better model (branches.py).
 How many epochs a budget holds is plan()'s estimate for the device (with Zipf's law for the words'
 frequencies, so that the choice depends on the text's size alone): a GPU, which runs many more, gets
-more branches, and a text too large for a few epochs in the budget gets one run.
+more branches, and a text too large for a few epochs in the budget gets one run. On a CPU, whose speed
+varies threefold between the machines measured, the estimate is corrected by a real training step
+(`measured_scale`).
 """
+import functools
 from dataclasses import dataclass
 
-from .cost import plan
+from .cost import plan, probe
 from .defaults import AUTO, AUTO_SIZE, configs, size_settings
+from .device import world_info
 
-RUN_EPOCHS = 2.0  # each run's share of the budget holds at least this many of plan()'s epochs
+# The epochs each run's share of the budget holds, about (the nearest number of runs): at 60 s on an AMX
+# Xeon, where 6, 10 and 12 epochs fit, the best of 0 to 4 branches was 1, 2 and 2 to 4 (docs/recipe.md).
+RUN_EPOCHS = 3.0
 MAX_PLANNED = 4  # branches: the most measured; where runs end early, branches.py trains more
 
 
@@ -34,17 +40,20 @@ class Choice:
 
 
 def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None = None, epochs: int | None = None,
-           device: str = "cpu", branches: int | None = None) -> Choice:
+           device: str = "cpu", branches: int | None = None, time_scale: float | None = None) -> Choice:
     """What to train a text of `tokens` tokens and `vocab_size` words with: `size` as asked, or for "auto"
     the rule above. `branches`, if given, is the user's and stays; so do `epochs`, which then bound each
-    run (auto then trains one). `device`: a torch device's name, not "auto"."""
+    run (auto then trains one). `device`: a torch device's name, not "auto". time_scale: this machine's
+    step time over plan()'s; None: measured, where the rule needs it (`measured_scale`)."""
     if size != AUTO:
         return Choice(size, branches or 0, "")
     fits = planned = 0
     if max_seconds and not epochs:
         model_cfg, cfg = configs(AUTO_SIZE, vocab_size, max_seconds=max_seconds, epochs=None)
-        fits = max_seconds / plan(tokens, model_cfg, cfg, device).seconds_per_epoch
-        planned = min(MAX_PLANNED, max(0, int(fits / RUN_EPOCHS) - 1))
+        if time_scale is None:  # the user's branches need no estimate
+            time_scale = measured_scale(vocab_size, device) if branches is None else 1.0
+        fits = max_seconds / (plan(tokens, model_cfg, cfg, device).seconds_per_epoch * time_scale)
+        planned = min(MAX_PLANNED, max(0, round(fits / RUN_EPOCHS) - 1))
     shape = size_settings(AUTO_SIZE)
     what = f"auto: the {AUTO_SIZE} size ({shape['num_layers']}x{shape['hidden_size']})"
     if branches is not None:
@@ -60,6 +69,18 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
     else:
         why = f"{what}, one run: about {fits:.1f} epochs of this text fit in {max_seconds:g} s on {device}"
     return Choice(AUTO_SIZE, planned if branches is None else branches, why, fill_budget=True)
+
+
+@functools.lru_cache(maxsize=8)
+def measured_scale(vocab_size: int, device: str = "cpu") -> float:
+    """The auto size's training step on this machine, measured (probe(), at the real batch), over plan()'s
+    estimate: plan()'s CPU rate is one machine's, and a CPU with AMX trains the medium size about three
+    times faster than it says (docs/recipe.md, "Sizes"). Measured once per vocabulary size. 1.0 on a GPU
+    (ZeroGPU's main process has none to time) and under DDP, whose processes must agree on the branches."""
+    if device != "cpu" or world_info()[1] > 1:
+        return 1.0
+    model_cfg, cfg = configs(AUTO_SIZE, vocab_size)  # its batch, window and precision
+    return probe(model_cfg, cfg, device, batch=cfg.batch_size, seq_len=cfg.seq_len)
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -75,8 +75,10 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
 def measured_scale(vocab_size: int, device: str = "cpu") -> float:
     """The auto size's training step on this machine, measured (probe(), at the real batch), over plan()'s
     estimate: plan()'s CPU rate is one machine's, and a CPU with AMX trains the medium size about three
-    times faster than it says (docs/recipe.md, "Sizes"). Measured once per vocabulary size. 1.0 on a GPU
-    (ZeroGPU's main process has none to time) and under DDP, whose processes must agree on the branches."""
+    times faster than it says (docs/recipe.md, "Sizes"). Measured once per vocabulary size and process, so
+    a machine busy at that moment (another training on a shared server) is taken as slow as it then is: it
+    errs towards fewer branches. 1.0 on a GPU (ZeroGPU's main process has none to time) and under DDP, whose
+    processes must agree on the branches."""
     if device != "cpu" or world_info()[1] > 1:
         return 1.0
     model_cfg, cfg = configs(AUTO_SIZE, vocab_size)  # its batch, window and precision

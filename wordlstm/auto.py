@@ -52,7 +52,7 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
         model_cfg, cfg = configs(AUTO_SIZE, vocab_size, max_seconds=max_seconds, epochs=None)
         if time_scale is None:  # the user's branches need no estimate
             time_scale = measured_scale(vocab_size, device) if branches is None else 1.0
-        fits = max_seconds / (plan(tokens, model_cfg, cfg, device).seconds_per_epoch * time_scale)
+        fits = max_seconds / plan(tokens, model_cfg, cfg, device, time_scale=time_scale).seconds_per_epoch
         planned = min(MAX_PLANNED, max(0, round(fits / RUN_EPOCHS) - 1))
     shape = size_settings(AUTO_SIZE)
     what = f"auto: the {AUTO_SIZE} size ({shape['num_layers']}x{shape['hidden_size']})"

@@ -148,8 +148,9 @@ def plan(corpus_tokens: int, model_config: ModelConfig, cfg, device="cpu", word_
     }
 
     rate = GPU_FLOPS if device.type == "cuda" else CPU_FLOPS_PER_CORE * torch.get_num_threads()
+    # probe()'s time_scale is a whole step's measured / estimated, so it scales the whole step (and validation)
     token_seconds = (6 * flops_per_token(m, shares, widths) / rate + logits * LOGIT_SECONDS) * time_scale
-    step = n * token_seconds + STEP_OVERHEAD + OPTIMIZER_SECONDS_PER_PARAM * params
+    step = n * token_seconds + (STEP_OVERHEAD + OPTIMIZER_SECONDS_PER_PARAM * params) * time_scale
     val_tokens = val_windows * val_len
     return Plan(params=params, memory=memory, batch_tokens=n,
                 steps_per_epoch=windows.num_batches(cfg.batch_size, windows.stride == cfg.seq_len),
@@ -197,10 +198,10 @@ def probe(model_config: ModelConfig, cfg, device="cpu", batch: int = 4, seq_len:
     model = WordLSTM(model_config).to(device).train()
     step, optimizer = LossStep(model), torch.optim.Adam(model.parameters())  # the step as train() runs it
     x = torch.randint(model_config.vocab_size, (batch, seq_len + 1), device=device)
-    times = []
+    bf16, times = use_bf16(device, cfg.precision), []
     for _ in range(4):
         start = time.perf_counter()
-        with autocast(device, use_bf16(device, cfg.precision)):
+        with autocast(device, bf16):
             loss, _ = step(x[:, :-1], None, x[:, 1:])
         loss.backward()
         optimizer.step()

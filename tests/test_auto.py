@@ -2,7 +2,8 @@
 import math
 
 from wordlstm import auto, plan
-from wordlstm.auto import MAX_PLANNED, RUN_EPOCHS, Choice, choose, measured_scale
+from wordlstm.auto import LONGEST_RUN, MAX_PLANNED, RUN_EPOCHS, Choice, choose, measured_scale
+from wordlstm.branches import MAX_BRANCHES, run_configs
 from wordlstm.defaults import AUTO, AUTO_SIZE, SIZES, configs, size_settings
 
 # anna.txt's size, on a machine as fast as plan() says: the rule's arithmetic, not this machine's speed
@@ -27,13 +28,34 @@ def test_auto_trains_the_medium_size_and_fills_the_budget():
     assert choice.why.startswith("auto: the medium size (2x256)")
 
 
-def test_branches_grow_with_the_epochs_the_budget_holds_up_to_the_most_measured():
-    budgets = [10, 60, 300, 1200, 10_000]
-    branches = [choose(AUTO, **NOVEL, max_seconds=s).branches for s in budgets]
-    assert branches == sorted(branches) and branches[0] == 0 and branches[-1] == MAX_PLANNED
-    for seconds, k in zip(budgets, branches):  # each run's share holds about RUN_EPOCHS epochs
-        runs = epochs_in(seconds) / RUN_EPOCHS  # as many runs as that makes, to the nearest
-        assert k == 0 and runs < 1.5 or k == MAX_PLANNED and runs >= MAX_PLANNED + 0.5 or abs(runs - (k + 1)) <= 0.5
+def test_branches_grow_with_the_epochs_the_budget_holds():
+    budgets = [10, 60, 300, 1200, 3000, 10_000, 100_000]
+    choices = [choose(AUTO, **NOVEL, max_seconds=s) for s in budgets]
+    branches = [c.branches for c in choices]
+    assert branches == sorted(branches) and branches[0] == 0 and branches[-1] == MAX_BRANCHES
+    assert not choices[1].run_epochs and choices[-1].run_epochs == LONGEST_RUN  # both rules are exercised
+    for seconds, c in zip(budgets, choices):
+        fits, k = epochs_in(seconds), c.branches
+        if c.run_epochs is None:  # each run's share holds about RUN_EPOCHS epochs, up to the most measured
+            runs = fits / RUN_EPOCHS  # as many runs as that makes, to the nearest
+            assert k == 0 and runs < 1.5 or k == MAX_PLANNED and runs >= MAX_PLANNED + 0.5 or abs(runs - (k + 1)) <= 0.5
+            assert fits <= (k + 1) * LONGEST_RUN  # no run's share holds more than the longest useful run
+        else:  # a long budget: runs of LONGEST_RUN epochs, as many as it holds, up to MAX_BRANCHES
+            assert c.run_epochs == LONGEST_RUN and fits > (MAX_PLANNED + 1) * LONGEST_RUN
+            assert k == MAX_BRANCHES or abs(fits / LONGEST_RUN - (k + 1)) <= 0.5
+            assert f"of at most {LONGEST_RUN} epochs each" in c.why and "may end early" in c.why
+            assert c.settings["run_epochs"] == LONGEST_RUN
+
+
+def test_runs_cut_to_the_longest_useful_one_leave_the_rest_of_a_long_budget():
+    long = choose(AUTO, **NOVEL, max_seconds=100_000)
+    model_cfg, cfg = configs(AUTO, NOVEL["vocab_size"], max_seconds=100_000, epochs=None, **long.settings)
+    runs = run_configs(cfg)
+    assert len(runs) == MAX_BRANCHES + 1 and {c.epochs for c in runs} == {LONGEST_RUN}
+    assert sum(c.epochs for c in runs) < epochs_in(100_000) / 10  # most of the budget goes unused, as said
+    # The user's branches or epochs are theirs: no cut
+    assert choose(AUTO, **NOVEL, max_seconds=100_000, branches=2).run_epochs is None
+    assert choose(AUTO, **NOVEL, max_seconds=100_000, epochs=50).run_epochs is None
 
 
 def test_a_larger_text_or_a_gpu_changes_the_choice():

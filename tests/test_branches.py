@@ -58,6 +58,22 @@ def test_the_runs_share_the_time_budget_and_each_has_its_own_seed(tiny_corpus):
     assert all(replace(c, seed=cfg.seed, max_seconds=60.0, branches=3) == cfg for c in runs)  # nothing else changes
 
 
+def test_run_epochs_cut_each_run_which_may_end_before_the_budget(tiny_corpus):
+    _, cfg = settings(tiny_corpus, branches=2, max_seconds=600.0, epochs=None, run_epochs=1)
+    assert [(c.epochs, c.max_seconds) for c in run_configs(cfg)] == [(1, 200.0)] * 3
+    assert {c.epochs for c in run_configs(replace(cfg, epochs=2, run_epochs=3))} == {2}  # the fewer of the two
+    events = []
+    _, result = train(tiny_corpus.ids, *settings(tiny_corpus, branches=2, max_seconds=600.0, epochs=None,
+                                                 run_epochs=1), on_event=events.append)
+    assert result.branches == 2 and result.epochs == pytest.approx(3) and result.seconds < 600
+    vals = [e for e in events if e.kind == "val"]
+    assert [e.branch for e in vals] == [0, 1, 2, None]  # one epoch each, then the mean
+    # Progress counts the runs, not the unused clock, so it moves evenly and ends at 1
+    assert [e.progress for e in vals[:3]] == pytest.approx([1 / 3, 2 / 3, 1.0]) and events[-1].progress == 1.0
+    with pytest.raises(UserError, match="run_epochs must be at least 1"):
+        settings(tiny_corpus, run_epochs=0)
+
+
 def test_a_stop_in_the_first_run_trains_no_branch(tiny_corpus):
     calls = []
     first, alone = train(tiny_corpus.ids, *settings(tiny_corpus), should_stop=lambda: calls.append(1) or len(calls) >= 5)

@@ -9,6 +9,8 @@ import pytest
 
 from conftest import ROOT, TINY
 from wordlstm import SIZES, TrainConfig
+from wordlstm.auto import LONGEST_RUN
+from wordlstm.branches import MAX_BRANCHES
 from wordlstm.tokenizer import tokenize
 
 
@@ -188,3 +190,17 @@ def test_train_refuses_settings_over_the_memory_limit_in_one_line(tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "of memory; this machine allows 300 MB" in r.stderr and "fits" in r.stderr
     assert not (tmp_path / "m").exists()  # refused before anything was written
+
+
+def test_a_long_budget_on_a_small_text_trains_runs_of_a_few_epochs_and_ends_early(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(TINY)
+    out = tmp_path / "long"
+    r = run("train.py", corpus, "--out", out, "--max-seconds", 3600, "--sample-words", 0)  # auto, the default
+    assert r.returncode == 0, r.stderr
+    assert f"{MAX_BRANCHES} branches of at most {LONGEST_RUN} epochs each" in r.stdout + r.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["run_epochs"] == LONGEST_RUN and config["metrics"]["branches"] == MAX_BRANCHES
+    assert config["metrics"]["epochs"] <= (MAX_BRANCHES + 1) * LONGEST_RUN + 1e-6  # each run's epochs at most
+    assert config["metrics"]["seconds"] < 3600 and not config["metrics"]["stopped"]
+    assert f"of at most {LONGEST_RUN} epochs" in (out / "README.md").read_text()

@@ -11,11 +11,13 @@ How many epochs a budget holds is plan()'s estimate for the device (with Zipf's 
 frequencies, so that the choice depends on the text's size alone): a GPU, which runs many more, gets
 more branches, and a text too large for a few epochs in the budget gets one run. On a CPU, whose speed
 varies threefold between the machines measured, the estimate is corrected by a real training step
-(`measured_scale`).
+(`measured_scale`). A budget that holds more epochs than the branches can use gets runs of LONGEST_RUN
+epochs, more of them, and may end before its time: more only overfits.
 """
 import functools
 from dataclasses import dataclass
 
+from .branches import MAX_BRANCHES
 from .cost import plan, probe
 from .defaults import AUTO, AUTO_SIZE, configs, size_settings
 from .device import world_info
@@ -24,6 +26,12 @@ from .device import world_info
 # Xeon, where 6, 10 and 12 epochs fit, the best of 0 to 4 branches was 1, 2 and 2 to 4 (docs/recipe.md).
 RUN_EPOCHS = 3.0
 MAX_PLANNED = 4  # branches: the most measured; where runs end early, branches.py trains more
+# Where even MAX_PLANNED branches would give each run more epochs than this, the runs are cut to it and
+# there are more of them, up to branches.MAX_BRANCHES; what is left of the budget then goes unused, since
+# nothing tried gained from it. On tinyshakespeare with 1,800 s, 8 branches of 4 / 6 / 10 epochs gave
+# 126.0 / 125.5 / 127.4, and runs of the budget's share 138.6: they end on patience with their rate still
+# high (docs/recipe.md, "Branches").
+LONGEST_RUN = 6
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,12 @@ class Choice:
     branches: int
     why: str  # one line for people; "" where the user named the size
     fill_budget: bool = False  # auto's: time that runs ending early leave trains more branches
+    run_epochs: int | None = None  # auto's, for a long budget: the most epochs a run trains
 
     @property
     def settings(self) -> dict:
         """The training settings chosen, by TrainConfig's names."""
-        return {"branches": self.branches, "fill_budget": self.fill_budget}
+        return {"branches": self.branches, "fill_budget": self.fill_budget, "run_epochs": self.run_epochs}
 
 
 def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None = None, epochs: int | None = None,
@@ -48,12 +57,15 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
     if size != AUTO:
         return Choice(size, branches or 0, "")
     fits = planned = 0
+    run_epochs = None
     if max_seconds and not epochs:
         model_cfg, cfg = configs(AUTO_SIZE, vocab_size, max_seconds=max_seconds, epochs=None)
         if time_scale is None:  # the user's branches need no estimate
             time_scale = measured_scale(vocab_size, device) if branches is None else 1.0
         fits = max_seconds / plan(tokens, model_cfg, cfg, device, time_scale=time_scale).seconds_per_epoch
         planned = min(MAX_PLANNED, max(0, round(fits / RUN_EPOCHS) - 1))
+        if branches is None and fits > (planned + 1) * LONGEST_RUN:
+            planned, run_epochs = min(MAX_BRANCHES, round(fits / LONGEST_RUN) - 1), LONGEST_RUN
     shape = size_settings(AUTO_SIZE)
     what = f"auto: the {AUTO_SIZE} size ({shape['num_layers']}x{shape['hidden_size']})"
     if branches is not None:
@@ -63,12 +75,16 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
         why = f"{what}, one run of the {_count(epochs, 'epoch', 'epochs')} asked for"
     elif not max_seconds:
         why = f"{what}, one run: without a time budget there is nothing to share out"
+    elif run_epochs:
+        why = (f"{what} and {_count(planned, 'branch', 'branches')} of at most {run_epochs} epochs each: about "
+               f"{fits:.0f} epochs of this text fit in {max_seconds:g} s on {device}, more than help, so it may "
+               f"end early")
     elif planned:
         why = (f"{what} and {_count(planned, 'branch', 'branches')}: about {fits:.0f} epochs of this text fit in "
                f"{max_seconds:g} s on {device}, where one run is at its best after a few")
     else:
         why = f"{what}, one run: about {fits:.1f} epochs of this text fit in {max_seconds:g} s on {device}"
-    return Choice(AUTO_SIZE, planned if branches is None else branches, why, fill_budget=True)
+    return Choice(AUTO_SIZE, planned if branches is None else branches, why, fill_budget=True, run_epochs=run_epochs)
 
 
 @functools.lru_cache(maxsize=8)

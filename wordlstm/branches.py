@@ -28,9 +28,11 @@ MAX_BRANCHES = 8  # planned and from time left over together
 
 
 def run_configs(cfg: TrainConfig) -> list[TrainConfig]:
-    """The settings of each planned run: the first, then the branches; each with its seed and its equal
-    share of the budget (the share it gets at the start: a run that ends early gives its time to the next)."""
-    each = replace(cfg, branches=0, max_seconds=cfg.run_seconds)
+    """The settings of each planned run: the first, then the branches; each with its seed, its equal share
+    of the budget (the share it gets at the start: a run that ends early gives its time to the next) and
+    at most run_epochs epochs."""
+    epochs = min(filter(None, (cfg.epochs, cfg.run_epochs)), default=None)
+    each = replace(cfg, branches=0, max_seconds=cfg.run_seconds, epochs=epochs)
     return [replace(each, seed=cfg.seed + i) for i in range(cfg.branches + 1)]
 
 
@@ -101,7 +103,9 @@ class _Relay:
     and one "done": the first run's if it is the only one, else after a last "val", the mean's."""
 
     def __init__(self, on_event, cfg: TrainConfig):
-        self.on_event, self.runs, self.budget, self.branch = on_event, cfg.branches + 1, cfg.max_seconds, 0
+        self.on_event, self.runs, self.branch = on_event, cfg.branches + 1, 0
+        # Where runs may end on their epochs, before the budget, progress counts runs, not the clock
+        self.budget = None if cfg.run_epochs else cfg.max_seconds
         self.steps, self.seconds, self.last, self.done = 0, 0.0, None, None
 
     def __call__(self, e: Event):

@@ -76,7 +76,7 @@ the last part of its text to validation.
 {% if command %}Command: `{{ command }}`
 {% endif %}{% if branches %}
 Trained as a first run, then {{ branches }} branches from its best weights, each with its own seed and a share
-of the time budget{% if leftover_branches %} ({{ leftover_branches }} of them on the time left by runs that ended
+of the time budget{% if run_epochs %} of at most {{ run_epochs }} epochs{% endif %}{% if leftover_branches %} ({{ leftover_branches }} of them on the time left by runs that ended
 early){% endif %}; the model is the mean of the branches' weights (a model soup).
 {% endif %}{% if init_from %}
 Initialised from `{{ init_from.source }}`: its LSTM, and the rows of the {{ init_from.shared_words }} words of
@@ -151,7 +151,7 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
                 "name": os.path.basename(str(corpus.get("name", "?")))},  # never the user's local path
         corpus_note=note, hyperparameters=hyperparameters(model_cfg, train), results=results,
         command=config.get("command"), branches=metrics.get("branches", 0),
-        leftover_branches=metrics.get("leftover_branches", 0),
+        leftover_branches=metrics.get("leftover_branches", 0), run_epochs=train.get("run_epochs"),
         init_from=config.get("init_from"),
         samples=samples, sample_settings=", ".join(f"{k} {v}" for k, v in SAMPLE_SETTINGS.items()) + f", prompt \"{prompt}\"",
         versions=config.get("versions", {}))

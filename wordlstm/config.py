@@ -81,6 +81,11 @@ class TrainConfig(Config):
     # leaves, if a quarter of a run's share or more, to one more branch (branches.py): a budget is spent
     # on what still helps. So a single run may come back as branches. On with --size auto.
     fill_budget: bool = False
+    # With a time budget, the most epochs each run trains; its schedule then decays over them, not over its
+    # share of the budget. Auto sets it where a budget holds more epochs than its runs can use: a run of a
+    # small text overfits within about ten (docs/recipe.md, "Branches"), and one whose share is far longer
+    # ends on patience with its rate still high. So such a run may end before the budget. None: no cap.
+    run_epochs: int | None = None
     # The token counts of the documents the text joins, one after the other (Corpus.documents: its files):
     # no window spans two, and each gives its own tail to validation (data.split_lengths). (): one document.
     documents: tuple[int, ...] = ()
@@ -93,8 +98,9 @@ class TrainConfig(Config):
             raise UserError(f"stride must be at least 1 (got {self.stride})")
         if not self.lr > 0:
             raise UserError(f"lr must be positive (got {self.lr})")
-        if self.epochs is not None and self.epochs < 1:
-            raise UserError(f"epochs must be at least 1 (got {self.epochs})")
+        for name in ("epochs", "run_epochs"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise UserError(f"{name} must be at least 1 (got {getattr(self, name)})")
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise UserError(f"max_seconds must be positive (got {self.max_seconds})")
         if self.epochs is None and self.max_seconds is None:

@@ -43,7 +43,8 @@ def test_branches_grow_with_the_epochs_the_budget_holds():
         else:  # a long budget: runs of LONGEST_RUN epochs, as many as it holds, up to MAX_BRANCHES
             assert c.run_epochs == LONGEST_RUN and fits > (MAX_PLANNED + 1) * LONGEST_RUN
             assert k == MAX_BRANCHES or abs(fits / LONGEST_RUN - (k + 1)) <= 0.5
-            assert f"of at most {LONGEST_RUN} epochs each" in c.why and "may end early" in c.why
+            assert f"of at most {LONGEST_RUN} epochs each" in c.why
+            assert ("before the budget" in c.why) == ((k + 1) * LONGEST_RUN < 0.8 * fits)  # said where it will
             assert c.settings["run_epochs"] == LONGEST_RUN
 
 
@@ -53,6 +54,7 @@ def test_runs_cut_to_the_longest_useful_one_leave_the_rest_of_a_long_budget():
     runs = run_configs(cfg)
     assert len(runs) == MAX_BRANCHES + 1 and {c.epochs for c in runs} == {LONGEST_RUN}
     assert sum(c.epochs for c in runs) < epochs_in(100_000) / 10  # most of the budget goes unused, as said
+    assert long.why.endswith("; it ends when they are done, before the budget")
     # The user's branches or epochs are theirs: no cut
     assert choose(AUTO, **NOVEL, max_seconds=100_000, branches=2).run_epochs is None
     assert choose(AUTO, **NOVEL, max_seconds=100_000, epochs=50).run_epochs is None

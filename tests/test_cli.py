@@ -203,4 +203,4 @@ def test_a_long_budget_on_a_small_text_trains_runs_of_a_few_epochs_and_ends_earl
     assert config["train"]["run_epochs"] == LONGEST_RUN and config["metrics"]["branches"] == MAX_BRANCHES
     assert config["metrics"]["epochs"] <= (MAX_BRANCHES + 1) * LONGEST_RUN + 1e-6  # each run's epochs at most
     assert config["metrics"]["seconds"] < 3600 and not config["metrics"]["stopped"]
-    assert f"of at most {LONGEST_RUN} epochs" in (out / "README.md").read_text()
+    assert f"at most {LONGEST_RUN} epochs long" in (out / "README.md").read_text()

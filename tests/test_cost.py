@@ -153,3 +153,5 @@ def test_the_estimate_says_which_bound_ends_the_run():
     assert cost.ends(many).startswith("the time budget will end it")
     one = TrainConfig(epochs=1, max_seconds=24 * 3600)
     assert cost.ends(one).startswith("1 epoch will end it, in about")
+    cut = TrainConfig(epochs=None, max_seconds=24 * 3600, branches=8, run_epochs=6)  # auto's, for a long budget
+    assert cost.ends(cut).startswith("6 epochs will end it, in about")  # each run's, not the whole budget

@@ -77,8 +77,9 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
         why = f"{what}, one run: without a time budget there is nothing to share out"
     elif run_epochs:
         why = (f"{what} and {_count(planned, 'branch', 'branches')} of at most {run_epochs} epochs each: about "
-               f"{fits:.0f} epochs of this text fit in {max_seconds:g} s on {device}, more than help, so it may "
-               f"end early")
+               f"{fits:.0f} epochs of this text fit in {max_seconds:g} s on {device}, and a run overfits after a few")
+        if (planned + 1) * run_epochs < 0.8 * fits:
+            why += "; it ends when they are done, before the budget"
     elif planned:
         why = (f"{what} and {_count(planned, 'branch', 'branches')}: about {fits:.0f} epochs of this text fit in "
                f"{max_seconds:g} s on {device}, where one run is at its best after a few")

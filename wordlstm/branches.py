@@ -31,8 +31,7 @@ def run_configs(cfg: TrainConfig) -> list[TrainConfig]:
     """The settings of each planned run: the first, then the branches; each with its seed, its equal share
     of the budget (the share it gets at the start: a run that ends early gives its time to the next) and
     at most run_epochs epochs."""
-    epochs = min(filter(None, (cfg.epochs, cfg.run_epochs)), default=None)
-    each = replace(cfg, branches=0, max_seconds=cfg.run_seconds, epochs=epochs)
+    each = replace(cfg, branches=0, max_seconds=cfg.run_seconds, epochs=cfg.run_epochs_cap)
     return [replace(each, seed=cfg.seed + i) for i in range(cfg.branches + 1)]
 
 

@@ -76,7 +76,7 @@ the last part of its text to validation.
 {% if command %}Command: `{{ command }}`
 {% endif %}{% if branches %}
 Trained as a first run, then {{ branches }} branches from its best weights, each with its own seed and a share
-of the time budget{% if run_epochs %} of at most {{ run_epochs }} epochs{% endif %}{% if leftover_branches %} ({{ leftover_branches }} of them on the time left by runs that ended
+of the time budget{% if run_epochs %}, at most {{ run_epochs }} epochs long{% endif %}{% if leftover_branches %} ({{ leftover_branches }} of them on the time left by runs that ended
 early){% endif %}; the model is the mean of the branches' weights (a model soup).
 {% endif %}{% if init_from %}
 Initialised from `{{ init_from.source }}`: its LSTM, and the rows of the {{ init_from.shared_words }} words of

@@ -130,6 +130,11 @@ class TrainConfig(Config):
             raise UserError(f"branches must be 0 (one run) or more (got {self.branches})")
 
     @property
+    def run_epochs_cap(self) -> int | None:
+        """Each run's epochs: the fewer of epochs and run_epochs; None where only the time bounds a run."""
+        return min(filter(None, (self.epochs, self.run_epochs)), default=None)
+
+    @property
     def run_seconds(self) -> float | None:
         """Each run's share of max_seconds: all of it, or with branches a (branches + 1)-th."""
         return self.max_seconds and self.max_seconds / (self.branches + 1)

@@ -58,7 +58,7 @@ class Plan:
     def ends(self, cfg) -> str:
         """Which bound will end a run of `cfg` (a TrainConfig), for people: its epochs or its time budget
         (patience may end it sooner). With branches, each run's."""
-        budget, epochs = cfg.run_seconds, cfg.epochs
+        budget, epochs = cfg.run_seconds, cfg.run_epochs_cap
         if epochs and not (budget and epochs * self.seconds_per_epoch > budget):
             return f"{epochs} epoch{'s' if epochs > 1 else ''} will end it, in about {duration(epochs * self.seconds_per_epoch)}"
         if budget:

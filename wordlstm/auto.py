@@ -30,7 +30,7 @@ MAX_PLANNED = 4  # branches: the most measured; where runs end early, branches.p
 # there are more of them, up to branches.MAX_BRANCHES; what is left of the budget then goes unused, since
 # nothing tried gained from it. On tinyshakespeare with 1,800 s, 8 branches of 4 / 6 / 10 epochs gave
 # 126.0 / 125.5 / 127.4, and runs of the budget's share 138.6: they end on patience with their rate still
-# high (docs/recipe.md, "Branches").
+# high (docs/recipe.md, "Long budgets").
 LONGEST_RUN = 6
 
 

@@ -83,7 +83,7 @@ class TrainConfig(Config):
     fill_budget: bool = False
     # With a time budget, the most epochs each run trains; its schedule then decays over them, not over its
     # share of the budget. Auto sets it where a budget holds more epochs than its runs can use: a run of a
-    # small text overfits within about ten (docs/recipe.md, "Branches"), and one whose share is far longer
+    # small text overfits within about ten (docs/recipe.md, "Long budgets"), and one whose share is far longer
     # ends on patience with its rate still high. So such a run may end before the budget. None: no cap.
     run_epochs: int | None = None
     # The token counts of the documents the text joins, one after the other (Corpus.documents: its files):

@@ -78,7 +78,7 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
     elif run_epochs:
         why = (f"{what} and {_count(planned, 'branch', 'branches')} of at most {run_epochs} epochs each: about "
                f"{fits:.0f} epochs of this text fit in {max_seconds:g} s on {device}, and a run overfits after a few")
-        if (planned + 1) * run_epochs < 0.8 * fits:
+        if (planned + 1) * run_epochs < 0.8 * fits:  # said where a fifth or more is left: fits is an estimate
             why += "; it ends when they are done, before the budget"
     elif planned:
         why = (f"{what} and {_count(planned, 'branch', 'branches')}: about {fits:.0f} epochs of this text fit in "

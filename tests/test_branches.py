@@ -74,6 +74,30 @@ def test_run_epochs_cut_each_run_which_may_end_before_the_budget(tiny_corpus):
         settings(tiny_corpus, run_epochs=0)
 
 
+def test_runs_capped_by_the_users_epochs_also_count_progress_by_runs(tiny_corpus):
+    # --epochs with --max-seconds and --branches: each run ends on its epochs, long before its share
+    events = []
+    _, result = train(tiny_corpus.ids, *settings(tiny_corpus, branches=2, max_seconds=600.0, epochs=1),
+                      on_event=events.append)
+    assert result.branches == 2 and result.seconds < 600
+    vals = [e for e in events if e.kind == "val"]
+    assert [e.progress for e in vals[:3]] == pytest.approx([1 / 3, 2 / 3, 1.0]) and events[-1].progress == 1.0
+
+
+def test_progress_by_runs_stays_within_one_when_time_left_trains_more_branches(tiny_corpus):
+    # Patience ends every run on a text with nothing to learn, so the time left trains more branches
+    # than were planned: they share what the bar has left, not more
+    noise = torch.randint(len(tiny_corpus.vocab), (len(tiny_corpus.ids),), generator=torch.Generator().manual_seed(0))
+    model_cfg, cfg = settings(tiny_corpus, epochs=None, max_seconds=60.0, patience=1, val_every=0, branches=1,
+                              run_epochs=50, fill_budget=True)
+    events = []
+    _, result = train(noise, model_cfg, cfg, on_event=events.append)
+    assert result.leftover_branches >= 1
+    progress = [e.progress for e in events]
+    assert progress == sorted(progress) and progress[-1] <= 1.0
+    assert all(e.eta is None or e.eta >= 0 for e in events)
+
+
 def test_a_stop_in_the_first_run_trains_no_branch(tiny_corpus):
     calls = []
     first, alone = train(tiny_corpus.ids, *settings(tiny_corpus), should_stop=lambda: calls.append(1) or len(calls) >= 5)

@@ -104,8 +104,8 @@ class _Relay:
     def __init__(self, on_event, cfg: TrainConfig):
         self.on_event, self.runs, self.branch = on_event, cfg.branches + 1, 0
         # Where runs may end on their epochs, before the budget, progress counts runs, not the clock
-        self.budget = None if cfg.run_epochs else cfg.max_seconds
-        self.steps, self.seconds, self.last, self.done = 0, 0.0, None, None
+        self.budget = None if cfg.run_epochs_cap else cfg.max_seconds
+        self.steps, self.seconds, self.last, self.done, self.base = 0, 0.0, None, None, 0.0
 
     def __call__(self, e: Event):
         if self.on_event is None or (e.kind == "start" and self.branch):
@@ -113,9 +113,10 @@ class _Relay:
         if self.budget and (self.branch or self.runs > 1):  # the runs share one budget, whatever each takes
             spent = self.seconds + e.elapsed
             done, eta = min(1.0, spent / self.budget), max(0.0, self.budget - spent)
-        else:
-            left = (self.runs - self.branch - 1) * (e.elapsed + e.eta) if e.eta is not None else 0.0
-            done, eta = (self.branch + e.progress) / self.runs, e.eta and e.eta + left
+        else:  # each run, the planned ones and any the time left adds, an equal part of what the bar has left
+            after = max(0, self.runs - self.branch - 1)
+            left = after * (e.elapsed + e.eta) if e.eta is not None else 0.0
+            done, eta = self.base + (1.0 - self.base) * e.progress / (after + 1), e.eta and e.eta + left
         event = replace(e, step=self.steps + e.step, total_steps=e.total_steps and e.total_steps * self.runs,
                         progress=done, elapsed=self.seconds + e.elapsed, eta=eta, branch=self.branch)
         if e.kind == "done":  # held back: more runs may follow
@@ -128,6 +129,7 @@ class _Relay:
         """A run has ended: the next one's events carry on from it."""
         self.steps, self.seconds = self.steps + result.steps, self.seconds + result.seconds
         self.branch += 1
+        self.base = max([self.base] + [e.progress for e in (self.last, self.done) if e])
 
     def finish(self, result: TrainResult):
         if self.on_event is None or self.last is None:

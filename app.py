@@ -476,7 +476,7 @@ with Blocks(title="wordlstm") as demo:
             min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>")
             softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
                                   info="adaptive: about 5x faster on 2,000+ words; full: the book's")
-    estimate_md = gr.Markdown(f"*The memory and time these settings need appear here; {ADMISSION.limits.describe()}.*")
+    estimate_md = gr.Markdown(f"*The memory and time these settings need appear here; {ADMISSION.limits.describe()}.*", elem_id="estimate")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary")
         stop_btn = gr.Button("Stop", variant="stop")
@@ -578,11 +578,15 @@ with Blocks(title="wordlstm") as demo:
                 queue=False, api_visibility="private")
     show_estimate = dict(fn=estimate, inputs=inputs_for(estimate, **settings, session=session), outputs=[estimate_md],
                          concurrency_id="estimate", concurrency_limit=2, trigger_mode="always_last")
-    gr.on([demo.load] + [c.change for c in settings.values()], **show_estimate, api_name="estimate")
+    # One listener for every trigger, the corpus's summary included: "always_last" then runs the estimate
+    # once more after one in flight, with the latest settings. Two listeners could finish out of order,
+    # and an estimate of an earlier budget stayed on the page.
+    gr.on([demo.load, corpus_md.change] + [c.change for c in settings.values()], **show_estimate,
+          api_name="estimate")
     corpus_file.upload(use_upload, [corpus_file, seq_len, session], [corpus_md, top_words, session],
-                       api_name="upload_corpus").success(**show_estimate, api_visibility="private")
+                       api_name="upload_corpus")
     sample_btn.click(use_sample, [seq_len, session], [corpus_md, top_words, corpus_file, session],
-                     api_name="use_sample").success(**show_estimate, api_visibility="private")
+                     api_name="use_sample")
     train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, **settings, start_from=start_from,
                                             start_repo=start_repo, session=session),
                     [status_md, plot, samples, model_md, download, runs, examples, prompt, curve_md, run_number,

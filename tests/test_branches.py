@@ -6,7 +6,8 @@ import torch
 
 from wordlstm import ModelConfig, TrainConfig, UserError, evaluate, split, train
 from wordlstm import TrainResult
-from wordlstm.branches import MAX_BRANCHES, next_run, run_configs
+from wordlstm import loop
+from wordlstm.branches import MAX_BRANCHES, branched, next_run, run_configs
 
 SMALL = dict(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.2)
 
@@ -128,6 +129,24 @@ def test_a_run_that_ends_early_gives_its_time_to_the_runs_after_it(tiny_corpus):
     assert next_run(cfg, planned, runs, adaptive=True) == replace(planned[1], max_seconds=18.0)
     assert next_run(cfg, planned, runs, adaptive=False) == planned[1]  # DDP: the ranks' clocks differ; the plan
     assert next_run(cfg, planned, runs + [result(18.0, False)] * 3, adaptive=True) is None  # fill_budget is off
+
+
+def test_runs_that_overran_a_short_budget_end_the_training_instead_of_failing(tiny_corpus):
+    # A budget of a second: setup and the last validation make runs overrun their shares
+    _, cfg = settings(tiny_corpus, branches=2, max_seconds=1.0)
+    planned = run_configs(cfg)
+    assert next_run(cfg, planned, [result(0.9, False)], adaptive=True) is None  # 0.05 s each: under a quarter
+    assert next_run(cfg, planned, [result(0.4, False), result(0.7, False)], adaptive=True) is None  # overspent
+    assert next_run(cfg, planned, [result(0.4, False)], adaptive=True).max_seconds == pytest.approx(0.3)
+
+    def overrun(ids, model_cfg, run_cfg, **kwargs):  # trains, then reports twice its share
+        model, res = loop.run(ids, model_cfg, run_cfg, **kwargs)
+        return model, replace(res, seconds=2 * run_cfg.max_seconds)
+
+    model_cfg, cfg = settings(tiny_corpus, branches=2, max_seconds=30.0)
+    # The first run takes 20 s of its 10; the second gets 5 s of the 10 left and takes 10; none is left
+    model, res = branched(tiny_corpus.ids, model_cfg, cfg, run=overrun)
+    assert res.branches == 1 and res.seconds == 30.0
 
 
 def test_with_fill_budget_the_time_the_last_run_leaves_trains_one_more_branch(tiny_corpus):

@@ -8,7 +8,8 @@ the same file, memory and generation speed as a single run's. The mean's validat
 tail comes after the budget, which the runs share.
 
 A run that ends early (patience: more would only overfit) leaves time: each run's share is what is
-left over the runs still to come. With TrainConfig.fill_budget (--size auto), what the last one
+left over the runs still to come (and where runs overran a short budget, a run left less than LEFTOVER
+of a share is not trained). With TrainConfig.fill_budget (--size auto), what the last one
 leaves, if enough, trains one more branch, up to MAX_BRANCHES; a single run that ends early goes on
 the same way. So a budget is spent on what still helps, not returned unused.
 """
@@ -23,7 +24,7 @@ from .device import world_info
 from .events import Event, TrainResult, TrainState
 from .model import ModelConfig, WordLSTM
 
-LEFTOVER = 0.25  # one more branch where at least this share of a planned run's time is left
+LEFTOVER = 0.25  # a run, planned or one more, trains where at least this share of a planned run's time is left
 MAX_BRANCHES = 8  # planned and from time left over together
 
 
@@ -83,15 +84,18 @@ def branched(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, 
 
 def next_run(cfg: TrainConfig, planned: list[TrainConfig], results: list[TrainResult], *,
               adaptive: bool) -> TrainConfig | None:
-    """The settings of the next run, or None: the planned runs, each with its share of the time left,
-    then one more branch while the last run left enough time. Under DDP (not `adaptive`) the ranks'
+    """The settings of the next run, or None: the planned runs, each with its share of the time left
+    while that is enough, then one more branch while the last run left enough time. Under DDP (not `adaptive`) the ranks'
     clocks differ, so they keep to the plan, which they agree on."""
     done = len(results)
     if not adaptive or not cfg.max_seconds:
         return planned[done] if done < len(planned) else None
     left = cfg.max_seconds - sum(r.seconds for r in results)
     if done < len(planned):
-        return replace(planned[done], max_seconds=left / (len(planned) - done))
+        # Runs overrun their shares a little (setup, the last validation); on a budget of a second or two
+        # that can leave the next run next to nothing, or less: the runs trained so far are the model then
+        share = left / (len(planned) - done)
+        return replace(planned[done], max_seconds=share) if share >= LEFTOVER * cfg.run_seconds else None
     if not (cfg.fill_budget and results[-1].stopped_early) or done > MAX_BRANCHES or left < LEFTOVER * cfg.run_seconds:
         return None
     return replace(planned[-1], seed=cfg.seed + done, max_seconds=left)

@@ -476,7 +476,8 @@ with Blocks(title="wordlstm") as demo:
             min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>")
             softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
                                   info="adaptive: about 5x faster on 2,000+ words; full: the book's")
-    estimate_md = gr.Markdown(f"*The memory and time these settings need appear here; {ADMISSION.limits.describe()}.*", elem_id="estimate")
+    estimate_md = gr.Markdown(f"*The memory and time these settings need appear here; {ADMISSION.limits.describe()}.*",
+                              elem_id="estimate")
     with gr.Row():
         train_btn = gr.Button("Train", variant="primary")
         stop_btn = gr.Button("Stop", variant="stop")

@@ -85,8 +85,8 @@ def branched(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, 
 def next_run(cfg: TrainConfig, planned: list[TrainConfig], results: list[TrainResult], *,
               adaptive: bool) -> TrainConfig | None:
     """The settings of the next run, or None: the planned runs, each with its share of the time left
-    while that is enough, then one more branch while the last run left enough time. Under DDP (not `adaptive`) the ranks'
-    clocks differ, so they keep to the plan, which they agree on."""
+    while that is enough, then one more branch while the last run left enough time. Under DDP (not
+    `adaptive`) the ranks' clocks differ, so they keep to the plan, which they agree on."""
     done = len(results)
     if not adaptive or not cfg.max_seconds:
         return planned[done] if done < len(planned) else None

@@ -90,13 +90,13 @@ def next_run(cfg: TrainConfig, planned: list[TrainConfig], results: list[TrainRe
     done = len(results)
     if not adaptive or not cfg.max_seconds:
         return planned[done] if done < len(planned) else None
-    left = cfg.max_seconds - sum(r.seconds for r in results)
+    left, least = cfg.max_seconds - sum(r.seconds for r in results), LEFTOVER * cfg.run_seconds
     if done < len(planned):
         # Runs overrun their shares a little (setup, the last validation); on a budget of a second or two
         # that can leave the next run next to nothing, or less: the runs trained so far are the model then
         share = left / (len(planned) - done)
-        return replace(planned[done], max_seconds=share) if share >= LEFTOVER * cfg.run_seconds else None
-    if not (cfg.fill_budget and results[-1].stopped_early) or done > MAX_BRANCHES or left < LEFTOVER * cfg.run_seconds:
+        return replace(planned[done], max_seconds=share) if share >= least else None
+    if not (cfg.fill_budget and results[-1].stopped_early) or done > MAX_BRANCHES or left < least:
         return None
     return replace(planned[-1], seed=cfg.seed + done, max_seconds=left)
 
@@ -133,7 +133,7 @@ class _Relay:
         """A run has ended: the next one's events carry on from it."""
         self.steps, self.seconds = self.steps + result.steps, self.seconds + result.seconds
         self.branch += 1
-        self.base = max([self.base] + [e.progress for e in (self.last, self.done) if e])
+        self.base = max((e.progress for e in (self.last, self.done) if e), default=self.base)
 
     def finish(self, result: TrainResult):
         if self.on_event is None or self.last is None:

@@ -2,7 +2,8 @@
 import math
 
 from wordlstm import auto, plan
-from wordlstm.auto import LONGEST_RUN, MAX_PLANNED, RUN_EPOCHS, Choice, choose, measured_scale
+from wordlstm.auto import (LONGEST_RUN, MAX_PLANNED, MEMBER_EPOCHS, MEMBERS, RUN_EPOCHS, Choice, choose,
+                          measured_scale)
 from wordlstm.branches import MAX_BRANCHES, run_configs
 from wordlstm.defaults import AUTO, AUTO_SIZE, SIZES, configs, size_settings
 
@@ -36,6 +37,10 @@ def test_branches_grow_with_the_epochs_the_budget_holds():
     assert not choices[1].run_epochs and choices[-1].run_epochs == LONGEST_RUN  # both rules are exercised
     for seconds, c in zip(budgets, choices):
         fits, k = epochs_in(seconds), c.branches
+        # Two models trained apart where the budget holds enough for each; each model's share is ruled alike
+        assert c.members == (MEMBERS if fits >= MEMBERS * MEMBER_EPOCHS else 1)
+        assert ("an ensemble of" in c.why) == (c.members > 1) and c.settings["members"] == c.members
+        fits /= c.members
         if c.run_epochs is None:  # each run's share holds about RUN_EPOCHS epochs, up to the most measured
             runs = fits / RUN_EPOCHS  # as many runs as that makes, to the nearest
             assert k == 0 and runs < 1.5 or k == MAX_PLANNED and runs >= MAX_PLANNED + 0.5 or abs(runs - (k + 1)) <= 0.5
@@ -43,16 +48,17 @@ def test_branches_grow_with_the_epochs_the_budget_holds():
         else:  # a long budget: runs of LONGEST_RUN epochs, as many as it holds, up to MAX_BRANCHES
             assert c.run_epochs == LONGEST_RUN and fits > (MAX_PLANNED + 1) * LONGEST_RUN
             assert k == MAX_BRANCHES or abs(fits / LONGEST_RUN - (k + 1)) <= 0.5
-            assert f"of at most {LONGEST_RUN} epochs each" in c.why
+            assert f"of at most {LONGEST_RUN} epochs" in c.why
             assert ("before the budget" in c.why) == ((k + 1) * LONGEST_RUN < 0.8 * fits)  # said where it will
             assert c.settings["run_epochs"] == LONGEST_RUN
+    assert [c.members for c in choices][:2] == [1, 1] and choices[-1].members == MEMBERS  # both ways exercised
 
 
 def test_runs_cut_to_the_longest_useful_one_leave_the_rest_of_a_long_budget():
     long = choose(AUTO, **NOVEL, max_seconds=100_000)
     model_cfg, cfg = configs(AUTO, NOVEL["vocab_size"], max_seconds=100_000, epochs=None, **long.settings)
     runs = run_configs(cfg)
-    assert len(runs) == MAX_BRANCHES + 1 and {c.epochs for c in runs} == {LONGEST_RUN}
+    assert len(runs) == MEMBERS * (MAX_BRANCHES + 1) and {c.epochs for c in runs} == {LONGEST_RUN}
     assert sum(c.epochs for c in runs) < epochs_in(100_000) / 10  # most of the budget goes unused, as said
     assert long.why.endswith("; it ends when they are done, before the budget")
     # The user's branches or epochs are theirs: no cut
@@ -76,6 +82,15 @@ def test_what_the_user_asked_for_stays_and_the_line_says_so():
     epochs = choose(AUTO, **NOVEL, max_seconds=300, epochs=3)
     assert epochs.branches == 0 and epochs.why.endswith("one run of the 3 epochs asked for")
     assert choose(AUTO, **NOVEL).why.endswith("without a time budget there is nothing to share out")
+    # One model, whatever the budget, where the user names the branches; their members stay too
+    assert choose(AUTO, **NOVEL, max_seconds=100_000, branches=2).members == 1
+    one = choose(AUTO, **NOVEL, max_seconds=100_000, members=1)
+    assert one.members == 1 and one.branches == MAX_BRANCHES and one.why.startswith(
+        f"auto: the medium size (2x256), with {MAX_BRANCHES} branches of at most {LONGEST_RUN} epochs each, as asked")
+    three = choose(AUTO, **NOVEL, max_seconds=300, members=3, branches=1)
+    assert (three.members, three.branches) == (3, 1) and three.why.endswith(
+        "an ensemble of 3 models trained apart, each with 1 branch, as asked")
+    assert choose("medium", **NOVEL, max_seconds=300, members=2).members == 2
 
 
 def test_a_faster_machine_fits_more_epochs_and_gets_more_branches():

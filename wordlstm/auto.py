@@ -12,7 +12,9 @@ frequencies, so that the choice depends on the text's size alone): a GPU, which 
 more branches, and a text too large for a few epochs in the budget gets one run. On a CPU, whose speed
 varies threefold between the machines measured, the estimate is corrected by a real training step
 (`measured_scale`). A budget that holds more epochs than the branches can use gets runs of LONGEST_RUN
-epochs, more of them, and may end before its time: more only overfits.
+epochs, more of them, and may end before its time: more only overfits. A budget that holds MEMBERS
+times MEMBER_EPOCHS epochs or more trains MEMBERS models apart, each its first run and branches on its
+share, as an ensemble: two such models beat one trained twice as long (docs/recipe.md, "Ensembles").
 """
 import functools
 from dataclasses import dataclass
@@ -32,6 +34,12 @@ MAX_PLANNED = 4  # branches: the most measured; where runs end early, branches.p
 # 126.0 / 125.5 / 127.4, and runs of the budget's share 138.6: they end on patience with their rate still
 # high (docs/recipe.md, "Long budgets").
 LONGEST_RUN = 6
+# Where the budget holds MEMBER_EPOCHS epochs for each of MEMBERS models, auto trains them apart, as an
+# ensemble. At 300 s on a Xeon with AMX, two models of 150 s (11, 17 and 18 epochs each) against one of
+# 300 s, the same session: anna.txt 65.4 against 67.0, tinyshakespeare 121.8 against 128.4,
+# wikitext-2/valid 195.8 against 201.6; four of 75 s gave 121.5, at twice two's cost in generation, so two
+# (docs/recipe.md, "Ensembles").
+MEMBERS, MEMBER_EPOCHS = 2, 10
 
 
 @dataclass(frozen=True)
@@ -41,51 +49,64 @@ class Choice:
     why: str  # one line for people; "" where the user named the size
     fill_budget: bool = False  # auto's: time that runs ending early leave trains more branches
     run_epochs: int | None = None  # auto's, for a long budget: the most epochs a run trains
+    members: int = 1  # auto's, for a long budget: models trained apart, as an ensemble
 
     @property
     def settings(self) -> dict:
         """The training settings chosen, by TrainConfig's names."""
-        return {"branches": self.branches, "fill_budget": self.fill_budget, "run_epochs": self.run_epochs}
+        return {"branches": self.branches, "fill_budget": self.fill_budget, "run_epochs": self.run_epochs,
+                "members": self.members}
 
 
 def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None = None, epochs: int | None = None,
-           device: str = "cpu", branches: int | None = None, time_scale: float | None = None) -> Choice:
+           device: str = "cpu", branches: int | None = None, members: int | None = None,
+           time_scale: float | None = None) -> Choice:
     """What to train a text of `tokens` tokens and `vocab_size` words with: `size` as asked, or for "auto"
-    the rule above. `branches`, if given, is the user's and stays; so do `epochs`, which then bound each
-    run (auto then trains one). `device`: a torch device's name, not "auto". time_scale: this machine's
-    step time over plan()'s; None: measured, where the rule needs it (`measured_scale`)."""
+    the rule above. `branches` and `members`, if given, are the user's and stay (the user's branches alone
+    mean one model); so do `epochs`, which then bound each run (auto then trains one). `device`: a torch
+    device's name, not "auto". time_scale: this machine's step time over plan()'s; None: measured, where
+    the rule needs it (`measured_scale`)."""
     if size != AUTO:
-        return Choice(size, branches or 0, "")
+        return Choice(size, branches or 0, "", members=members or 1)
     fits = planned = 0
     run_epochs = None
+    asked = branches is not None or members is not None
     if max_seconds and not epochs:
         model_cfg, cfg = configs(AUTO_SIZE, vocab_size, max_seconds=max_seconds, epochs=None)
         if time_scale is None:  # the user's branches need no estimate
             time_scale = measured_scale(vocab_size, device) if branches is None else 1.0
         fits = max_seconds / plan(tokens, model_cfg, cfg, device, time_scale=time_scale).seconds_per_epoch
-        planned = min(MAX_PLANNED, max(0, round(fits / RUN_EPOCHS) - 1))
-        if branches is None and fits > (planned + 1) * LONGEST_RUN:
-            planned, run_epochs = min(MAX_BRANCHES, round(fits / LONGEST_RUN) - 1), LONGEST_RUN
+        if members is None:
+            members = MEMBERS if branches is None and fits >= MEMBERS * MEMBER_EPOCHS else 1
+        each = fits / members  # the epochs each model's share holds
+        planned = min(MAX_PLANNED, max(0, round(each / RUN_EPOCHS) - 1))
+        if branches is None and each > (planned + 1) * LONGEST_RUN:
+            planned, run_epochs = min(MAX_BRANCHES, round(each / LONGEST_RUN) - 1), LONGEST_RUN
     shape = size_settings(AUTO_SIZE)
     what = f"auto: the {AUTO_SIZE} size ({shape['num_layers']}x{shape['hidden_size']})"
-    if branches is not None:
-        asked = f"with {_count(branches, 'branch', 'branches')}" if branches else "one run"
-        why = f"{what}, {asked}, as asked"
+    members, n = members or 1, planned if branches is None else branches
+    runs = f"{_count(n, 'branch', 'branches')}" + (f" of at most {run_epochs} epochs" if run_epochs else "")
+    if members > 1:
+        runs = f"an ensemble of {members} models trained apart, each " + (f"with {runs}" if n else "one run")
+    else:
+        runs = (f"with {runs}" + (" each" if run_epochs else "")) if n else "one run"
+    fit = f"about {fits:.0f} epochs of this text fit in {max_seconds or 0:g} s on {device}"
+    if asked:
+        why = f"{what}, {runs}, as asked"
     elif epochs:
         why = f"{what}, one run of the {_count(epochs, 'epoch', 'epochs')} asked for"
     elif not max_seconds:
         why = f"{what}, one run: without a time budget there is nothing to share out"
-    elif run_epochs:
-        why = (f"{what} and {_count(planned, 'branch', 'branches')} of at most {run_epochs} epochs each: about "
-               f"{fits:.0f} epochs of this text fit in {max_seconds:g} s on {device}, and a run overfits after a few")
-        if (planned + 1) * run_epochs < 0.8 * fits:  # said where a fifth or more is left: fits is an estimate
-            why += "; it ends when they are done, before the budget"
-    elif planned:
-        why = (f"{what} and {_count(planned, 'branch', 'branches')}: about {fits:.0f} epochs of this text fit in "
-               f"{max_seconds:g} s on {device}, where one run is at its best after a few")
+    elif run_epochs or planned:
+        why = f"{what}, {runs}: {fit}, " + ("and a run overfits after a few" if run_epochs else
+                                            "where one run is at its best after a few")
+        if members > 1:
+            why += ", and models from different starts gain where one stops"
+        if run_epochs and members * (planned + 1) * run_epochs < 0.8 * fits:  # said where a fifth or more is left
+            why += "; it ends when they are done, before the budget"  # (fits is an estimate)
     else:
         why = f"{what}, one run: about {fits:.1f} epochs of this text fit in {max_seconds:g} s on {device}"
-    return Choice(AUTO_SIZE, planned if branches is None else branches, why, fill_budget=True, run_epochs=run_epochs)
+    return Choice(AUTO_SIZE, n, why, fill_budget=True, run_epochs=run_epochs, members=members)
 
 
 @functools.lru_cache(maxsize=8)

@@ -30,6 +30,8 @@ over {{ model.embed_dim }}-dimensional word embeddings{{ " tied to its output la
 it read (λ {{ model.cache_lambda }}, θ {{ model.cache_theta }}); the cache has no weights of its own.
 {% endif %}{% if model.unseen_share and model.unseen_ids %}The {{ "{:,}".format(model.unseen_ids|length) }} words of the vocabulary that its training text never has share
 {{ "%.2f"|format(100 * model.unseen_share) }}% of the probability of every next word: Good-Turing's estimate of how often a new word comes.
+{% endif %}{% if (model.members or 1) > 1 %}It is an ensemble of {{ model.members }} such models, trained apart from different starts: its next-word
+probabilities are the mean of theirs, each with its own cache.
 {% endif %}It writes text in the style of the corpus it was trained on, one word at a time.
 
 ## Usage
@@ -74,7 +76,12 @@ the last part of its text to validation.
 {% for k, v in results.items() %}| {{ k }} | {{ v }} |
 {% endfor %}
 {% if command %}Command: `{{ command }}`
-{% endif %}{% if branches %}
+{% endif %}{% if members > 1 %}
+Trained as {{ members }} models apart, one after the other, each a first run from its own start{% if branches %} and then
+branches from its best weights ({{ branches }} in all){% endif %}, each run with its own seed and a share of the time
+budget{% if run_epochs %}, at most {{ run_epochs }} epochs long{% endif %}{% if leftover_branches %} ({{ leftover_branches }} branches on the time left by runs that ended
+early){% endif %}; each model is the mean of its branches' weights, and the ensemble's next-word probabilities the mean of the models'.
+{% elif branches %}
 Trained as a first run, then {{ branches }} branches from its best weights, each with its own seed and a share
 of the time budget{% if run_epochs %}, at most {{ run_epochs }} epochs long{% endif %}{% if leftover_branches %} ({{ leftover_branches }} of them on the time left by runs that ended
 early){% endif %}; the model is the mean of the branches' weights (a model soup).
@@ -150,7 +157,7 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
         corpus={"tokens": None, "min_count": 1, "max_vocab": None, "sha256": "?", **corpus,
                 "name": os.path.basename(str(corpus.get("name", "?")))},  # never the user's local path
         corpus_note=note, hyperparameters=hyperparameters(model_cfg, train), results=results,
-        command=config.get("command"), branches=metrics.get("branches", 0),
+        command=config.get("command"), branches=metrics.get("branches", 0), members=metrics.get("members", 1),
         leftover_branches=metrics.get("leftover_branches", 0), run_epochs=train.get("run_epochs"),
         init_from=config.get("init_from"),
         samples=samples, sample_settings=", ".join(f"{k} {v}" for k, v in SAMPLE_SETTINGS.items()) + f", prompt \"{prompt}\"",

@@ -19,6 +19,7 @@ import torch
 from huggingface_hub import HfApi, ModelHubMixin, snapshot_download
 
 from .card import LIBRARY, TAGS, build_card
+from .ensemble import build
 from .model import ModelConfig, WordLSTM
 from .errors import UserError
 from .events import Position, TrainState
@@ -202,7 +203,7 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
     if len(vocab) != model_config.vocab_size:
         raise UserError(f"{path}: the vocabulary has {len(vocab)} words but the model expects "
                         f"{model_config.vocab_size}; the files do not belong together")
-    model = WordLSTM(model_config)
+    model = build(model_config)
     try:
         safetensors.torch.load_model(model, os.path.join(path, MODEL_FILE), strict=True)
     except (safetensors.SafetensorError, OSError, RuntimeError, ValueError) as e:

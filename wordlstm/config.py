@@ -77,6 +77,11 @@ class TrainConfig(Config):
     # of their weights (a model soup: Wortsman et al., 2022). Where one run peaks after a few epochs (a
     # small text), this turns more time into a better model (docs/recipe.md). 0: one run.
     branches: int = 0
+    # Models trained apart, each its own first run (a new start, or the same warm start) and branches, with
+    # an equal share of the budget; the model is their ensemble, whose next-word probabilities are their
+    # mean (ensemble.py). Two from different starts beat one trained twice as long where one stops gaining
+    # (docs/recipe.md, "Ensembles"), at two models' cost in generation. 1: one model.
+    members: int = 1
     # Where a run ends early (patience), the time it leaves goes to the next runs, and what the last one
     # leaves, if a quarter of a run's share or more, to one more branch (branches.py): a budget is spent
     # on what still helps. So a single run may come back as branches. On with --size auto.
@@ -128,6 +133,8 @@ class TrainConfig(Config):
             raise UserError("documents are token counts, 0 or more")
         if self.branches < 0:
             raise UserError(f"branches must be 0 (one run) or more (got {self.branches})")
+        if self.members < 1:
+            raise UserError(f"members must be 1 (one model) or more (got {self.members})")
 
     @property
     def run_epochs_cap(self) -> int | None:
@@ -135,6 +142,11 @@ class TrainConfig(Config):
         return min(filter(None, (self.epochs, self.run_epochs)), default=None)
 
     @property
+    def runs(self) -> int:
+        """The runs planned: each member's first and its branches."""
+        return self.members * (self.branches + 1)
+
+    @property
     def run_seconds(self) -> float | None:
-        """Each run's share of max_seconds: all of it, or with branches a (branches + 1)-th."""
-        return self.max_seconds and self.max_seconds / (self.branches + 1)
+        """Each run's share of max_seconds: all of it, or an equal part for each of the planned runs."""
+        return self.max_seconds and self.max_seconds / self.runs

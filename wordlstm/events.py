@@ -87,6 +87,7 @@ class Event:
     val_loss: float | None = None
     sample: str | None = None  # with "val": a short text from the current weights (train's `sampler`)
     branch: int | None = 0  # with TrainConfig.branches: 0 the first run, i its i-th branch, None their mean
+    member: int | None = 0  # with TrainConfig.members: which model of the ensemble trains (0 the first), None: all
     note: str | None = None  # what the user should know of where it trains (zerogpu.py: a refused lease)
 
     @property
@@ -96,6 +97,10 @@ class Event:
     def describe(self, text: str) -> str:
         """Where the run stands, for people (Markdown): training on `text`."""
         where = "the mean of the branches, " if self.branch is None else f"branch {self.branch}, " if self.branch else ""
+        if self.member:
+            where = f"model {self.member + 1} of the ensemble, {where}"
+        elif self.member is None and self.branch is None:
+            where = "the ensemble, "
         parts = [f"Training on **{self.device}** on `{text}`: {where}epoch {self.epoch}, step {self.step}"
                  + (f"/{self.total_steps}" if self.total_steps else ""), f"{self.tokens_per_s:,.0f} tokens/s"]
         if self.train_loss is not None:
@@ -121,6 +126,7 @@ class TrainResult:
     val_coverage: float = 1.0  # the share of the validation windows the last validation read (< 1: out of time)
     branches: int = 0  # the branches whose mean the model is (TrainConfig.branches; fewer if stopped)
     leftover_branches: int = 0  # of those, trained on time that runs ending early left (branches.py)
+    members: int = 1  # the models of the ensemble (TrainConfig.members; fewer if stopped)
     note: str | None = None  # what the user should know of where it trained (zerogpu.py: a refused lease)
 
     @property
@@ -132,7 +138,10 @@ class TrainResult:
         partial = f" (on {self.val_coverage:.0%} of the held-out text: the time budget)" if self.val_coverage < 1 else ""
         if self.stopped_early:  # a shared server's queue is free sooner; more training would only have overfit
             partial += f"; {self.early_note(patience)}"
-        if self.branches:
+        if self.members > 1:
+            each = f", {self.branches} branches in all{self.leftover_note()}" if self.branches else ""
+            partial += f"; an ensemble of {self.members} models trained apart{each}"
+        elif self.branches:
             partial += f"; the mean of {self.branches} branches{self.leftover_note()}"
         return (f"{'Stopped' if self.stopped else 'Done'}: trained on `{text}`, {self.steps} steps in "
                 f"{self.seconds:.0f} s on **{self.device}**, {self.tokens_per_s:,.0f} tokens/s; validation "
@@ -162,7 +171,8 @@ class TrainResult:
                 "tokens": self.tokens, "seconds": round(self.seconds, 1), "device": self.device,
                 "stopped": self.stopped, "stopped_early": self.stopped_early, "annealed": self.annealed,
                 "val_coverage": round(self.val_coverage, 4), **({"branches": self.branches} if self.branches else {}),
-                **({"leftover_branches": self.leftover_branches} if self.leftover_branches else {})}
+                **({"leftover_branches": self.leftover_branches} if self.leftover_branches else {}),
+                **({"members": self.members} if self.members > 1 else {})}
 
 
 def progress(pos: Position, cfg: TrainConfig, total_steps: int | None, elapsed: float) -> tuple[float, float | None]:

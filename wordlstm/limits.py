@@ -150,9 +150,9 @@ def _problem(cost: Plan, cfg, limits: Limits, in_use: int) -> str | None:
     if not _fits_memory(cost, limits, in_use):
         return (f"these settings need about {size(cost.peak_bytes)} of memory; {limits.place} allows "
                 f"{size(limits.memory)} ({size(in_use)} of it in use)")
-    budget = cfg.run_seconds  # with branches, each run's share
+    budget = cfg.run_seconds  # with branches or members, each run's share
     if budget and first_seconds(cost) > budget:
-        share = f" (each of its {cfg.branches + 1} runs' share)" if cfg.branches else ""
+        share = f" (each of its {cfg.runs} runs' share)" if cfg.runs > 1 else ""
         return (f"a training step of these settings and the one batch of validation every training gets take "
                 f"about {duration(first_seconds(cost))}, more than the time budget of {duration(budget)}{share}")
     return None

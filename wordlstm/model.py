@@ -52,9 +52,12 @@ class ModelConfig(Config):
     # (unseen.py): Good-Turing's n1 / N, counted by train() with the words themselves. None: count it; 0: off.
     unseen_share: float | None = None
     unseen_ids: list[int] = field(default_factory=list)
+    # How many models of this shape the weights hold: 1, or an ensemble's members (ensemble.py), which
+    # training sets (TrainConfig.members). A WordLSTM is always one of them.
+    members: int = 1
 
     def __post_init__(self):
-        for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
+        for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers", "members"):
             if int(getattr(self, name)) < 1:
                 raise UserError(f"{name} must be at least 1 (got {getattr(self, name)})")
         for name in ("dropout", "output_dropout", "embed_dropout", "input_dropout", "weight_drop"):

@@ -42,7 +42,8 @@ class Runs:
         save_checkpoint(folder, model, corpus.vocab, train=asdict(cfg), metrics=result.metrics(),
                         corpus=corpus.info(), corpus_ids=corpus.ids, **({"init_from": init_from} if init_from else {}))
         m = model.config
-        settings = (f"{m.num_layers}x{m.hidden_size} {m.softmax}, dropout {m.dropout}, seq {cfg.seq_len}, "
+        settings = (f"{m.num_layers}x{m.hidden_size} {m.softmax}" + (f", {m.members} models" if m.members > 1 else "")
+                    + f", dropout {m.dropout}, seq {cfg.seq_len}, "
                     f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}"
                     + (f", from {init_from['source']}" if init_from else ""))
         run = Run(number, corpus, load_checkpoint(folder),

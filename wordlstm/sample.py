@@ -11,6 +11,7 @@ import torch
 from . import unseen
 from .cache import Window
 from .defaults import NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P
+from .ensemble import members
 from .model import WordLSTM
 from .errors import UserError
 from .tokenizer import SENTENCE_ENDS, Detokenizer, tokenize
@@ -117,7 +118,7 @@ class Generation:
         self.why = f"at the {max_new_tokens}-token bound"
         if max_new_tokens == 0:
             return
-        reader, written, ends = Reader(model, prompt.ids), [], 0
+        reader, written, ends = read(model, prompt.ids), [], 0
 
         def sample() -> int:
             probs = reader.probs
@@ -185,6 +186,30 @@ class Reader:
         self.token.fill_(token_id)
         probs, self.state = self.step(self.token, self.state)  # (1, V): one token in, not the whole text
         self.probs = self._mixed(probs)
+
+
+class Mean:
+    """An ensemble reading a text: each member reads it (a Reader each, with its own cache), and `probs` is
+    the mean of theirs, which are all on the same scale (the cache's), so the mean is the ensemble's
+    distribution on that scale too."""
+
+    def __init__(self, readers: list[Reader]):
+        self.readers = readers
+        self.probs = self._mean()
+
+    def _mean(self) -> torch.Tensor:
+        return torch.stack([r.probs for r in self.readers]).mean(0)
+
+    def read(self, token_id: int):
+        for r in self.readers:
+            r.read(token_id)
+        self.probs = self._mean()
+
+
+def read(model, ids: list[int]) -> Reader | Mean:
+    """A reader of `model` (a WordLSTM or an Ensemble) that has read `ids`."""
+    parts = members(model)
+    return Reader(model, ids) if len(parts) == 1 else Mean([Reader(m, ids) for m in parts])
 
 
 def generate(model: WordLSTM, vocab: Vocab, prompt: str, **settings) -> str:

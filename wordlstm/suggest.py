@@ -14,7 +14,7 @@ import torch
 
 from .errors import UserError
 from .model import WordLSTM
-from .sample import Reader
+from .sample import read
 from .tokenizer import NO_SPACE_BEFORE, SENTENCE_ENDS, tokenize_at_most
 from .vocab import Vocab
 
@@ -77,7 +77,7 @@ class Suggester:
             for i in ids[len(self.read):]:
                 self.reader.read(i)
         else:  # a new text, or an edit before the end: read it again, in one pass
-            self.reader = Reader(self.model, ids)
+            self.reader = read(self.model, ids)
         self.read = list(ids)
         probs = self.reader.probs
         return probs / probs.sum()  # the reader's are up to a constant factor (the cache's scale)

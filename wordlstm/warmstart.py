@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from .ensemble import members
 from .errors import UserError
 from .model import ModelConfig, WordLSTM
 from .vocab import Vocab
@@ -57,8 +58,10 @@ def warm_start(source, model_config: ModelConfig, vocab: Vocab, asked: dict | No
 
 def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, vocab: Vocab, counts) -> Transfer:
     """The weights a model of `model_config` over `vocab` (word counts `counts`) starts from,
-    taken from `source`; UserError if their shapes do not fit."""
-    src, m = source.config, model_config
+    taken from `source` (an ensemble's first model); UserError if their shapes do not fit. Each model of
+    an ensemble trained from it starts from these weights."""
+    source = members(source)[0]
+    src, m = source.config, replace(model_config, members=1)
     for name, flag in (("embed_dim", "--embed-dim"), ("hidden_size", "--hidden-size"), ("num_layers", "--num-layers")):
         if getattr(src, name) != getattr(m, name):
             raise UserError(f"cannot start from that model: its {name} is {getattr(src, name)}, this one's "

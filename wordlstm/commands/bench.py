@@ -33,6 +33,7 @@ from wordlstm.cli import ArgumentParser
 from wordlstm.auto import choose
 from wordlstm.defaults import MIN_WORDS, SIZE_NAMES, split_settings
 from wordlstm.device import use_bf16
+from wordlstm.ensemble import Ensemble, members
 from wordlstm.suggest import Suggester
 from wordlstm.cost import cluster_shares, cluster_widths, flops_per_token, plan
 
@@ -121,6 +122,8 @@ def train_ours(corpus, seconds, device, softmax="auto", precision="auto", size="
 def without(model, **off):
     """The same weights, with some of the config's mixture off (cache_lambda=0, unseen_share=0): what
     that part adds, with no training."""
+    if isinstance(model, Ensemble):  # each member mixes its own distribution
+        return Ensemble(replace(model.config, **off), [without(m, **off) for m in model.members])
     plain = copy.copy(model)  # a shallow copy: the modules, and so the weights, are shared
     plain.config = replace(model.config, **off)
     return plain
@@ -155,9 +158,10 @@ def admission_check(corpus, model_cfg, cfg, result, device) -> dict:
 def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto", **recipe):
     corpus, report = bench_prep(path)
     model, model_cfg, cfg, result, val_loss = train_ours(corpus, seconds, device, softmax, precision, **recipe)
-    # Forward + backward (3x forward) FLOPs per training token, the clusters weighted by the text's words.
+    # Forward + backward (3x forward) FLOPs per training token, the clusters weighted by the text's words;
+    # an ensemble's members train one at a time, so a token goes through one of them.
     shares = cluster_shares(model_cfg, corpus.vocab.counts)
-    flops = 6 * flops_per_token(model_cfg, shares, cluster_widths(model))
+    flops = 6 * flops_per_token(model_cfg, shares, cluster_widths(members(model)[0]))
     _, val_ids = split(corpus.ids, cfg.seq_len, cfg.val_fraction)
     for name, off in [("cache", dict(cache_lambda=0.0)), ("share", dict(unseen_share=0.0))]:
         if model.config != replace(model.config, **off):
@@ -168,7 +172,7 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
                   size=recipe.get("size", "small"), leftover_branches=result.leftover_branches,
                   model=f"{model_cfg.num_layers}x{model_cfg.hidden_size}",
                   softmax=model_cfg.softmax, lr=cfg.lr, batch_size=cfg.batch_size,
-                  train_steps=result.steps, branches=result.branches, train_epochs=round(result.epochs, 2),
+                  train_steps=result.steps, branches=result.branches, members=result.members, train_epochs=round(result.epochs, 2),
                   train_tokens_per_s=round(result.tokens_per_s, 1), val_loss=round(val_loss, 4),
                   train_flops_per_token=round(flops),
                   mfu=mfu(result.device, flops * result.tokens_per_s, multiprocessors(result.device)),

@@ -71,6 +71,10 @@ def parse_args():
     flag("--branches", type=int,
          help="after the first run, this many more from its best weights, each with its own seed and "
               "a share of --max-seconds; the model is their mean (default: auto's choice; with a named size, 0)")
+    flag("--members", type=int,
+         help="models trained apart, each its own first run and branches on an equal share of the budget; "
+              "the model is their ensemble, its probabilities their mean (default: auto's choice, 2 where the "
+              "budget holds many epochs; with a named size or --branches, 1)")
     flag("--val-every", type=float,
          help="seconds of training between validations, besides each epoch's end (default: a twentieth "
               "of --max-seconds; without it, epoch ends only); 0: epoch ends only")
@@ -147,6 +151,7 @@ def settings(args, rank: int):
     corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
     choice = choose(args.size, tokens=len(corpus.ids), vocab_size=len(corpus.vocab),
                     max_seconds=given.get("max_seconds"), epochs=given.get("epochs"), branches=given.pop("branches", None),
+                    members=given.pop("members", None),
                     device=str(pick_device(given.get("device", TrainConfig.device))))
     # Under auto, as the app's sliders: tied while the shape asked for allows; a named size's tie is its own.
     tie = {"tie_weights": tied(AUTO, given)} if args.size == AUTO and "tie_weights" not in given else {}
@@ -231,6 +236,8 @@ class Bar:
         # A run that ends early (patience) is done all the same: its bar ends full, not where time stood.
         self.bar.n = 100 if e.kind == "done" else round(100 * e.progress, 1)
         post = {"epoch": e.epoch, "step": e.step, "tok/s": f"{e.tokens_per_s:,.0f}", "device": e.device}
+        if self.cfg.members > 1:
+            post["model"] = "all" if e.member is None else f"{e.member + 1}/{self.cfg.members}"
         if self.branch or e.branch is None:
             post["branch"] = "mean" if e.branch is None else f"{e.branch}/{max(self.cfg.branches, self.branch)}"
         if e.train_loss is not None:
@@ -242,10 +249,14 @@ class Bar:
         if self.track is not None:
             self.track(e)
         if e.kind == "val" and e.branch is None:
-            self.bar.write(f"the mean of the {self.branch} branches: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
+            what = (f"the ensemble of {self.cfg.members} models" if e.member is None
+                    else f"the mean of the {self.branch} branches")
+            self.bar.write(f"{what}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
         elif e.kind == "val":
             planned = self.cfg.branches
             where = (f"branch {e.branch} of {max(planned, e.branch)}, " if e.branch else "first run, " if planned else "")
+            if self.cfg.members > 1:
+                where = f"model {e.member + 1} of {self.cfg.members}, {where}"
             self.bar.write(f"{where}epoch {e.epoch}, step {e.step:,}: val loss {e.val_loss:.4f}, "
                            f"perplexity {e.val_ppl:.1f}")
             if e.sample:
@@ -278,9 +289,10 @@ def main():
 
     trained = trained_config(corpus.ids, model_cfg, cfg)  # what train() builds: its unseen words counted
 
-    def save(metrics, state=None, weights=None, final=False):
-        model = WordLSTM(trained)
-        model.load_state_dict(weights or state.position.best or state.model)  # what users load: the best so far
+    def save(metrics, state=None, model=None, final=False):
+        if model is None:  # from a run's state: what users load is the best so far
+            model = WordLSTM(trained)
+            model.load_state_dict(state.position.best or state.model)
         save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), metrics=metrics, corpus=corpus.info(),
                         command=command, resume=state, **({"init_from": init_from} if init_from else {}),
                         corpus_ids=corpus.ids if final else None)  # the card's originality: once, at the end
@@ -303,8 +315,10 @@ def main():
     if rank:
         return 0
     bar.close()
-    if result.branches:  # the mean of the branches: no run's state holds it, and there is nothing to resume
-        save(result.metrics(), weights=model.state_dict(), final=True)
+    # The mean of branches, an ensemble, or a first run that took no checkpoints (branches or members were
+    # planned, and it was stopped or the budget ended there): no run's state holds it, nothing to resume
+    if result.branches or result.members > 1 or not saved:
+        save(result.metrics(), model=model, final=True)
     else:
         save(result.metrics(), saved[0], final=True)  # the last state, with the final metrics
     if track is not None:

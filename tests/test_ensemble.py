@@ -125,3 +125,14 @@ def test_a_warm_start_from_an_ensemble_takes_its_first_model(tiny_corpus):
     start = transfer(ensemble, vocab, ModelConfig(len(vocab), **SMALL, members=2), vocab, vocab.counts)
     first = ensemble.members[0].state_dict()
     assert all(torch.equal(start.state[k], first[k]) for k in first if k.startswith("lstm."))
+
+
+def test_the_apps_runs_table_names_the_models_and_counts_their_memory(tiny_corpus, tmp_path):
+    from wordlstm.runs import Runs
+
+    model_cfg, cfg = settings(tiny_corpus, members=2)
+    model, result = train(tiny_corpus.ids, model_cfg, cfg)
+    run = Runs(str(tmp_path)).record(model, tiny_corpus, result, cfg)
+    assert ", 2 models, " in run.row[2] and isinstance(run.ckpt.model, Ensemble)
+    one = sum(p.numel() * p.element_size() for p in model.members[0].parameters())
+    assert run.memory == f"{2 * one / 2**20:.1f} MB"

@@ -209,3 +209,29 @@ def test_a_long_budget_on_a_small_text_trains_runs_of_a_few_epochs_and_ends_earl
     assert f"the ensemble of {MEMBERS} models: val loss" in r.stdout and f"model {MEMBERS} of {MEMBERS}, branch" in r.stdout
     r = run("generate.py", out, "--prompt", "the cat", "--max-new-tokens", 10, "--seed", 4)  # it loads and writes
     assert r.returncode == 0 and r.stdout.startswith("The cat"), r.stderr
+
+
+def test_a_first_run_that_trained_alone_where_branches_were_planned_is_saved(tmp_path, monkeypatch):
+    """Where branches are planned, the first run takes no checkpoints; if it is the only run that trains
+    (stopped, or a budget of a second that leaves the next run no time), its model is what is saved."""
+    from dataclasses import replace
+
+    from wordlstm import load_checkpoint
+    from wordlstm.commands import train as command
+
+    real = command.train
+
+    def first_run_only(ids, model_cfg, cfg, **kw):  # what train() returns when only the first run trained
+        assert cfg.branches == 2 and kw.get("on_checkpoint") is not None
+        return real(ids, model_cfg, replace(cfg, branches=0), **{**kw, "on_checkpoint": None})
+
+    corpus, out = tmp_path / "tiny.txt", tmp_path / "first"
+    corpus.write_text(TINY)
+    monkeypatch.setattr(command, "train", first_run_only)
+    monkeypatch.setattr(sys, "argv", ["train.py", str(corpus), "--out", str(out), "--epochs", "1", "--seq-len", "10",
+                                      "--batch-size", "4", "--embed-dim", "8", "--hidden-size", "8", "--num-layers",
+                                      "1", "--branches", "2", "--sample-words", "0"])
+    assert not command.main()  # None: done
+    config = json.loads((out / "config.json").read_text())
+    assert config["metrics"]["epochs"] == 1 and "branches" not in config["metrics"]
+    assert load_checkpoint(out).model.config.hidden_size == 8 and not (out / "resume.json").exists()

@@ -9,7 +9,7 @@ averaged, their probabilities can, and two such models beat one trained twice as
 An Ensemble reads like a WordLSTM wherever the next-word distribution is read: its features are its
 members' side by side (B, T, K * H), so that slicing a text's positions works as for one model, and
 text_nll and next_log_probs split them again, each member with its own cache and unseen share, and mix
-the members' probabilities. Generation reads each member apart (sample.reader).
+the members' probabilities. Generation reads each member apart (sample.read, sample.Mean).
 """
 import math
 from dataclasses import replace

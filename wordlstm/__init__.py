@@ -2,7 +2,7 @@
 
 The pipeline, one module per stage:
     texts -> tokenizer -> vocab -> data (documents, split, windows) -> model (+ cache, unseen)
-    -> train (loop, branches) -> sample
+    -> train (loop, branches; an ensemble of members) -> sample
 and around it: checkpoint, card, hub, archive (sharing a model); score and originality (what a model
 learned); cost and limits (what a training will cost, before it runs); defaults (the settings the
 front ends share; auto, the default size). The app's Gradio plumbing is in web.py, the one module that imports gradio.

@@ -90,7 +90,6 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
         runs = f"an ensemble of {members} models trained apart, each " + (f"with {runs}" if n else "one run")
     else:
         runs = (f"with {runs}" + (" each" if run_epochs else "")) if n else "one run"
-    fit = f"about {fits:.0f} epochs of this text fit in {max_seconds or 0:g} s on {device}"
     if asked:
         why = f"{what}, {runs}, as asked"
     elif epochs:
@@ -98,8 +97,8 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
     elif not max_seconds:
         why = f"{what}, one run: without a time budget there is nothing to share out"
     elif run_epochs or planned:
-        why = f"{what}, {runs}: {fit}, " + ("and a run overfits after a few" if run_epochs else
-                                            "where one run is at its best after a few")
+        why = (f"{what}, {runs}: about {fits:.0f} epochs of this text fit in {max_seconds:g} s on {device}, "
+               + ("and a run overfits after a few" if run_epochs else "where one run is at its best after a few"))
         if members > 1:
             why += ", and models from different starts gain where one stops"
         if run_epochs and members * (planned + 1) * run_epochs < 0.8 * fits:  # said where a fifth or more is left

@@ -57,7 +57,7 @@ def branched(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, 
     while (run_cfg := next_run(cfg, planned, results, adaptive=world == 1)) is not None:
         member, branch = place(cfg, len(results))
         if not branch and results:  # a new member's first run: the one before is done
-            models.append(_mean(model, soup))
+            models.append(_mean(model, soup, place(cfg, len(results) - 1)[1]))
         alone = dict(on_checkpoint=on_checkpoint, resume=resume) if cfg.runs == 1 and not results else {}
         relay.at(member, branch)
         model, result = run(ids, one, run_cfg, on_event=relay, should_stop=should_stop,
@@ -69,14 +69,13 @@ def branched(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, *, 
             first = {k: w.detach().clone() for k, w in weights.items()} if cfg.branches or cfg.fill_budget else None
             soup = None
         elif soup is None:  # a sum in float32, not a list: two copies of the weights, whatever the branches
-            soup = {k: w.detach().float().clone() for k, w in weights.items()}, 1
+            soup = {k: w.detach().float().clone() for k, w in weights.items()}
         else:
             for k, w in weights.items():
-                soup[0][k].add_(w.float())
-            soup = soup[0], soup[1] + 1
+                soup[k].add_(w.float())
         if result.stopped:
             break
-    models.append(_mean(model, soup))
+    models.append(_mean(model, soup, place(cfg, len(results) - 1)[1]))
     if len(results) == 1:
         relay.finish(results[0])
         return model, results[0]
@@ -102,12 +101,12 @@ def place(cfg: TrainConfig, run: int) -> tuple[int, int]:
     return divmod(run, each) if run < cfg.runs else (cfg.members - 1, run - cfg.runs + each)
 
 
-def _mean(model: WordLSTM, soup: tuple[dict, int] | None) -> WordLSTM:
-    """A member's model: `model`, its last run's, with the mean of its branches' weights (soup: their sum
-    and their count); without branches, `model` as it is."""
+def _mean(model: WordLSTM, soup: dict | None, branches: int) -> WordLSTM:
+    """A member's model: `model`, its last run's (its `branches`-th branch), with the mean of its branches'
+    weights, `soup` their sum; without branches (soup None), `model` as it is."""
     if soup is not None:
-        (total, count), weights = soup, model.state_dict()
-        model.load_state_dict({k: (w / count).to(weights[k].dtype) for k, w in total.items()})
+        weights = model.state_dict()
+        model.load_state_dict({k: (w / branches).to(weights[k].dtype) for k, w in soup.items()})
     return model
 
 
@@ -125,8 +124,7 @@ def next_run(cfg: TrainConfig, planned: list[TrainConfig], results: list[TrainRe
         # that can leave the next run next to nothing, or less: the runs trained so far are the model then
         share = left / (len(planned) - done)
         return replace(planned[done], max_seconds=share) if share >= least else None
-    runs_of_last = done - (cfg.members - 1) * (cfg.branches + 1)  # the last member's: its first and branches
-    if not (cfg.fill_budget and results[-1].stopped_early) or runs_of_last > MAX_BRANCHES or left < least:
+    if not (cfg.fill_budget and results[-1].stopped_early) or place(cfg, done)[1] > MAX_BRANCHES or left < least:
         return None
     return replace(planned[-1], seed=cfg.seed + done, max_seconds=left)
 

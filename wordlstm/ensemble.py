@@ -44,18 +44,15 @@ class Ensemble(nn.Module):
     def device(self) -> torch.device:
         return self.members[0].device
 
-    def init_state(self, batch_size: int) -> list[State]:
-        return [m.init_state(batch_size) for m in self.members]
-
     def features(self, x: torch.Tensor, state: list[State] | None = None) -> tuple[torch.Tensor, list[State]]:
         """x: (B, T) -> the members' LSTM outputs side by side (B, T, K * H), and their states."""
-        return self._joined([m.features(x, s) for m, s in zip(self.members, state or [None] * len(self.members))])
+        return self._joined(WordLSTM.features, x, state)
 
     def eval_features(self, x: torch.Tensor, state: list[State] | None = None) -> tuple[torch.Tensor, list[State]]:
-        return self._joined([m.eval_features(x, s) for m, s in zip(self.members, state or [None] * len(self.members))])
+        return self._joined(WordLSTM.eval_features, x, state)
 
-    @staticmethod
-    def _joined(outs: list) -> tuple[torch.Tensor, list[State]]:
+    def _joined(self, features, x: torch.Tensor, state: list[State] | None) -> tuple[torch.Tensor, list[State]]:
+        outs = [features(m, x, s) for m, s in zip(self.members, state or [None] * len(self.members))]
         return torch.cat([o for o, _ in outs], dim=-1), [s for _, s in outs]
 
     def _split(self, out: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, TINY
 from wordlstm import SIZES, TrainConfig
-from wordlstm.auto import LONGEST_RUN, MEMBERS
+from wordlstm.auto import LONGEST_RUN, MAX_MEMBERS
 from wordlstm.branches import MAX_BRANCHES
 from wordlstm.tokenizer import tokenize
 
@@ -198,15 +198,15 @@ def test_a_long_budget_on_a_small_text_trains_runs_of_a_few_epochs_and_ends_earl
     out = tmp_path / "long"
     r = run("train.py", corpus, "--out", out, "--max-seconds", 3600, "--sample-words", 0)  # auto, the default
     assert r.returncode == 0, r.stderr
-    assert f"an ensemble of {MEMBERS} models trained apart, each with {MAX_BRANCHES} branches of at most {LONGEST_RUN} epochs" in r.stderr
+    assert f"an ensemble of {MAX_MEMBERS} models trained apart, each with {MAX_BRANCHES} branches of at most {LONGEST_RUN} epochs" in r.stderr
     config = json.loads((out / "config.json").read_text())
-    assert config["train"]["run_epochs"] == LONGEST_RUN and config["metrics"]["branches"] == MEMBERS * MAX_BRANCHES
-    assert config["model"]["members"] == config["metrics"]["members"] == MEMBERS
-    assert config["metrics"]["epochs"] <= MEMBERS * (MAX_BRANCHES + 1) * LONGEST_RUN + 1e-6  # each run's epochs at most
+    assert config["train"]["run_epochs"] == LONGEST_RUN and config["metrics"]["branches"] == MAX_MEMBERS * MAX_BRANCHES
+    assert config["model"]["members"] == config["metrics"]["members"] == MAX_MEMBERS
+    assert config["metrics"]["epochs"] <= MAX_MEMBERS * (MAX_BRANCHES + 1) * LONGEST_RUN + 1e-6  # each run's epochs at most
     assert config["metrics"]["seconds"] < 3600 and not config["metrics"]["stopped"]
     card = (out / "README.md").read_text()
-    assert f"at most {LONGEST_RUN} epochs long" in card and f"It is an ensemble of {MEMBERS} such models" in card
-    assert f"the ensemble of {MEMBERS} models: val loss" in r.stdout and f"model {MEMBERS} of {MEMBERS}, branch" in r.stdout
+    assert f"at most {LONGEST_RUN} epochs long" in card and f"It is an ensemble of {MAX_MEMBERS} such models" in card
+    assert f"the ensemble of {MAX_MEMBERS} models: val loss" in r.stdout and f"model {MAX_MEMBERS} of {MAX_MEMBERS}, branch" in r.stdout
     r = run("generate.py", out, "--prompt", "the cat", "--max-new-tokens", 10, "--seed", 4)  # it loads and writes
     assert r.returncode == 0 and r.stdout.startswith("The cat"), r.stderr
 

@@ -14,7 +14,8 @@ varies threefold between the machines measured, the estimate is corrected by a r
 (`measured_scale`). A budget that holds more epochs than the branches can use gets runs of LONGEST_RUN
 epochs, more of them, and may end before its time: more only overfits. A budget that holds MEMBERS
 times MEMBER_EPOCHS epochs or more trains MEMBERS models apart, each its first run and branches on its
-share, as an ensemble: two such models beat one trained twice as long (docs/recipe.md, "Ensembles").
+share, as an ensemble: two such models beat one trained twice as long, and a budget longer than two
+models' runs use trains more, up to MAX_MEMBERS (docs/recipe.md, "Ensembles").
 """
 import functools
 from dataclasses import dataclass
@@ -38,8 +39,16 @@ LONGEST_RUN = 6
 # ensemble. At 300 s on a Xeon with AMX, two models of 150 s (11, 17 and 18 epochs each) against one of
 # 300 s, the same session: anna.txt 65.4 against 67.0, tinyshakespeare 121.8 against 128.4,
 # wikitext-2/valid 195.8 against 201.6; four of 75 s gave 121.5, at twice two's cost in generation, so two
-# (docs/recipe.md, "Ensembles").
-MEMBERS, MEMBER_EPOCHS = 2, 10
+# (docs/recipe.md, "Ensembles"). The fewest epochs measured was 9 each (anna.txt on a slower day: 65.1
+# against 67.6), so 8 (0.15.0 asked for 10, and anna.txt's 300 s fell either side of it).
+MEMBERS, MEMBER_EPOCHS = 2, 8
+# Where the budget holds more than two models' runs use (up to MAX_BRANCHES + 1 runs of LONGEST_RUN epochs
+# each), more models, one per FULL_MODEL epochs up to MAX_MEMBERS, rather than time left unused: at 1,800 s
+# on tinyshakespeare (about 190 epochs on the Xeon), four models of 7 branches gave 120.0, where two of them
+# gave 122.7 and 0.15.0's two (ended at 15 minutes) 121.8 (docs/recipe.md, "Ensembles"). Each model costs
+# its share of generation: four write at about a quarter of one model's speed.
+MAX_MEMBERS = 4
+FULL_MODEL = (MAX_BRANCHES + 1) * LONGEST_RUN  # the most epochs one model's runs use
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,8 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
             time_scale = measured_scale(vocab_size, device) if branches is None else 1.0
         fits = max_seconds / plan(tokens, model_cfg, cfg, device, time_scale=time_scale).seconds_per_epoch
         if members is None:
-            members = MEMBERS if branches is None and fits >= MEMBERS * MEMBER_EPOCHS else 1
+            members = 1 if branches is not None or fits < MEMBERS * MEMBER_EPOCHS else \
+                min(MAX_MEMBERS, max(MEMBERS, round(fits / FULL_MODEL)))
         each = fits / members  # the epochs each model's share holds
         planned = min(MAX_PLANNED, max(0, round(each / RUN_EPOCHS) - 1))
         if branches is None and each > (planned + 1) * LONGEST_RUN:

@@ -17,7 +17,7 @@ from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, defaults, loa
                       stream, train, zerogpu)
 from wordlstm.advice import advice
 from wordlstm.archive import unpack
-from wordlstm.auto import Choice, choose
+from wordlstm.auto import MAX_MEMBERS, Choice, choose
 from wordlstm.hub import load_model, push
 from wordlstm.limits import Admission, Limits
 from wordlstm.runner import TrainingThread
@@ -39,6 +39,7 @@ TRAIN_CONCURRENCY = int(os.environ.get("WORDLSTM_TRAIN_CONCURRENCY", "1"))  # tr
 RUN_TRAINING = zerogpu.training_function()  # train(), or through a ZeroGPU lease on such a Space
 TRAINS_ON = "cuda" if RUN_TRAINING is not train or torch.cuda.is_available() else "cpu"  # for the estimates
 BRANCHES = ["auto", *range(17)]  # the Branches menu: auto's choice, or a number
+MODELS = ["auto", *range(1, MAX_MEMBERS + 1)]  # the Models menu: auto's choice, or how many to train apart
 WRITING_K = 8  # next words the writing box offers
 TIME_BUDGET = defaults.TIME_BUDGET  # a first model within a minute
 # What one training may take (WORDLSTM_MAX_MEMORY_MB, WORDLSTM_MAX_TRAIN_SECONDS), with the trainings running now.
@@ -115,15 +116,15 @@ def samples_table(rows: list) -> pd.DataFrame:
 
 
 def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-            batch_size, min_count, softmax, size=defaults.AUTO,
-            branches="auto") -> tuple[ModelConfig, TrainConfig, Choice]:
+            batch_size, min_count, softmax, size=defaults.AUTO, branches="auto",
+            members="auto") -> tuple[ModelConfig, TrainConfig, Choice]:
     """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`: the size's (auto's
     choice for "auto"), with the sliders' shape and dropout; and that choice (its `why` is "" for a named
     size). A size's tied weights stay tied while the sliders keep the embedding and hidden sizes equal."""
     vocab_size = corpus.vocab_size_at(int(min_count))
     epochs, max_seconds = int(epochs or 0) or None, float(max_seconds or 0) or None
     choice = choose(size, tokens=len(corpus.ids), vocab_size=vocab_size, max_seconds=max_seconds, epochs=epochs,
-                    device=TRAINS_ON, branches=None if str(branches) in ("auto", "", "None") else int(branches))
+                    device=TRAINS_ON, branches=picked(branches), members=picked(members))
     tied = defaults.tied(size, {"embed_dim": int(embed_dim), "hidden_size": int(hidden_size)})
     model_cfg, cfg = defaults.configs(
         choice.size, vocab_size, seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size),
@@ -133,14 +134,20 @@ def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidde
     return model_cfg, cfg, choice
 
 
+def picked(choice) -> int | None:
+    """A menu's number, or None for auto's choice."""
+    return None if str(choice) in ("auto", "", "None") else int(choice)
+
+
 @user_error
 def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-             batch_size, min_count, softmax, session: Session, size=defaults.AUTO, branches="auto") -> str:
+             batch_size, min_count, softmax, session: Session, size=defaults.AUTO, branches="auto",
+             members="auto") -> str:
     """What training with these settings would cost on the session's text (or the
     sample), and whether it fits this server: the settings panel's live line."""
     corpus = session.corpus or sample_corpus()
     model_cfg, cfg, choice = configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
-                                     num_layers, dropout, lr, batch_size, min_count, softmax, size, branches)
+                                     num_layers, dropout, lr, batch_size, min_count, softmax, size, branches, members)
     name = f"`{os.path.basename(corpus.name)}`" if session.corpus else "the sample, *Anna Karenina*, until you pick one"
     text = f"on {name} ({len(corpus.ids):,} tokens, {model_cfg.vocab_size:,} words)"
     try:
@@ -175,7 +182,7 @@ def start_source(start_from: str, start_repo: str, session: Session):
 @user_error
 def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
                 dropout, lr, batch_size, min_count, softmax, start_from, start_repo, session: Session,
-                size=defaults.AUTO, branches="auto", progress=gr.Progress()):
+                size=defaults.AUTO, branches="auto", members="auto", progress=gr.Progress()):
     """Train on `corpus` (or the corpus picked in Data, or the sample), from a new model or
     from another one (warm start); streams status and curves."""
     progress(0, desc="Reading the corpus...")
@@ -190,7 +197,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         session.corpus = sample_corpus() if same_sample else read_corpus(paths, session, int(min_count))
     model_cfg, cfg, choice = configs(session.corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim,
                                      hidden_size, num_layers, dropout, lr, batch_size, min_count, softmax, size,
-                                     branches)
+                                     branches, members)
     source, source_name = start_source(start_from, start_repo, session)
     init = None
     if source is not None:  # the source's shape replaces the sliders'
@@ -450,6 +457,9 @@ with Blocks(title="wordlstm") as demo:
         branches = gr.Dropdown(BRANCHES, value="auto", label="Branches",
                                info="auto: as the size picks (a named size: 0); 0: one run; K: then K more from its "
                                     "best weights, sharing the budget, and the model is their mean")
+        members = gr.Dropdown(MODELS, value="auto", label="Models",
+                              info="auto: two where the budget holds enough, else one; K: K models trained apart "
+                                   "on equal shares, each with its branches, their next-word probabilities averaged")
     with gr.Row():
         start_from = gr.Radio(START_FROM, value=START_FROM[0], label="Start from",
                               info="another model's weights, for the words both texts share (a warm start: a "
@@ -572,7 +582,8 @@ with Blocks(title="wordlstm") as demo:
 
     settings = dict(epochs=epochs, max_seconds=max_seconds, seed=seed, seq_len=seq_len, stride=stride,
                     embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
-                    batch_size=batch_size, min_count=min_count, softmax=softmax, size=size, branches=branches)
+                    batch_size=batch_size, min_count=min_count, softmax=softmax, size=size, branches=branches,
+                    members=members)
     shape = dict(embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
                  batch_size=batch_size)  # what a size sets among the sliders
     size.change(lambda name: [defaults.size_settings(name)[k] for k in shape], [size], list(shape.values()),

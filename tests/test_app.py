@@ -213,6 +213,20 @@ def test_branches_train_and_save_their_mean(url, corpus):
     assert f"{config['metrics']['val_ppl']:.1f}" in out[0]  # the status gives the mean's perplexity
 
 
+def test_the_models_menu_trains_an_ensemble(url, corpus):
+    import json
+    out = client(url).predict(corpus=corpus(text_of(WORDS_A)), epochs=1, max_seconds=0, seed=3, **SMALL, branches=0,
+                              members=2, api_name="/train")
+    with zipfile.ZipFile(out[4]) as z:
+        config = json.loads(z.read("config.json"))
+        card = z.read("README.md").decode()
+    assert config["model"]["members"] == config["train"]["members"] == config["metrics"]["members"] == 2
+    assert "an ensemble of 2 models trained apart" in out[0] and "It is an ensemble of 2 such models" in card
+    assert "2 models" in out[5]["data"][0][2]  # the Runs table says so
+    estimate = client(url).predict(epochs=0, max_seconds=300, seed=0, **SMALL, members=3, api_name="/estimate")
+    assert "an ensemble of 3 models trained apart" in estimate and "as asked" in estimate
+
+
 def test_a_client_that_goes_away_ends_its_training(url, corpus):
     import threading
 

@@ -115,6 +115,11 @@ def samples_table(rows: list) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
 
 
+def picked(choice) -> int | None:
+    """A menu's number, or None for auto's choice."""
+    return None if str(choice) in ("auto", "", "None") else int(choice)
+
+
 def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
             batch_size, min_count, softmax, size=defaults.AUTO, branches="auto",
             members="auto") -> tuple[ModelConfig, TrainConfig, Choice]:
@@ -132,11 +137,6 @@ def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidde
         embed_dim=int(embed_dim), hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
         tie_weights=tied, softmax=softmax, documents=corpus.documents)
     return model_cfg, cfg, choice
-
-
-def picked(choice) -> int | None:
-    """A menu's number, or None for auto's choice."""
-    return None if str(choice) in ("auto", "", "None") else int(choice)
 
 
 @user_error
@@ -458,8 +458,9 @@ with Blocks(title="wordlstm") as demo:
                                info="auto: as the size picks (a named size: 0); 0: one run; K: then K more from its "
                                     "best weights, sharing the budget, and the model is their mean")
         members = gr.Dropdown(MODELS, value="auto", label="Models",
-                              info="auto: two where the budget holds enough, else one; K: K models trained apart "
-                                   "on equal shares, each with its branches, their next-word probabilities averaged")
+                              info="auto: one, or two to four where the budget holds enough; K: K models trained "
+                                   "apart on equal shares, each with its branches, their next-word probabilities "
+                                   "averaged")
     with gr.Row():
         start_from = gr.Radio(START_FROM, value=START_FROM[0], label="Start from",
                               info="another model's weights, for the words both texts share (a warm start: a "

@@ -30,4 +30,4 @@ __all__ = ["auto", "defaults", "Checkpoint", "load_checkpoint", "save_checkpoint
            "TrainResult", "evaluate", "ModelConfig", "WordLSTM", "NgramIndex", "Originality", "originality",
            "MAX_NEW_TOKENS", "LiveSampler", "generate", "sample_next", "stream", "Score", "score", "detokenize",
            "tokenize", "train", "UNK", "Vocab"]
-__version__ = "0.15.0"
+__version__ = "0.16.0"

@@ -39,14 +39,14 @@ LONGEST_RUN = 6
 # ensemble. At 300 s on a Xeon with AMX, two models of 150 s (11, 17 and 18 epochs each) against one of
 # 300 s, the same session: anna.txt 65.4 against 67.0, tinyshakespeare 121.8 against 128.4,
 # wikitext-2/valid 195.8 against 201.6; four of 75 s gave 121.5, at twice two's cost in generation, so two
-# (docs/recipe.md, "Ensembles"). The fewest epochs measured was 9 each (anna.txt on a slower day: 65.1
-# against 67.6), so 8 (0.15.0 asked for 10, and anna.txt's 300 s fell either side of it).
+# (docs/recipe.md, "Ensembles"). The fewest epochs measured that still gained was 9 each (anna.txt on a
+# slower day: 65.1 against 67.6), so 8: a threshold near a text's 300 s would flip with the machine's speed.
 MEMBERS, MEMBER_EPOCHS = 2, 8
 # Where the budget holds more than two models' runs use (up to MAX_BRANCHES + 1 runs of LONGEST_RUN epochs
 # each), more models, one per FULL_MODEL epochs up to MAX_MEMBERS, rather than time left unused: at 1,800 s
-# on tinyshakespeare (about 190 epochs on the Xeon), four models of 7 branches gave 120.0, where two of them
-# gave 122.7 and 0.15.0's two (ended at 15 minutes) 121.8 (docs/recipe.md, "Ensembles"). Each model costs
-# its share of generation: four write at about a quarter of one model's speed.
+# on tinyshakespeare (about 190 epochs on the Xeon), four models of 7 branches gave 120.0, where the first
+# two of them gave 122.7, and two models alone, ending at half the budget, 121.8 (docs/recipe.md,
+# "Ensembles"). Each model costs its share of generation: four write at about a quarter of one model's speed.
 MAX_MEMBERS = 4
 FULL_MODEL = (MAX_BRANCHES + 1) * LONGEST_RUN  # the most epochs one model's runs use
 

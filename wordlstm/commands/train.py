@@ -73,8 +73,8 @@ def parse_args():
               "a share of --max-seconds; the model is their mean (default: auto's choice; with a named size, 0)")
     flag("--members", type=int,
          help="models trained apart, each its own first run and branches on an equal share of the budget; "
-              "the model is their ensemble, its probabilities their mean (default: auto's choice, 2 where the "
-              "budget holds many epochs; with a named size or --branches, 1)")
+              "the model is their ensemble, its probabilities their mean (default: auto's choice, 2 to 4 where "
+              "the budget holds many epochs; with a named size or --branches, 1)")
     flag("--val-every", type=float,
          help="seconds of training between validations, besides each epoch's end (default: a twentieth "
               "of --max-seconds; without it, epoch ends only); 0: epoch ends only")

@@ -42,8 +42,9 @@ def test_branches_grow_with_the_epochs_the_budget_holds():
         if fits < MEMBERS * MEMBER_EPOCHS:
             assert c.members == 1
         else:
-            assert c.members == MEMBERS and fits < (MEMBERS + 0.5) * FULL_MODEL or c.members == MAX_MEMBERS or \
-                abs(fits / FULL_MODEL - c.members) <= 0.5
+            # one model per FULL_MODEL epochs, to the nearest, from MEMBERS up to MAX_MEMBERS
+            assert abs(fits / FULL_MODEL - c.members) <= 0.5 or (c.members == MEMBERS and fits < MEMBERS * FULL_MODEL) \
+                or (c.members == MAX_MEMBERS and fits > MAX_MEMBERS * FULL_MODEL)
         assert ("an ensemble of" in c.why) == (c.members > 1) and c.settings["members"] == c.members
         fits /= c.members
         if c.run_epochs is None:  # each run's share holds about RUN_EPOCHS epochs, up to the most measured

@@ -14,22 +14,23 @@ import pandas as pd
 import torch
 
 from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, defaults, load_checkpoint, load_corpus,
-                      stream, train, zerogpu)
-from wordlstm.advice import advice
-from wordlstm.archive import unpack
-from wordlstm.auto import MAX_MEMBERS, Choice, choose
-from wordlstm.hub import load_model, push
-from wordlstm.limits import Admission, Limits
-from wordlstm.runner import TrainingThread
-from wordlstm.runs import KEEP, Runs
-from wordlstm.session import Session
-from wordlstm.sample import MAX_NEW_TOKENS, Ending, LiveSampler
-from wordlstm.suggest import append
-from wordlstm.texts import size_of
-from wordlstm.score import score
-from wordlstm.tokenizer import labelled, tokenize_at_most
-from wordlstm.web import Blocks, expect_to_take, inputs_for, private_state, user_error
-from wordlstm.warmstart import warm_start
+                      stream, train)
+from wordlstm.planning.auto import MAX_MEMBERS, Choice, choose
+from wordlstm.planning.limits import Admission, Limits
+from wordlstm.serve import zerogpu
+from wordlstm.serve.advice import advice
+from wordlstm.serve.runs import KEEP, Runs
+from wordlstm.serve.session import Session
+from wordlstm.serve.web import Blocks, expect_to_take, inputs_for, private_state, user_error
+from wordlstm.share.archive import unpack
+from wordlstm.share.hub import load_model, push
+from wordlstm.share.warmstart import warm_start
+from wordlstm.text.texts import size_of
+from wordlstm.text.tokenizer import labelled, tokenize_at_most
+from wordlstm.training.runner import TrainingThread
+from wordlstm.use.sample import MAX_NEW_TOKENS, Ending, LiveSampler
+from wordlstm.use.score import score
+from wordlstm.use.suggest import append
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_CORPUS = os.path.join(HERE, "data", "anna.txt")
@@ -56,7 +57,7 @@ def new_session() -> Session:
 
 
 def uploaded(file, session: Session, suffix: str) -> str:
-    """The session's own copy of a file it uploaded (wordlstm.uploads), or UserError."""
+    """The session's own copy of a file it uploaded (wordlstm.serve.uploads), or UserError."""
     return session.uploads.take(file, demo.GRADIO_CACHE, session.folder(), suffix)
 
 

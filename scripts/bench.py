@@ -4,8 +4,8 @@
 """
 import sys
 
-from wordlstm.cli import run
 from wordlstm.commands.bench import main
+from wordlstm.commands.cli import run
 
 if __name__ == "__main__":
     sys.exit(run(main))

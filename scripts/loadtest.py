@@ -20,9 +20,9 @@ import tempfile
 import threading
 import time
 
-from wordlstm.cli import ArgumentParser, run
+from wordlstm.commands.cli import ArgumentParser, run
 from wordlstm.errors import UserError
-from wordlstm.tokenizer import tokenize
+from wordlstm.text.tokenizer import tokenize
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SMALL = dict(seq_len=10, embed_dim=16, hidden_size=32, num_layers=1, batch_size=8, dropout=0.0, lr=0.01)

@@ -9,7 +9,7 @@ import os
 import random
 import sys
 
-from wordlstm.cli import ArgumentParser, run
+from wordlstm.commands.cli import ArgumentParser, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

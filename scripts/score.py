@@ -4,7 +4,7 @@
 """
 import sys
 
-from wordlstm.cli import run
+from wordlstm.commands.cli import run
 from wordlstm.commands.score import main
 
 if __name__ == "__main__":

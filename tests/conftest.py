@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from wordlstm import ModelConfig, Vocab, WordLSTM, corpus_from_text, save_checkpoint  # noqa: E402
-from wordlstm.device import device_name, use_bf16  # noqa: E402
+from wordlstm.training.device import device_name, use_bf16  # noqa: E402
 
 ANNA = os.path.join(ROOT, "data", "anna.txt")
 # How a training on this machine's CPU names where it ran: with auto precision, in bf16 where the CPU has AMX.

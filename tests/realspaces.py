@@ -81,8 +81,9 @@ def as_on_a_space(mode: str):
 
 def train_here():
     """A training as the app runs it, then the same on the CPU with train(): one JSON line."""
-    from wordlstm import ModelConfig, TrainConfig, corpus_from_text, train, zerogpu
-    from wordlstm.runner import TrainingThread
+    from wordlstm import ModelConfig, TrainConfig, corpus_from_text, train
+    from wordlstm.serve import zerogpu
+    from wordlstm.training.runner import TrainingThread
 
     corpus = corpus_from_text("the cat sat on the mat . a dog ran . " * 60, name="tiny")
     model_cfg = ModelConfig(len(corpus.vocab), 16, 16, 1, 0.0)

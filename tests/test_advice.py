@@ -1,5 +1,5 @@
 """The line under a training's result that proposes what would help a small text."""
-from wordlstm.advice import advice
+from wordlstm.serve.advice import advice
 
 
 def test_a_small_text_with_word_salad_is_told_what_helps():

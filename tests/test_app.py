@@ -11,7 +11,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from conftest import TINY  # noqa: E402
-from wordlstm.tokenizer import PUNCT, tokenize  # noqa: E402
+from wordlstm.text.tokenizer import PUNCT, tokenize  # noqa: E402
 
 SMALL = dict(seq_len=10, embed_dim=16, hidden_size=32, num_layers=1, batch_size=8, dropout=0.0, lr=0.01)
 WORDS_A = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
@@ -270,7 +270,7 @@ def test_training_streams_samples_then_scores_and_checks_originality(url, corpus
 
 
 def test_runs_table_switches_between_the_sessions_models(url, corpus, monkeypatch):
-    from wordlstm.runs import Runs
+    from wordlstm.serve.runs import Runs
     c = client(url)
     first = c.predict(corpus=corpus(text_of(WORDS_A, 600), "a.txt"), epochs=0, max_seconds=2, seed=1, **SMALL,
                       api_name="/train")
@@ -299,7 +299,7 @@ def test_runs_table_switches_between_the_sessions_models(url, corpus, monkeypatc
 
 @pytest.mark.parametrize("api_name, extra", [("/score", {}), ("/originality", {"min_words": 6})])
 def test_a_text_over_the_limit_is_refused_before_any_work(url, api_name, extra):
-    from wordlstm.tokenizer import MAX_TEXT_TOKENS
+    from wordlstm.text.tokenizer import MAX_TEXT_TOKENS
     with pytest.raises(AppError, match=f"the text has {MAX_TEXT_TOKENS + 1:,} tokens .*give at most"):
         client(url).predict(text="word " * (MAX_TEXT_TOKENS + 1), **extra, api_name=api_name)
 
@@ -307,8 +307,8 @@ def test_a_text_over_the_limit_is_refused_before_any_work(url, api_name, extra):
 def test_a_freed_run_leaves_no_files(tiny_corpus, monkeypatch):
     import app
     from wordlstm import ModelConfig, TrainConfig, WordLSTM
-    from wordlstm.events import TrainResult
-    from wordlstm.runs import Runs
+    from wordlstm.training.events import TrainResult
+    from wordlstm.serve.runs import Runs
     monkeypatch.setattr(Runs, "keep", 1)
     session = app.new_session()
     session.corpus = tiny_corpus

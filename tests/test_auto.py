@@ -1,11 +1,12 @@
 """--size auto: the size and branches from the device, the text's size and the budget (wordlstm/auto.py)."""
 import math
 
-from wordlstm import auto, plan
-from wordlstm.auto import (FULL_MODEL, LONGEST_RUN, MAX_MEMBERS, MAX_PLANNED, MEMBER_EPOCHS, MEMBERS, RUN_EPOCHS,
+from wordlstm import plan
+from wordlstm.planning import auto
+from wordlstm.planning.auto import (FULL_MODEL, LONGEST_RUN, MAX_MEMBERS, MAX_PLANNED, MEMBER_EPOCHS, MEMBERS, RUN_EPOCHS,
                            Choice, choose, measured_scale)
-from wordlstm.branches import MAX_BRANCHES, run_configs
-from wordlstm.defaults import AUTO, AUTO_SIZE, SIZES, configs, size_settings
+from wordlstm.planning.defaults import AUTO, AUTO_SIZE, SIZES, configs, size_settings
+from wordlstm.training.branches import MAX_BRANCHES, run_configs
 
 # anna.txt's size, on a machine as fast as plan() says: the rule's arithmetic, not this machine's speed
 NOVEL = dict(tokens=437_098, vocab_size=12_778, time_scale=1.0)

@@ -15,7 +15,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 from conftest import HUB, TINY  # noqa: E402
 from fakehub import TOKEN  # noqa: E402
-from wordlstm.archive import pack  # noqa: E402
+from wordlstm.share.archive import pack  # noqa: E402
 
 SETTINGS = dict(seq_len=10, embed_dim=16, hidden_size=16, num_layers=1, batch_size=4, dropout=0.0, lr=0.01)
 PROBE = dict(prompt="the cat", max_new_tokens=15, temperature=0.8, top_k=40, top_p=1.0, seed=3)

@@ -6,8 +6,8 @@ import torch
 
 from wordlstm import ModelConfig, TrainConfig, UserError, evaluate, split, train
 from wordlstm import TrainResult
-from wordlstm import loop
-from wordlstm.branches import MAX_BRANCHES, branched, next_run, run_configs
+from wordlstm.training import loop
+from wordlstm.training.branches import MAX_BRANCHES, branched, next_run, run_configs
 
 SMALL = dict(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.2)
 

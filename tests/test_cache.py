@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-import wordlstm.sample
+import wordlstm.use.sample
 from wordlstm import ModelConfig, UserError, WordLSTM, evaluate, generate, load_checkpoint, save_checkpoint
 
 ADAPTIVE = dict(softmax="adaptive", cutoffs=[6, 12])
@@ -63,8 +63,8 @@ def test_generation_samples_from_the_mixture(tiny_corpus, extra, mix, monkeypatc
     torch.manual_seed(0)
     vocab = tiny_corpus.vocab
     model = WordLSTM(ModelConfig(len(vocab), 16, 16, 2, **extra, **mixes(vocab)[mix]))
-    seen, sample_next = [], wordlstm.sample.sample_next
-    monkeypatch.setattr(wordlstm.sample, "sample_next", lambda probs, *a: seen.append(probs / probs.sum()) or
+    seen, sample_next = [], wordlstm.use.sample.sample_next
+    monkeypatch.setattr(wordlstm.use.sample, "sample_next", lambda probs, *a: seen.append(probs / probs.sum()) or
                         sample_next(probs, *a))
     prompt = "the cat sat on the"
     text = generate(model, vocab, prompt, max_new_tokens=12, seed=3)

@@ -78,7 +78,7 @@ def test_unwritable_destination_is_a_clear_error(tmp_path, tiny_model, tiny_voca
 def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, tiny_model, tiny_vocab, monkeypatch):
     import errno
 
-    import wordlstm.checkpoint as ck
+    import wordlstm.share.checkpoint as ck
     save_checkpoint(tmp_path / "ck", tiny_model, tiny_vocab, metrics={"v": 1})
     before = {n: (tmp_path / "ck" / n).read_bytes() for n in os.listdir(tmp_path / "ck")}
 

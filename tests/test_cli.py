@@ -9,9 +9,9 @@ import pytest
 
 from conftest import ROOT, TINY
 from wordlstm import SIZES, TrainConfig
-from wordlstm.auto import LONGEST_RUN, MAX_MEMBERS
-from wordlstm.branches import MAX_BRANCHES
-from wordlstm.tokenizer import tokenize
+from wordlstm.planning.auto import LONGEST_RUN, MAX_MEMBERS
+from wordlstm.text.tokenizer import tokenize
+from wordlstm.training.branches import MAX_BRANCHES
 
 
 def run(script, *args, cwd=None):

@@ -1,4 +1,4 @@
-"""The cost estimate (wordlstm.cost) against measurement, and admission control (wordlstm.limits)."""
+"""The cost estimate (wordlstm.planning.cost) against measurement, and admission control (wordlstm.planning.limits)."""
 import json
 import os
 import subprocess
@@ -9,15 +9,15 @@ import pytest
 
 from conftest import ROOT
 from wordlstm import ModelConfig, TrainConfig, UserError, WordLSTM
-from wordlstm.cost import cluster_shares, parameter_counts, plan
-from wordlstm.limits import Limits, admit, fitting_change
+from wordlstm.planning.cost import cluster_shares, parameter_counts, plan
+from wordlstm.planning.limits import Limits, admit, fitting_change
 
 # Trains for a few seconds in a fresh process and prints the estimated and the measured peak
 # memory of train() alone: the resident set's high-water mark, reset just before it starts.
 MEASURE = r"""
 import json, sys, torch
 from wordlstm import ModelConfig, TrainConfig, train
-from wordlstm.cost import plan
+from wordlstm.planning.cost import plan
 spec = json.loads(sys.argv[1])
 torch.set_num_threads(2)
 m, t, zipf = ModelConfig(**spec["model"]), TrainConfig(epochs=1, max_seconds=3, **spec["train"]), spec["zipf"]

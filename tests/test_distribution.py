@@ -6,7 +6,7 @@ import torch
 
 from test_cache import ADAPTIVE, mixes, next_word_distribution
 from wordlstm import ModelConfig, WordLSTM
-from wordlstm.sample import Reader
+from wordlstm.use.sample import Reader
 
 # float32 throughout: the paths sum the same terms in another order, so they agree to rounding, not to the bit.
 TOLERANCE = dict(rtol=1e-4, atol=1e-6)

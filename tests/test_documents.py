@@ -10,11 +10,11 @@ import torch
 
 from conftest import TINY
 from wordlstm import TrainConfig, UserError, load_corpus, train
-from wordlstm.data import Windows, corpus_from_text, split, split_lengths
-from wordlstm.limits import TEXT_PEAK_PER_BYTE, Admission, Limits
-from wordlstm.loop import _Validation, _windows, evaluate
-from wordlstm.model import ModelConfig
-from wordlstm.texts import read_texts, size_of
+from wordlstm.model.lstm import ModelConfig
+from wordlstm.planning.limits import TEXT_PEAK_PER_BYTE, Admission, Limits
+from wordlstm.text.data import Windows, corpus_from_text, split, split_lengths
+from wordlstm.text.texts import read_texts, size_of
+from wordlstm.training.loop import _Validation, _windows, evaluate
 
 DOG = "the dog ran to the park and back . " * 40
 CAT = "a cat slept on a warm mat all day ! " * 30
@@ -173,7 +173,7 @@ def test_the_limits_hold_for_all_the_files_together(tmp_path):
     with pytest.raises(UserError, match="holds no .txt file"):
         read_texts(write(tmp_path / "none", {"x.md": "x"}))
     with pytest.raises(UserError, match="more than 3 files"):
-        import wordlstm.texts as texts
+        import wordlstm.text.texts as texts
         old, texts.MAX_FILES = texts.MAX_FILES, 3
         try:
             read_texts(write(tmp_path / "many", {f"{i}.txt": DOG for i in range(4)}))

@@ -11,9 +11,9 @@ from test_distribution import TOLERANCE, model_with, one_text
 from test_cache import ADAPTIVE
 from wordlstm import (ModelConfig, TrainConfig, UserError, evaluate, generate, load_checkpoint, save_checkpoint,
                       score, split, train)
-from wordlstm.ensemble import Ensemble, build, members
-from wordlstm.sample import read
-from wordlstm.warmstart import transfer
+from wordlstm.model.ensemble import Ensemble, build, members
+from wordlstm.share.warmstart import transfer
+from wordlstm.use.sample import read
 
 SMALL = dict(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.2)
 
@@ -128,7 +128,7 @@ def test_a_warm_start_from_an_ensemble_takes_its_first_model(tiny_corpus):
 
 
 def test_the_apps_runs_table_names_the_models_and_counts_their_memory(tiny_corpus, tmp_path):
-    from wordlstm.runs import Runs
+    from wordlstm.serve.runs import Runs
 
     model_cfg, cfg = settings(tiny_corpus, members=2)
     model, result = train(tiny_corpus.ids, model_cfg, cfg)

@@ -49,7 +49,7 @@ def file_data(path: str, **extra) -> dict:
 def secrets(tmp_path):
     """A private .txt and a private model .zip outside gradio's upload folder, watched for opens."""
     from wordlstm import ModelConfig, WordLSTM, corpus_from_text, save_checkpoint
-    from wordlstm.archive import pack
+    from wordlstm.share.archive import pack
     text = tmp_path / "private" / "secret.txt"
     text.parent.mkdir()
     text.write_text("the password is swordfish . " * 50)

@@ -10,7 +10,7 @@ from fakehub import TOKEN
 from conftest import ROOT
 from test_cli import run
 from wordlstm import Checkpoint, UserError, load_checkpoint, save_checkpoint
-from wordlstm.hub import deploy_space, load_model, no_token, push
+from wordlstm.share.hub import deploy_space, load_model, no_token, push
 
 CHECKPOINT_FILES = ["README.md", "config.json", "model.safetensors", "vocab.json"]
 
@@ -173,7 +173,7 @@ def test_app_pushes_and_loads_through_the_api(url, hub, saved, tmp_path):
     from gradio_client import Client, handle_file
 
     from wordlstm import generate
-    from wordlstm.archive import pack
+    from wordlstm.share.archive import pack
     zip_path = pack(tmp_path / "ck", tmp_path / "model.zip")
     alice = Client(url, verbose=False)
     with pytest.raises(Exception, match="there is no model of yours to push yet"):

@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from wordlstm import SIZES, ModelConfig, TrainConfig, UserError, WordLSTM
-from wordlstm.defaults import size_settings, split_settings
-from wordlstm.model import default_cutoffs, dropout
+from wordlstm.model.lstm import default_cutoffs, dropout
+from wordlstm.planning.defaults import size_settings, split_settings
 
 
 ADAPTIVE = {"softmax": "adaptive", "cutoffs": [10, 25]}  # a small vocabulary with two rare-word clusters
@@ -181,7 +181,7 @@ def test_cpu_training_path_is_nn_lstm_with_our_dropout(monkeypatch):
     x = torch.randint(0, 50, (3, 7))
     state = tuple(torch.randn(3, 3, 16) for _ in range(2))
     m.train()
-    monkeypatch.setattr("wordlstm.model.dropout", lambda x, p: x)
+    monkeypatch.setattr("wordlstm.model.lstm.dropout", lambda x, p: x)
     out, (h, c) = m.features(x, state)
     out.sum().backward()
     grads = [p.grad.clone() for p in m.lstm.parameters()]

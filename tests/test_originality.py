@@ -60,7 +60,7 @@ def test_lookups_match_brute_force(corpus, text, n):
 def test_hash_collisions_never_report_a_copy(monkeypatch):
     """With a base of 1 the hash is just the sum of the ids: collisions everywhere.
     Every hit is checked against the corpus, so none of them becomes a false copy."""
-    monkeypatch.setattr(sys.modules["wordlstm.originality"], "_BASE", np.uint64(1))  # the function shadows the module
+    monkeypatch.setattr(sys.modules["wordlstm.use.originality"], "_BASE", np.uint64(1))  # the function shadows the module
     rng = random.Random(3)
     corpus = [rng.randrange(5) for _ in range(500)]
     text = [rng.randrange(5) for _ in range(200)]

@@ -13,8 +13,8 @@ import torch
 from conftest import ROOT, TINY
 from test_cli import run
 from wordlstm import ModelConfig, TrainConfig, UserError, load_checkpoint, save_checkpoint, train
-from wordlstm.checkpoint import RESUME_JSON, load_train_state
-from wordlstm.events import Position
+from wordlstm.share.checkpoint import RESUME_JSON, load_train_state
+from wordlstm.training.events import Position
 
 
 def small(tiny_corpus):

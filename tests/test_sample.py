@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from wordlstm import MAX_NEW_TOKENS, UNK, ModelConfig, UserError, Vocab, WordLSTM, generate, sample_next, stream
-from wordlstm.model import Stepper
-from wordlstm.sample import Ending
-from wordlstm.tokenizer import SENTENCE_ENDS, Detokenizer, tokenize
+from wordlstm.model.lstm import Stepper
+from wordlstm.text.tokenizer import SENTENCE_ENDS, Detokenizer, tokenize
+from wordlstm.use.sample import Ending
 
 
 def test_same_seed_same_text_and_other_seed_other_text(tiny_model, tiny_vocab):

@@ -16,8 +16,9 @@ import pytest
 import torch
 
 from conftest import CPU, WITH_NEW_WORDS
-from wordlstm import ModelConfig, TrainConfig, corpus_from_text, evaluate, split, train, zerogpu
-from wordlstm.runner import TrainingThread
+from wordlstm import ModelConfig, TrainConfig, corpus_from_text, evaluate, split, train
+from wordlstm.serve import zerogpu
+from wordlstm.training.runner import TrainingThread
 
 
 class Refused(Exception):

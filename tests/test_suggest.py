@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from wordlstm import UserError
-from wordlstm.sample import Reader
-from wordlstm.suggest import Suggester, append
+from wordlstm.use.sample import Reader
+from wordlstm.use.suggest import Suggester, append
 
 
 def test_the_suggestions_are_the_models_most_likely_next_words(tiny_model, tiny_vocab):

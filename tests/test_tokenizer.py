@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 
 from conftest import ANNA
 from wordlstm import UserError, Vocab, detokenize, tokenize
-from wordlstm.texts import decode_bytes, read_text
-from wordlstm.tokenizer import PUNCT
+from wordlstm.text.texts import decode_bytes, read_text
+from wordlstm.text.tokenizer import PUNCT
 
 
 def test_book_facts_on_anna():

@@ -7,9 +7,9 @@ import torch
 
 from conftest import TINY
 from wordlstm import LiveSampler, ModelConfig, TrainConfig, UserError, corpus_from_text, split, tokenize, train
-from wordlstm.events import Position, progress
-from wordlstm.loop import evaluate, lr_factor, val_batch_size
-from wordlstm.runner import TrainingThread
+from wordlstm.training.events import Position, progress
+from wordlstm.training.loop import evaluate, lr_factor, val_batch_size
+from wordlstm.training.runner import TrainingThread
 
 SMALL = dict(embed_dim=32, hidden_size=64, num_layers=1, dropout=0.0)
 
@@ -104,7 +104,7 @@ def test_bad_device():
 
 
 def test_token_nll_matches_torch():
-    from wordlstm.model import token_nll
+    from wordlstm.model.lstm import token_nll
 
     logits = (torch.randn(40, 300) * 5).requires_grad_()
     target = torch.randint(0, 300, (40,))
@@ -239,7 +239,7 @@ def test_progress_and_eta_come_from_the_position_alone():
 def test_ddp_with_fewer_windows_than_the_global_batch_is_a_clear_error(tiny_corpus, monkeypatch):
     """Shuffled windows under DDP: fewer windows than the global batch gave ranks no rows and
     an epoch of 0 steps (a division by zero). Now the check comes before any process talks."""
-    monkeypatch.setattr(sys.modules["wordlstm.loop"], "world_info", lambda: (0, 2))  # rank 0 of 2, no process group needed
+    monkeypatch.setattr(sys.modules["wordlstm.training.loop"], "world_info", lambda: (0, 2))  # rank 0 of 2, no process group needed
     with pytest.raises(UserError, match="the training text has 3 windows, fewer than the batch of 4 shared by 2"):
         train(tiny_corpus.ids[:40], ModelConfig(len(tiny_corpus.vocab), 8, 8, 1),
               TrainConfig(seq_len=10, stride=9, batch_size=4, epochs=1, val_fraction=0.2))

@@ -9,7 +9,8 @@ import torch
 from conftest import WITH_NEW_WORDS
 from test_cli import one_line_error, run
 from wordlstm import (ModelConfig, TrainConfig, UserError, WordLSTM, corpus_from_text, evaluate, load_checkpoint,
-                      save_checkpoint, split, train, unseen)
+                      save_checkpoint, split, train)
+from wordlstm.model import unseen
 
 
 def test_good_turing_share_and_the_words_training_never_saw():

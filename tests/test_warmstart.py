@@ -1,4 +1,4 @@
-"""Warm starts: the weights a new model takes from another, word by word (wordlstm.warmstart)."""
+"""Warm starts: the weights a new model takes from another, word by word (wordlstm.share.warmstart)."""
 import json
 import os
 import subprocess
@@ -9,7 +9,7 @@ import torch
 
 from conftest import ROOT, TINY
 from wordlstm import ModelConfig, TrainConfig, UserError, Vocab, WordLSTM, corpus_from_text, train
-from wordlstm.warmstart import transfer
+from wordlstm.share.warmstart import transfer
 
 
 def vocab_of(words):

@@ -4,9 +4,9 @@ import torch
 
 from conftest import ANNA
 from wordlstm import ModelConfig, Vocab, WordLSTM, corpus_from_text, generate, load_corpus, tokenize
-from wordlstm.data import sentence_openings
-from wordlstm.texts import read_text
-from wordlstm.tokenizer import Detokenizer, detokenize, written_forms
+from wordlstm.text.data import sentence_openings
+from wordlstm.text.texts import read_text
+from wordlstm.text.tokenizer import Detokenizer, detokenize, written_forms
 
 
 def test_the_bundled_text_round_trips_with_its_names_capitalised_and_its_token_ids_unchanged():

@@ -11,7 +11,7 @@ scripts/*.py run the same main()s; `wordlstm SUBCOMMAND --help` lists each one's
 import importlib
 import sys
 
-from ..cli import run
+from .cli import run
 
 COMMANDS = {  # subcommand: what it does (its module is wordlstm.commands.<subcommand>)
     "train": "train a model on a text file and write a checkpoint folder",

@@ -29,13 +29,13 @@ import numpy as np
 
 from wordlstm import (SIZES, LiveSampler, ModelConfig, NgramIndex, TrainConfig, detokenize, evaluate, generate,
                       load_corpus, originality, pick_device, score, split, stream, tokenize, train)
-from wordlstm.cli import ArgumentParser
-from wordlstm.auto import choose
-from wordlstm.defaults import MIN_WORDS, SIZE_NAMES, split_settings
-from wordlstm.device import use_bf16
-from wordlstm.ensemble import Ensemble, members
-from wordlstm.suggest import Suggester
-from wordlstm.cost import cluster_shares, cluster_widths, flops_per_token, plan
+from wordlstm.commands.cli import ArgumentParser
+from wordlstm.model.ensemble import Ensemble, members
+from wordlstm.planning.auto import choose
+from wordlstm.planning.cost import cluster_shares, cluster_widths, flops_per_token, plan
+from wordlstm.planning.defaults import MIN_WORDS, SIZE_NAMES, split_settings
+from wordlstm.training.device import use_bf16
+from wordlstm.use.suggest import Suggester
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
 DEFAULT_BASELINE = os.path.join(REPO, "..", "shared", "baselines", "book_ch8.py")

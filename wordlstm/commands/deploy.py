@@ -7,8 +7,8 @@ CI files and caches stay behind. The README's front matter configures the Space.
 """
 import os
 
-from wordlstm.cli import ArgumentParser
-from wordlstm.hub import deploy_space
+from wordlstm.commands.cli import ArgumentParser
+from wordlstm.share.hub import deploy_space
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
 

@@ -11,11 +11,11 @@ The text, prompt included, goes to stdout as it is generated; warnings, and why 
 import sys
 
 from wordlstm import MAX_NEW_TOKENS, detokenize, load_corpus, stream, tokenize
-from wordlstm.cli import ArgumentParser
-from wordlstm.defaults import MIN_WORDS, NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P
-from wordlstm.hub import load_model
-from wordlstm.originality import originality
-from wordlstm.sample import Ending
+from wordlstm.commands.cli import ArgumentParser
+from wordlstm.planning.defaults import MIN_WORDS, NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P
+from wordlstm.share.hub import load_model
+from wordlstm.use.originality import originality
+from wordlstm.use.sample import Ending
 
 
 def main():

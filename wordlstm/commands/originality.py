@@ -10,11 +10,11 @@ the corpus.
 import json
 
 from wordlstm import load_corpus
-from wordlstm.cli import ArgumentParser
-from wordlstm.defaults import MIN_WORDS
-from wordlstm.texts import read_text
-from wordlstm.originality import originality
-from wordlstm.tokenizer import tokenize
+from wordlstm.commands.cli import ArgumentParser
+from wordlstm.planning.defaults import MIN_WORDS
+from wordlstm.text.texts import read_text
+from wordlstm.text.tokenizer import tokenize
+from wordlstm.use.originality import originality
 
 
 def main():

@@ -6,9 +6,9 @@ The token comes from --token, else HF_TOKEN, else the saved `hf auth login`.
 It is used for this upload only: never written anywhere.
 """
 
-from wordlstm.checkpoint import load_checkpoint
-from wordlstm.cli import ArgumentParser
-from wordlstm.hub import push
+from wordlstm.commands.cli import ArgumentParser
+from wordlstm.share.checkpoint import load_checkpoint
+from wordlstm.share.hub import push
 
 
 def main():

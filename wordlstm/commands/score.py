@@ -9,10 +9,10 @@ and what the model expected instead), then one JSON line:
 """
 import json
 
-from wordlstm.cli import ArgumentParser
-from wordlstm.texts import read_text
-from wordlstm.hub import load_model
-from wordlstm.score import score
+from wordlstm.commands.cli import ArgumentParser
+from wordlstm.share.hub import load_model
+from wordlstm.text.texts import read_text
+from wordlstm.use.score import score
 
 
 def main():

@@ -7,9 +7,9 @@ One word per line on stdout, a tab, then its probability; unknown words of the t
 """
 import sys
 
-from wordlstm.cli import ArgumentParser
-from wordlstm.hub import load_model
-from wordlstm.suggest import MAX_K, Suggester
+from wordlstm.commands.cli import ArgumentParser
+from wordlstm.share.hub import load_model
+from wordlstm.use.suggest import MAX_K, Suggester
 
 
 def main():

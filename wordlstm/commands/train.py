@@ -21,15 +21,15 @@ from tqdm import tqdm
 
 from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, pick_device,
                       save_checkpoint, train)
-from wordlstm.auto import choose
-from wordlstm.defaults import AUTO, SIZE_NAMES, TIME_BUDGET, configs, size_settings, tied
-from wordlstm.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
-from wordlstm.cli import ArgumentParser, invocation
-from wordlstm.hub import load_model
-from wordlstm.limits import Limits, admit, memory_in_use
-from wordlstm.sample import LiveSampler
-from wordlstm.train import trained_config
-from wordlstm.warmstart import warm_start
+from wordlstm.commands.cli import ArgumentParser, invocation
+from wordlstm.planning.auto import choose
+from wordlstm.planning.defaults import AUTO, SIZE_NAMES, TIME_BUDGET, configs, size_settings, tied
+from wordlstm.planning.limits import Limits, admit, memory_in_use
+from wordlstm.share.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
+from wordlstm.share.hub import load_model
+from wordlstm.share.warmstart import warm_start
+from wordlstm.training.trainer import trained_config
+from wordlstm.use.sample import LiveSampler
 
 
 def parse_args():

@@ -1,0 +1,1 @@
+"""The app's server side: sessions, their runs and uploads, the gradio plumbing, ZeroGPU."""

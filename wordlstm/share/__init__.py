@@ -1,0 +1,1 @@
+"""Sharing a model: the checkpoint folder, its model card, its zip, the Hub, warm starts."""

@@ -1,0 +1,1 @@
+"""Using a model: generation, next-word suggestions, scoring, the originality check."""

@@ -15,8 +15,9 @@ import torch
 
 from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, defaults, load_checkpoint, load_corpus,
                       stream, train)
-from wordlstm.planning.auto import MAX_MEMBERS, Choice, choose
+from wordlstm.planning.auto import MAX_MEMBERS
 from wordlstm.planning.limits import Admission, Limits
+from wordlstm.planning.planner import Ask, plan_training, sentence, settings_asked
 from wordlstm.serve import zerogpu
 from wordlstm.serve.advice import advice
 from wordlstm.serve.runs import KEEP, Runs
@@ -24,10 +25,9 @@ from wordlstm.serve.session import Session
 from wordlstm.serve.web import Blocks, expect_to_take, inputs_for, private_state, user_error
 from wordlstm.share.archive import unpack
 from wordlstm.share.hub import load_model, push
-from wordlstm.share.warmstart import warm_start
-from wordlstm.text.texts import size_of
 from wordlstm.text.tokenizer import labelled, tokenize_at_most
 from wordlstm.training.runner import TrainingThread
+from wordlstm.training.schedule import MAX_BRANCHES
 from wordlstm.use.sample import MAX_NEW_TOKENS, Ending, LiveSampler
 from wordlstm.use.score import score
 from wordlstm.use.suggest import append
@@ -39,7 +39,7 @@ MAX_UPLOAD = os.environ.get("WORDLSTM_MAX_UPLOAD", "25mb")
 TRAIN_CONCURRENCY = int(os.environ.get("WORDLSTM_TRAIN_CONCURRENCY", "1"))  # trainings at once
 RUN_TRAINING = zerogpu.training_function()  # train(), or through a ZeroGPU lease on such a Space
 TRAINS_ON = "cuda" if RUN_TRAINING is not train or torch.cuda.is_available() else "cpu"  # for the estimates
-BRANCHES = ["auto", *range(17)]  # the Branches menu: auto's choice, or a number
+BRANCHES = ["auto", *range(MAX_BRANCHES + 1)]  # the Branches menu: auto's choice, or a number
 MODELS = ["auto", *range(1, MAX_MEMBERS + 1)]  # the Models menu: auto's choice, or how many to train apart
 WRITING_K = 8  # next words the writing box offers
 TIME_BUDGET = defaults.TIME_BUDGET  # a first model within a minute
@@ -52,16 +52,22 @@ SAMPLE_COLUMNS = ["step", "validation perplexity", "sample (same prompt and seed
 EXAMPLES = ["Anna, and the prince", "Happy families are", "Levin went out into the fields", "She said, \""]
 
 
+@functools.cache
+def sample_corpus():
+    """The bundled sample, read once: the default model's text, shared read-only like the model."""
+    return load_corpus(SAMPLE_CORPUS)
+
+
+DEFAULT = load_checkpoint(DEFAULT_MODEL) if os.path.isdir(DEFAULT_MODEL) else None  # read-only, shared by all
+
+
 def new_session() -> Session:
-    return Session(sample=SAMPLE_CORPUS)
+    return Session(sample=SAMPLE_CORPUS, default=DEFAULT, shared=sample_corpus)
 
 
 def uploaded(file, session: Session, suffix: str) -> str:
     """The session's own copy of a file it uploaded (wordlstm.serve.uploads), or UserError."""
     return session.uploads.take(file, demo.GRADIO_CACHE, session.folder(), suffix)
-
-
-DEFAULT = load_checkpoint(DEFAULT_MODEL) if os.path.isdir(DEFAULT_MODEL) else None  # read-only, shared by all
 
 
 def model_note(session: Session) -> str:
@@ -76,25 +82,12 @@ def corpus_stats(corpus, seq_len: int) -> tuple[str, pd.DataFrame]:
     return corpus.describe(seq_len), pd.DataFrame(corpus.stats(20)["top_words"], columns=["word", "count"])
 
 
-def read_upload(files, session: Session, min_count: int = 1):
-    """The corpus of the session's uploaded .txt files or .zip (each file a document)."""
-    return read_corpus(tuple(uploaded(f, session, (".txt", ".zip")) for f in files), session, min_count)
-
-
-def read_corpus(paths: tuple, session: Session, min_count: int):
-    """The corpus of `paths` (the session's own files, or the sample), read once its memory is admitted:
-    the session's corpus itself if it is already that text."""
-    if session.corpus is not None and (session.corpus.sources, session.corpus.min_count) == (paths, min_count):
-        return session.corpus
-    with ADMISSION.reading(size_of(paths)):
-        return load_corpus(paths, min_count=min_count, parent=session.folder())
-
-
 @user_error
 def use_upload(files, seq_len, session: Session):
     if not files:
         return "Upload .txt files or a .zip of them, or use the sample.", None, session
-    session.corpus = read_upload(files, session)
+    paths = tuple(uploaded(f, session, (".txt", ".zip")) for f in files)
+    session.corpus = session.read(paths, 1, ADMISSION)
     return *corpus_stats(session.corpus, int(seq_len)), session
 
 
@@ -121,23 +114,15 @@ def picked(choice) -> int | None:
     return None if str(choice) in ("auto", "", "None") else int(choice)
 
 
-def configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-            batch_size, min_count, softmax, size=defaults.AUTO, branches="auto",
-            members="auto") -> tuple[ModelConfig, TrainConfig, Choice]:
-    """The page's settings as the library's configs, for `corpus` rebuilt with `min_count`: the size's (auto's
-    choice for "auto"), with the sliders' shape and dropout; and that choice (its `why` is "" for a named
-    size). A size's tied weights stay tied while the sliders keep the embedding and hidden sizes equal."""
-    vocab_size = corpus.vocab_size_at(int(min_count))
-    epochs, max_seconds = int(epochs or 0) or None, float(max_seconds or 0) or None
-    choice = choose(size, tokens=len(corpus.ids), vocab_size=vocab_size, max_seconds=max_seconds, epochs=epochs,
-                    device=TRAINS_ON, branches=picked(branches), members=picked(members))
-    tied = defaults.tied(size, {"embed_dim": int(embed_dim), "hidden_size": int(hidden_size)})
-    model_cfg, cfg = defaults.configs(
-        choice.size, vocab_size, seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size),
-        lr=float(lr), epochs=epochs, max_seconds=max_seconds, seed=int(seed), **choice.settings,
-        embed_dim=int(embed_dim), hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
-        tie_weights=tied, softmax=softmax, documents=corpus.documents)
-    return model_cfg, cfg, choice
+def ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr, batch_size,
+        min_count, softmax, size=defaults.AUTO, branches="auto", members="auto") -> Ask:
+    """The page's settings as an Ask: the controls moved from the size's values, as flags given."""
+    controls = dict(seed=int(seed), seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size),
+                    lr=float(lr), embed_dim=int(embed_dim), hidden_size=int(hidden_size), num_layers=int(num_layers),
+                    dropout=float(dropout), softmax=softmax)
+    return Ask(size, epochs=int(epochs or 0) or None, max_seconds=float(max_seconds or 0) or None,
+               branches=picked(branches), members=picked(members), settings=settings_asked(controls, size),
+               min_count=int(min_count))
 
 
 @user_error
@@ -147,37 +132,16 @@ def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
     """What training with these settings would cost on the session's text (or the
     sample), and whether it fits this server: the settings panel's live line."""
     corpus = session.corpus or sample_corpus()
-    model_cfg, cfg, choice = configs(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
-                                     num_layers, dropout, lr, batch_size, min_count, softmax, size, branches, members)
+    asked = ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
+                batch_size, min_count, softmax, size, branches, members)
     name = f"`{os.path.basename(corpus.name)}`" if session.corpus else "the sample, *Anna Karenina*, until you pick one"
-    text = f"on {name} ({len(corpus.ids):,} tokens, {model_cfg.vocab_size:,} words)"
+    text = f"on {name} ({len(corpus.ids):,} tokens, {corpus.vocab_size_at(asked.min_count):,} words)"
     try:
-        cfg, cost = ADMISSION.admit(corpus, model_cfg, cfg)
+        planned = plan_training(corpus, asked, device=TRAINS_ON, admission=ADMISSION)
     except UserError as e:
         return f"**Does not fit this server** {text}: {e}."
-    why = f"\n\n*{choice.why.capitalize()}.*" if choice.why else ""
-    return (f"**Estimate** {text}: {cost.summary()}; {cost.ends(cfg)}. {ADMISSION.limits.describe().capitalize()}."
-            f"{ADMISSION.capped(float(max_seconds or 0), cfg)}{why}")
-
-
-START_FROM = ["a new model", "the default model", "my current model", "a Hub model"]
-
-
-def start_source(start_from: str, start_repo: str, session: Session):
-    """(the checkpoint a training starts from, its name), or (None, None) for a new model."""
-    if start_from == "the default model":
-        if DEFAULT is None:
-            raise gr.Error("this server has no default model; start from a new model")
-        return DEFAULT, "the default model"
-    if start_from == "my current model":
-        if session.ckpt is None:
-            raise gr.Error("you have no model yet: train one, or load one in Share, then continue from it")
-        return session.ckpt, session.source
-    if start_from == "a Hub model":
-        if not (start_repo or "").strip():
-            raise gr.Error("type the repo id of the Hub model to start from, like alice/anna-lstm")
-        return load_model(start_repo.strip(), hub_only=True), f"the Hub model `{start_repo.strip()}`"
-    return None, None
+    why = f"\n\n*{sentence(planned.why)}*" if planned.why else ""
+    return f"**Estimate** {text}: {planned.summary()}. {ADMISSION.limits.describe().capitalize()}.{why}"
 
 
 @user_error
@@ -189,28 +153,20 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     progress(0, desc="Reading the corpus...")
     if session.job is not None and not session.job.done:
         raise gr.Error("a training is already running in this session; stop it first")
-    if corpus:
-        session.corpus = read_upload(corpus, session, int(min_count))
-    elif session.corpus is None or session.corpus.min_count != int(min_count):
-        # the corpus picked in Data, or the sample: files the server chose itself, read again with min_count
-        paths = session.corpus.sources if session.corpus is not None else (SAMPLE_CORPUS,)
-        same_sample = (paths, int(min_count)) == ((SAMPLE_CORPUS,), sample_corpus().min_count)
-        session.corpus = sample_corpus() if same_sample else read_corpus(paths, session, int(min_count))
-    model_cfg, cfg, choice = configs(session.corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim,
-                                     hidden_size, num_layers, dropout, lr, batch_size, min_count, softmax, size,
-                                     branches, members)
-    source, source_name = start_source(start_from, start_repo, session)
-    init = None
-    if source is not None:  # the source's shape replaces the sliders'
-        model_cfg, init = warm_start(source, model_cfg, session.corpus.vocab)
-    cfg, cost = ADMISSION.admit(session.corpus, model_cfg, cfg)
-    job = session.job = TrainingThread(session.corpus.ids, model_cfg, cfg, run=RUN_TRAINING,
-                                       sampler=LiveSampler(session.corpus.vocab), init=init and init.state)
+    paths = tuple(uploaded(f, session, (".txt", ".zip")) for f in corpus or [])
+    text = session.text_to_train(paths, int(min_count), ADMISSION)
+    source, source_name = session.start(start_from, start_repo)
+    planned = plan_training(text, ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
+                                      num_layers, dropout, lr, batch_size, min_count, softmax, size, branches,
+                                      members), device=TRAINS_ON, admission=ADMISSION, start=source)
+    init = planned.init
+    job = session.job = TrainingThread(text.ids, planned.model, planned.train, run=RUN_TRAINING,
+                                       sampler=LiveSampler(text.vocab), init=init and init.state,
+                                       schedule=planned.schedule)
     history, samples = [], []
-    status = f"Starting: {cost.summary()}.{ADMISSION.capped(float(max_seconds or 0), cfg)}"
-    status += f" {choice.why.capitalize()}." if choice.why else ""
+    status = f"Starting: {planned.cost.summary()}." + (f" {sentence(planned.why)}" if planned.why else "")
     try:
-        with ADMISSION.running(job, cost):  # its estimated peak counts as in use until it ends
+        with ADMISSION.running(job, planned.cost):  # its estimated peak counts as in use until it ends
             for events in job.events():
                 for e in events:
                     if e.kind == "step":
@@ -220,20 +176,19 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
                         samples.insert(0, [e.step, round(e.val_ppl, 1), e.sample])  # newest first
                     eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
                     progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
-                    status = e.describe(os.path.basename(session.corpus.name))
+                    status = e.describe(os.path.basename(text.name))
                 yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), gr.skip(),
                        gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Markdown(visible=False), gr.skip(), session)
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
         job.stop.set()
         raise
     if job.error is not None:
-        if isinstance(job.error, UserError):
-            raise gr.Error(str(job.error))
-        raise job.error
-    run = session.record(job.model.cpu(), job.result, cfg, init and init.describe(source_name))
-    status = (f"{job.result.describe(os.path.basename(session.corpus.name), cfg.patience)} It is run {run.id}: "
+        raise job.error  # a UserError becomes one line (user_error); anything else is a bug, shown as one
+    run = session.record(job.model.cpu(), job.result, planned.train, init and init.describe(source_name),
+                         planned.schedule)
+    status = (f"{job.result.describe(os.path.basename(text.name), planned.train.patience)} It is run {run.id}: "
               "generate below, or download it in Share.")
-    hint = advice(len(session.corpus.ids), job.result.val_ppl, choice.size, warm_start=init is not None)
+    hint = advice(len(text.ids), job.result.val_ppl, planned.size, warm_start=init is not None)
     status += f"\n\n*{hint}*" if hint else ""
     yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), model_note(session),
            run.zip, runs_table(session), *prompts_for(session), gr.Markdown(visible=False), runs_menu(session),
@@ -259,27 +214,9 @@ def use_run(run, session: Session):
     return model_note(session), found.zip, runs_table(session), *prompts_for(session), session
 
 
-def model_text(session: Session):
-    """The session's corpus if the current model (the user's, else the default) was trained on it;
-    else None (a model from the Hub or a zip)."""
-    ckpt = session.ckpt or DEFAULT
-    return session.corpus if ckpt is not None and ckpt.trained_on(session.corpus) else None
-
-
-def example_prompts(session: Session) -> list[str]:
-    """Prompts in the words of the current model's text: its frequent sentence openings."""
-    if session.ckpt is None:
-        return EXAMPLES
-    corpus = model_text(session)
-    if corpus is not None:
-        return corpus.openings()
-    vocab, forms = session.ckpt.vocab, session.ckpt.vocab.forms or {}  # a model without its text: its frequent words
-    return [forms.get(w, w) for w in vocab.itos if w.isalpha()][:4] or vocab.itos[:4]
-
-
 def prompts_for(session: Session):
     """Updates for the example prompts and the prompt box, after the model changed."""
-    prompts = example_prompts(session)
+    prompts = session.prompts(EXAMPLES)
     return gr.Dataset(samples=[[p] for p in prompts]), prompts[0]
 
 
@@ -291,18 +228,10 @@ def stop_training(session: Session):
 
 
 # -- Generate -------------------------------------------------------------------
-def current_model(session: Session):
-    """The session's model, else the server's default one; gr.Error where there is neither."""
-    ckpt = session.ckpt or DEFAULT
-    if ckpt is None:
-        raise gr.Error("there is no model yet: train one first")
-    return ckpt
-
-
 @user_error
 def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, session: Session, sentences=0, stop=""):
     """The text as it comes, and a note: the prompt's unknown words, then why the text ended."""
-    ckpt = current_model(session)
+    ckpt = session.current()
     encoded = ckpt.vocab.encode_prompt(prompt or "")
     ending = Ending.of(ckpt.vocab, int(sentences or 0), stop)
     note = (ckpt.vocab.unknown_note(encoded.unknown) or "").capitalize()
@@ -319,7 +248,7 @@ def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, sessi
 def suggest_words(text, k, session: Session) -> dict:
     """/suggest: the model's `k` most likely next words after `text` (a word being typed: its completions),
     with their probabilities."""
-    s = session.suggester(current_model(session))(text or "", int(k))
+    s = session.suggester(session.current())(text or "", int(k))
     return {"words": [{"word": w, "probability": round(p, 4)} for w, p in s.words], "partial": s.partial,
             "unknown": s.unknown}
 
@@ -327,7 +256,7 @@ def suggest_words(text, k, session: Session) -> dict:
 @user_error
 def next_words(text, session: Session):
     """The writing box's menu of next words, and a line: unknown words, or what the menu completes."""
-    ckpt = current_model(session)
+    ckpt = session.current()
     s = session.suggester(ckpt)(text or "", WRITING_K)
     notes = [(ckpt.vocab.unknown_note(s.unknown) or "").capitalize(),
              f"Words that *{s.partial}* may be becoming." if s.partial else "",
@@ -348,7 +277,7 @@ SURPRISE = {"surprising": "#fde68a", "very surprising": "#fca5a5", "unknown word
 @user_error
 def score_text(text, session: Session):
     """Perplexity of `text` under the current model, each word's surprise, the ten most surprising."""
-    ckpt = current_model(session)
+    ckpt = session.current()
     if not (text or "").strip():
         raise gr.Error("paste a text to score, a few sentences or more")
     tokenize_at_most(text)  # score() tokenizes again: a few milliseconds, against seconds of scoring
@@ -361,29 +290,12 @@ def score_text(text, session: Session):
     return summary, labelled([w.word for w in result.words], [w.label for w in result.words]), top
 
 
-@functools.cache
-def sample_corpus():
-    """The bundled sample, read once: the default model's text, shared read-only like the model."""
-    return load_corpus(SAMPLE_CORPUS)
-
-
-def training_text(session: Session):
-    """The text the current model was trained on, or gr.Error if this session does not have it."""
-    corpus = model_text(session)
-    if corpus is not None:
-        return corpus
-    if session.ckpt is None:  # the default model: its text is the bundled sample
-        return sample_corpus()
-    raise gr.Error("the text your model was trained on is not in this session (a model from the Hub or a zip); "
-                   "pick that text in Data, or train here, to check for copies")
-
-
 @user_error
 def check_originality(text, min_words, session: Session):
     """Which spans of `text` are copied word for word from the model's training text."""
     if not (text or "").strip():
         raise gr.Error("generate a text first, or paste one, to check it for copies")
-    tokens, corpus, n = tokenize_at_most(text), training_text(session), int(min_words)
+    tokens, corpus, n = tokenize_at_most(text), session.training_text(), int(min_words)
     report = session.originality(corpus, corpus.vocab.lookup(tokens), n)
     labels = ["copied" if c else None for c in report.copied(len(tokens))]
     note = f"**{report.summary()}** (against `{os.path.basename(corpus.name)}`)."
@@ -408,17 +320,7 @@ def push_model(repo_id, private, include_corpus, token, session: Session, oauth_
     if session.ckpt is None:
         raise gr.Error("there is no model of yours to push yet: train one, or load one, first")
     token = (token or "").strip() or (oauth_token.token if oauth_token else None)
-    corpus, corpus_path = model_text(session), None
-    if include_corpus:
-        if corpus is not None and (corpus.documents or not corpus.name.lower().endswith(".txt")):
-            raise gr.Error("including the training text works for a text of one .txt file, and this model's came "
-                           "in several or in a zip: untick \"include the training text\"")
-        if corpus is None or not os.path.isfile(corpus.name):
-            raise gr.Error("the text this model was trained on is not here any more; "
-                           "untick \"include the training text\" or train again")
-        if not session.owns(corpus.name):  # only ever a file of this session's, or the sample
-            raise gr.Error("the training text is not a file of this session; untick \"include the training text\"")
-        corpus_path = corpus.name
+    corpus, corpus_path = session.model_text(), session.text_to_push(include_corpus)
     url = push(session.ckpt, repo_id, private=bool(private), token=token, corpus_path=corpus_path,
                corpus_ids=None if corpus is None else corpus.ids)
     return f"Pushed: [{url}]({url})", ""
@@ -463,7 +365,7 @@ with Blocks(title="wordlstm") as demo:
                                    "apart on equal shares, each with its branches, their next-word probabilities "
                                    "averaged")
     with gr.Row():
-        start_from = gr.Radio(START_FROM, value=START_FROM[0], label="Start from",
+        start_from = gr.Radio(Session.START_FROM, value=Session.START_FROM[0], label="Start from",
                               info="another model's weights, for the words both texts share (a warm start: a "
                                    "small text learns far more); your current model on the same text continues it")
         start_repo = gr.Textbox("", label="Hub model to start from", placeholder="alice/anna-lstm",

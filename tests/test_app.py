@@ -209,7 +209,7 @@ def test_branches_train_and_save_their_mean(url, corpus):
                               api_name="/train")
     with zipfile.ZipFile(out[4]) as z:
         config = json.loads(z.read("config.json"))
-    assert config["train"]["branches"] == config["metrics"]["branches"] == 2
+    assert [r["branch"] for r in config["schedule"]["runs"]] == [0, 1, 2] and config["metrics"]["branches"] == 2
     assert f"{config['metrics']['val_ppl']:.1f}" in out[0]  # the status gives the mean's perplexity
 
 
@@ -220,7 +220,8 @@ def test_the_models_menu_trains_an_ensemble(url, corpus):
     with zipfile.ZipFile(out[4]) as z:
         config = json.loads(z.read("config.json"))
         card = z.read("README.md").decode()
-    assert config["model"]["members"] == config["train"]["members"] == config["metrics"]["members"] == 2
+    assert config["model"]["members"] == config["metrics"]["members"] == 2
+    assert [r["member"] for r in config["schedule"]["runs"]] == [0, 1]
     assert "an ensemble of 2 models trained apart" in out[0] and "It is an ensemble of 2 such models" in card
     assert "2 models" in out[5]["data"][0][2]  # the Runs table says so
     estimate = client(url).predict(epochs=0, max_seconds=300, seed=0, **SMALL, members=3, api_name="/estimate")

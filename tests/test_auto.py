@@ -1,4 +1,4 @@
-"""--size auto: the size and branches from the device, the text's size and the budget (wordlstm/auto.py)."""
+"""--size auto: the size and the schedule from the device, the text's size and the budget (planning/auto.py)."""
 import math
 
 from wordlstm import plan
@@ -6,7 +6,8 @@ from wordlstm.planning import auto
 from wordlstm.planning.auto import (FULL_MODEL, LONGEST_RUN, MAX_MEMBERS, MAX_PLANNED, MEMBER_EPOCHS, MEMBERS, RUN_EPOCHS,
                            Choice, choose, measured_scale)
 from wordlstm.planning.defaults import AUTO, AUTO_SIZE, SIZES, configs, size_settings
-from wordlstm.training.branches import MAX_BRANCHES, run_configs
+from wordlstm.training.config import TrainConfig
+from wordlstm.training.schedule import MAX_BRANCHES, Schedule
 
 # anna.txt's size, on a machine as fast as plan() says: the rule's arithmetic, not this machine's speed
 NOVEL = dict(tokens=437_098, vocab_size=12_778, time_scale=1.0)
@@ -18,14 +19,14 @@ def epochs_in(seconds, tokens=NOVEL["tokens"], device="cpu"):
 
 
 def test_a_named_size_is_taken_as_it_is():
-    assert choose("small", **NOVEL, max_seconds=300) == Choice("small", 0, "")
-    assert choose("medium", **NOVEL, max_seconds=300, branches=2) == Choice("medium", 2, "")
-    assert not choose("large", **NOVEL, max_seconds=300).settings["fill_budget"]
+    assert choose("small", **NOVEL, max_seconds=300) == Choice("small", "")
+    assert choose("medium", **NOVEL, max_seconds=300, branches=2) == Choice("medium", "", branches=2)
+    assert not choose("large", **NOVEL, max_seconds=300).fill
 
 
 def test_auto_trains_the_medium_size_and_fills_the_budget():
     choice = choose(AUTO, **NOVEL, max_seconds=60)
-    assert choice.size == AUTO_SIZE in SIZES and choice.settings["fill_budget"]
+    assert choice.size == AUTO_SIZE in SIZES and choice.fill
     assert size_settings(AUTO) == size_settings(AUTO_SIZE)  # what the app's sliders show under auto
     assert choice.why.startswith("auto: the medium size (2x256)")
 
@@ -46,7 +47,7 @@ def test_branches_grow_with_the_epochs_the_budget_holds():
             # one model per FULL_MODEL epochs, to the nearest, from MEMBERS up to MAX_MEMBERS
             assert abs(fits / FULL_MODEL - c.members) <= 0.5 or (c.members == MEMBERS and fits < MEMBERS * FULL_MODEL) \
                 or (c.members == MAX_MEMBERS and fits > MAX_MEMBERS * FULL_MODEL)
-        assert ("an ensemble of" in c.why) == (c.members > 1) and c.settings["members"] == c.members
+        assert ("an ensemble of" in c.why) == (c.members > 1)
         fits /= c.members
         if c.run_epochs is None:  # each run's share holds about RUN_EPOCHS epochs, up to the most measured
             runs = fits / RUN_EPOCHS  # as many runs as that makes, to the nearest
@@ -57,7 +58,6 @@ def test_branches_grow_with_the_epochs_the_budget_holds():
             assert k == MAX_BRANCHES or abs(fits / LONGEST_RUN - (k + 1)) <= 0.5
             assert f"of at most {LONGEST_RUN} epochs" in c.why
             assert ("before the budget" in c.why) == ((k + 1) * LONGEST_RUN < 0.8 * fits)  # said where it will
-            assert c.settings["run_epochs"] == LONGEST_RUN
     members = [c.members for c in choices]
     assert members == sorted(members) and members[:2] == [1, 1] and MEMBERS in members  # each way exercised
     assert members[-1] == MAX_MEMBERS
@@ -65,9 +65,8 @@ def test_branches_grow_with_the_epochs_the_budget_holds():
 
 def test_runs_cut_to_the_longest_useful_one_leave_the_rest_of_a_long_budget():
     long = choose(AUTO, **NOVEL, max_seconds=100_000)
-    model_cfg, cfg = configs(AUTO, NOVEL["vocab_size"], max_seconds=100_000, epochs=None, **long.settings)
-    runs = run_configs(cfg)
-    assert len(runs) == MAX_MEMBERS * (MAX_BRANCHES + 1) and {c.epochs for c in runs} == {LONGEST_RUN}
+    runs = Schedule.of(TrainConfig(max_seconds=100_000, epochs=None), long.members, long.branches, long.run_epochs).runs
+    assert len(runs) == MAX_MEMBERS * (MAX_BRANCHES + 1) and {r.epochs for r in runs} == {LONGEST_RUN}
     assert sum(c.epochs for c in runs) < epochs_in(100_000) / 2  # most of the budget goes unused, as said
     assert long.why.endswith("; it ends when they are done, before the budget")
     # The user's branches or epochs are theirs: no cut
@@ -86,7 +85,7 @@ def test_a_larger_text_or_a_gpu_changes_the_choice():
 
 def test_what_the_user_asked_for_stays_and_the_line_says_so():
     assert choose(AUTO, **NOVEL, max_seconds=300, branches=0) == Choice(
-        AUTO_SIZE, 0, "auto: the medium size (2x256), one run, as asked", fill_budget=True)
+        AUTO_SIZE, "auto: the medium size (2x256), one run, as asked", fill=True)
     assert choose(AUTO, **NOVEL, max_seconds=300, branches=1).why.endswith("with 1 branch, as asked")
     epochs = choose(AUTO, **NOVEL, max_seconds=300, epochs=3)
     assert epochs.branches == 0 and epochs.why.endswith("one run of the 3 epochs asked for")

@@ -11,7 +11,7 @@ from conftest import ROOT, TINY
 from wordlstm import SIZES, TrainConfig
 from wordlstm.planning.auto import LONGEST_RUN, MAX_MEMBERS
 from wordlstm.text.tokenizer import tokenize
-from wordlstm.training.branches import MAX_BRANCHES
+from wordlstm.training.schedule import MAX_BRANCHES
 
 
 def run(script, *args, cwd=None):
@@ -67,7 +67,7 @@ def test_branches_save_their_mean_which_a_resume_refuses_in_one_line(tmp_path):
     assert "first run, epoch 1" in r.stdout and "branch 2 of 2, epoch 1" in r.stdout and "branch=2/2" in r.stderr
     mean = [line for line in r.stdout.splitlines() if line.startswith("the mean of the 2 branches: val loss")]
     config = json.loads((out / "config.json").read_text())
-    assert config["train"]["branches"] == config["metrics"]["branches"] == 2
+    assert len(config["schedule"]["runs"]) == 3 and config["metrics"]["branches"] == 2
     assert f"perplexity {config['metrics']['val_ppl']:.1f}" in mean[0]
     assert sorted(os.listdir(out)) == ["README.md", "config.json", "model.safetensors", "vocab.json"]  # no run to resume
     assert "then 2 branches from its best weights" in (out / "README.md").read_text()  # the card says how
@@ -128,7 +128,9 @@ def test_train_bad_corpus(tmp_path, content, message):
     (["--seq-len", 0], "seq_len"), (["--batch-size", -1], "batch_size"), (["--lr", 0], "lr"),
     (["--epochs", 0], "epochs"), (["--epochs", "many"], "invalid int value"), (["--device", "nope"], "unknown device"),
     (["--branches", -1], "branches must be 0"),
-    (["--size", "medium", "--embed-dim", 64], "(got 64 and 256); make them equal, or untie them (--no-tie-weights)"),
+    (["--size", "medium", "--embed-dim", 64, "--tie-weights"],
+     "(got 64 and 256); make them equal, or untie them (--no-tie-weights)"),
+    (["--members", 0], "members must be 1"),
 ])
 def test_train_bad_settings(tmp_path, args, message):
     corpus = tmp_path / "c.txt"
@@ -200,7 +202,9 @@ def test_a_long_budget_on_a_small_text_trains_runs_of_a_few_epochs_and_ends_earl
     assert r.returncode == 0, r.stderr
     assert f"an ensemble of {MAX_MEMBERS} models trained apart, each with {MAX_BRANCHES} branches of at most {LONGEST_RUN} epochs" in r.stderr
     config = json.loads((out / "config.json").read_text())
-    assert config["train"]["run_epochs"] == LONGEST_RUN and config["metrics"]["branches"] == MAX_MEMBERS * MAX_BRANCHES
+    assert config["metrics"]["branches"] == MAX_MEMBERS * MAX_BRANCHES
+    runs = config["schedule"]["runs"]  # the schedule as planned: each model's first run and its branches
+    assert len(runs) == MAX_MEMBERS * (MAX_BRANCHES + 1) and {r["epochs"] for r in runs} == {LONGEST_RUN}
     assert config["model"]["members"] == config["metrics"]["members"] == MAX_MEMBERS
     assert config["metrics"]["epochs"] <= MAX_MEMBERS * (MAX_BRANCHES + 1) * LONGEST_RUN + 1e-6  # each run's epochs at most
     assert config["metrics"]["seconds"] < 3600 and not config["metrics"]["stopped"]
@@ -214,16 +218,14 @@ def test_a_long_budget_on_a_small_text_trains_runs_of_a_few_epochs_and_ends_earl
 def test_a_first_run_that_trained_alone_where_branches_were_planned_is_saved(tmp_path, monkeypatch):
     """Where branches are planned, the first run takes no checkpoints; if it is the only run that trains
     (stopped, or a budget of a second that leaves the next run no time), its model is what is saved."""
-    from dataclasses import replace
-
     from wordlstm import load_checkpoint
     from wordlstm.commands import train as command
 
     real = command.train
 
-    def first_run_only(ids, model_cfg, cfg, **kw):  # what train() returns when only the first run trained
-        assert cfg.branches == 2 and kw.get("on_checkpoint") is not None
-        return real(ids, model_cfg, replace(cfg, branches=0), **{**kw, "on_checkpoint": None})
+    def first_run_only(ids, model_cfg, cfg, schedule, **kw):  # what train() returns when only the first run trained
+        assert schedule.branches == 2 and kw.get("on_checkpoint") is not None
+        return real(ids, model_cfg, cfg, **{**kw, "on_checkpoint": None})
 
     corpus, out = tmp_path / "tiny.txt", tmp_path / "first"
     corpus.write_text(TINY)

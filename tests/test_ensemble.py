@@ -13,6 +13,7 @@ from wordlstm import (ModelConfig, TrainConfig, UserError, evaluate, generate, l
                       score, split, train)
 from wordlstm.model.ensemble import Ensemble, build, members
 from wordlstm.share.warmstart import transfer
+from wordlstm.training.schedule import Schedule
 from wordlstm.use.sample import read
 
 SMALL = dict(embed_dim=16, hidden_size=32, num_layers=2, dropout=0.2)
@@ -77,19 +78,24 @@ def test_scoring_reads_it_and_a_checkpoint_keeps_it(tiny_corpus, tmp_path):
                                                                                  max_new_tokens=20, seed=4)
 
 
-def settings(corpus, **cfg):
-    return ModelConfig(len(corpus.vocab), **SMALL), TrainConfig(**{"seq_len": 10, "batch_size": 4, "epochs": 1,
-                                                                   "seed": 3, **cfg})
+def settings(corpus, members=1, branches=0, **cfg):
+    """The model and run settings, and a schedule of `members` models with `branches` each."""
+    cfg = TrainConfig(**{"seq_len": 10, "batch_size": 4, "epochs": 1, "seed": 3, **cfg})
+    return ModelConfig(len(corpus.vocab), **SMALL), cfg, Schedule.of(cfg, members, branches)
+
+
+def trained(ids, model_cfg, cfg, schedule, **kwargs):
+    return train(ids, model_cfg, cfg, schedule=schedule, **kwargs)
 
 
 def test_each_member_is_a_first_run_and_its_branches_from_its_own_start(tiny_corpus):
     ids = tiny_corpus.ids
-    model_cfg, cfg = settings(tiny_corpus, members=2, branches=1)
+    model_cfg, cfg, schedule = settings(tiny_corpus, members=2, branches=1)
     events = []
-    model, result = train(ids, model_cfg, cfg, on_event=events.append)
+    model, result = trained(ids, model_cfg, cfg, schedule, on_event=events.append)
     assert isinstance(model, Ensemble) and model.config.members == 2 and result.members == 2
 
-    one = replace(cfg, members=1, branches=0)
+    one = cfg
     for i, member in enumerate(model.members):  # runs are numbered on: member i's first is run 2i, its branch 2i + 1
         first, _ = train(ids, model_cfg, replace(one, seed=cfg.seed + 2 * i))
         start = {k: w.clone() for k, w in first.state_dict().items()}
@@ -109,14 +115,14 @@ def test_each_member_is_a_first_run_and_its_branches_from_its_own_start(tiny_cor
 
 
 def test_members_without_branches_and_their_off_switch(tiny_corpus):
-    model, result = train(tiny_corpus.ids, *settings(tiny_corpus, members=2))
+    model, result = trained(tiny_corpus.ids, *settings(tiny_corpus, members=2))
     assert isinstance(model, Ensemble) and result.branches == 0 and result.members == 2
-    model, result = train(tiny_corpus.ids, *settings(tiny_corpus, members=1))
+    model, result = trained(tiny_corpus.ids, *settings(tiny_corpus, members=1))
     assert not isinstance(model, Ensemble) and result.members == 1 and "members" not in result.metrics()
     with pytest.raises(UserError, match="members must be 1"):
-        TrainConfig(members=0)
+        settings(tiny_corpus, members=0)
     with pytest.raises(UserError, match="cannot be resumed"):
-        train(tiny_corpus.ids, *settings(tiny_corpus, members=2), resume=object())
+        trained(tiny_corpus.ids, *settings(tiny_corpus, members=2), resume=object())
 
 
 def test_a_warm_start_from_an_ensemble_takes_its_first_model(tiny_corpus):
@@ -130,9 +136,10 @@ def test_a_warm_start_from_an_ensemble_takes_its_first_model(tiny_corpus):
 def test_the_apps_runs_table_names_the_models_and_counts_their_memory(tiny_corpus, tmp_path):
     from wordlstm.serve.runs import Runs
 
-    model_cfg, cfg = settings(tiny_corpus, members=2)
-    model, result = train(tiny_corpus.ids, model_cfg, cfg)
-    run = Runs(str(tmp_path)).record(model, tiny_corpus, result, cfg)
+    model_cfg, cfg, schedule = settings(tiny_corpus, members=2)
+    model, result = trained(tiny_corpus.ids, model_cfg, cfg, schedule)
+    run = Runs(str(tmp_path)).record(model, tiny_corpus, result, cfg, schedule=schedule)
+    assert run.ckpt.config["schedule"] == schedule.as_dict()
     assert ", 2 models, " in run.row[2] and isinstance(run.ckpt.model, Ensemble)
     one = sum(p.numel() * p.element_size() for p in model.members[0].parameters())
     assert run.memory == f"{2 * one / 2**20:.1f} MB"

@@ -141,7 +141,7 @@ def test_deploy_space_uploads_the_app_and_leaves_tests_behind(hub):
     space = hub.repos[("space", "alice/wordlstm-demo")]
     assert space["sdk"] == "gradio"
     files = set(space["files"])
-    assert {"app.py", "requirements.txt", "README.md", "wordlstm/model.py", "models/anna/model.safetensors",
+    assert {"app.py", "requirements.txt", "README.md", "wordlstm/model/lstm.py", "models/anna/model.safetensors",
             "data/anna.txt"} <= files
     assert not [f for f in files if f.startswith(("tests/", ".git/", ".ci/", ".venv/")) or "__pycache__" in f
                 or f.endswith(".pyc")]

@@ -19,6 +19,7 @@ from conftest import CPU, WITH_NEW_WORDS
 from wordlstm import ModelConfig, TrainConfig, corpus_from_text, evaluate, split, train
 from wordlstm.serve import zerogpu
 from wordlstm.training.runner import TrainingThread
+from wordlstm.training.schedule import Schedule
 
 
 class Refused(Exception):
@@ -65,10 +66,10 @@ MODEL = ModelConfig(len(CORPUS.vocab), 16, 16, 1, 0.0)
 EPOCHS = TrainConfig(seq_len=10, batch_size=4, epochs=12, patience=None)  # steps, not the clock, set its schedule
 
 
-def in_leases(fake, cfg, stop_after_steps=None):
+def in_leases(fake, cfg, stop_after_steps=None, **options):
     """A training through `fake`'s leases in a TrainingThread, as the app runs it: (job, events)."""
     job = TrainingThread(CORPUS.ids, MODEL, cfg, run=zerogpu.in_leases(fake.GPU(duration=zerogpu.lease_seconds)(
-        zerogpu.train_chunk)))
+        zerogpu.train_chunk)), **options)
     events = []
     for batch in job.events(every=0.5):
         events += batch
@@ -131,7 +132,8 @@ def test_stop_ends_a_training_at_the_end_of_its_chunk(short_chunks):
 
 def test_a_training_with_a_budget_and_branches_goes_through_leases(short_chunks):
     fake = FakeSpaces()
-    job, events = in_leases(fake, TrainConfig(seq_len=10, batch_size=4, epochs=None, max_seconds=1.5, branches=1))
+    cfg = TrainConfig(seq_len=10, batch_size=4, epochs=None, max_seconds=1.5)
+    job, events = in_leases(fake, cfg, schedule=Schedule.of(cfg, branches=1))
     assert job.result.branches == 1 and len(fake.durations) >= 2
     assert events[-1].kind == "done"
 

@@ -31,9 +31,9 @@ from wordlstm import (SIZES, LiveSampler, ModelConfig, NgramIndex, TrainConfig, 
                       load_corpus, originality, pick_device, score, split, stream, tokenize, train)
 from wordlstm.commands.cli import ArgumentParser
 from wordlstm.model.ensemble import Ensemble, members
-from wordlstm.planning.auto import choose
 from wordlstm.planning.cost import cluster_shares, cluster_widths, flops_per_token, plan
-from wordlstm.planning.defaults import MIN_WORDS, SIZE_NAMES, split_settings
+from wordlstm.planning.defaults import MIN_WORDS, SIZE_NAMES
+from wordlstm.planning.planner import Ask, plan_training
 from wordlstm.training.device import use_bf16
 from wordlstm.use.suggest import Suggester
 
@@ -101,18 +101,21 @@ ABLATION = [
 ]
 
 
+def bench_plan(corpus, seconds, device, softmax="auto", precision="auto", size="small", branches=None, **recipe):
+    """The bench's training: `size`'s (auto's choice for "auto") at seed 42, with `recipe`'s changes to the
+    configs, planned as the app and the CLI plan theirs."""
+    settings = dict(seed=42, device=device, precision=precision, softmax=softmax, **recipe)
+    return plan_training(corpus, Ask(size, max_seconds=seconds, branches=branches, settings=settings),
+                         device=str(pick_device(device)))
+
+
 def train_ours(corpus, seconds, device, softmax="auto", precision="auto", size="small", branches=None, **recipe):
-    """Train with the bench's settings: `size`'s (auto's choice for "auto"), with `recipe`'s changes to the
-    configs; returns the model, its configs, the TrainResult and the protocol's validation loss."""
-    choice = choose(size, tokens=len(corpus.ids), vocab_size=len(corpus.vocab), max_seconds=seconds,
-                    device=str(pick_device(device)), branches=branches)
-    if choice.why:
-        print(choice.why, file=sys.stderr)
-    model_settings, train_settings = split_settings({**SIZES[choice.size], **choice.settings, **recipe})
-    cfg = TrainConfig.from_dict(train_settings, epochs=None, max_seconds=seconds, seed=42, device=device,
-                                precision=precision)
-    model_cfg = ModelConfig.from_dict(model_settings, vocab_size=len(corpus.vocab), softmax=softmax)
-    model, result = train(corpus.ids, model_cfg, cfg)
+    """Train the bench's plan; returns the model, its configs, the TrainResult and the protocol's validation loss."""
+    planned = bench_plan(corpus, seconds, device, softmax, precision, size, branches, **recipe)
+    if planned.why:
+        print(planned.why, file=sys.stderr)
+    model_cfg, cfg = planned.model, planned.train
+    model, result = train(corpus.ids, model_cfg, cfg, schedule=planned.schedule)
     # The protocol's figure: the kept weights on the whole tail. The loop's last validation
     # may read only part of it, to end within the time budget.
     _, val_ids = split(corpus.ids, cfg.seq_len, cfg.val_fraction)

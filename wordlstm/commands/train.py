@@ -19,20 +19,19 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, WordLSTM, load_corpus, pick_device,
+from wordlstm import (Corpus, ModelConfig, Schedule, TrainConfig, UserError, WordLSTM, load_corpus, pick_device,
                       save_checkpoint, train)
 from wordlstm.commands.cli import ArgumentParser, invocation
-from wordlstm.planning.auto import choose
-from wordlstm.planning.defaults import AUTO, SIZE_NAMES, TIME_BUDGET, configs, size_settings, tied
-from wordlstm.planning.limits import Limits, admit, memory_in_use
+from wordlstm.planning.defaults import AUTO, SIZE_NAMES, TIME_BUDGET, size_settings
+from wordlstm.planning.limits import Admission, Limits
+from wordlstm.planning.planner import Ask, plan_runs, plan_training
 from wordlstm.share.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.share.hub import load_model
-from wordlstm.share.warmstart import warm_start
 from wordlstm.training.trainer import trained_config
 from wordlstm.use.sample import LiveSampler
 
 
-def parse_args():
+def parse_args(argv=None):
     """The command line. A setting's flag is in the namespace only when it is given (SUPPRESS): what was
     asked for by name, which the size's settings and a warm start's shape do not override."""
     p = ArgumentParser(description=__doc__.splitlines()[0], argument_default=argparse.SUPPRESS)
@@ -93,7 +92,9 @@ def parse_args():
                         "compare runs with `trackio show`")
     p.add_argument("--sample-words", type=int, default=LiveSampler.words,
                    help=f"after each validation, print a sample of this many words (default {LiveSampler.words}; 0: none)")
-    return p.parse_args()
+    p.add_argument("--dry-run", action="store_true", default=False,
+                   help="print the plan (the estimate, what auto chose and why, each run of the schedule) and exit")
+    return p.parse_args(argv)
 
 
 def model_flags(p):
@@ -127,42 +128,36 @@ def model_flags(p):
          help=f"output layer: adaptive (fast, for 2,000+ words), full (the book's), auto picks (default {M.softmax})")
 
 
-def asked(args) -> dict:
-    """The model and training settings given on the command line, by their config names."""
-    return {**ModelConfig.pick(vars(args)), **TrainConfig.pick(vars(args))}
+def ask(args) -> Ask:
+    """What the command line asked for: the flags given, by their config names."""
+    given = {**ModelConfig.pick(vars(args)), **TrainConfig.pick(vars(args))}
+    epochs, max_seconds = given.pop("epochs", None), given.pop("max_seconds", None)
+    if epochs is None:  # a time budget alone bounds the run: the one asked for, or the app's
+        max_seconds = max_seconds or TIME_BUDGET
+    if "patience" in given:
+        given["patience"] = given["patience"] or None  # 0: never
+    return Ask(args.size, epochs=epochs, max_seconds=max_seconds, branches=getattr(args, "branches", None),
+               members=getattr(args, "members", None), settings=given)
 
 
 # What a run recorded before these settings existed trained with (they are absent from its config.json).
 BEFORE_THE_RECIPE = {"schedule": "constant", "shuffle": False, "patience": None}
 
 
-def settings(args, rank: int):
-    """(corpus, model config, train config, the warm start or None, what its weights started from, why auto
-    chose what it did or "") for a new run, or for the run in --resume."""
+def settings(args, rank: int = 0):
+    """(corpus, the TrainingPlan, what its weights started from) for a new run, or for the run in --resume."""
     if args.resume:
         return resumed(args)
     if not args.corpus or not args.out:
         raise UserError("give a corpus and --out DIR (or --resume DIR)")
-    given = asked(args)
-    if "epochs" not in given:  # a time budget alone bounds the run: the one asked for, or the app's
-        given.update(epochs=None, max_seconds=given.get("max_seconds", TIME_BUDGET))
-    if "patience" in given:
-        given["patience"] = given["patience"] or None  # 0: never
     corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
-    choice = choose(args.size, tokens=len(corpus.ids), vocab_size=len(corpus.vocab),
-                    max_seconds=given.get("max_seconds"), epochs=given.get("epochs"), branches=given.pop("branches", None),
-                    members=given.pop("members", None),
-                    device=str(pick_device(given.get("device", TrainConfig.device))))
-    # Under auto, as the app's sliders: tied while the shape asked for allows; a named size's tie is its own.
-    tie = {"tie_weights": tied(AUTO, given)} if args.size == AUTO and "tie_weights" not in given else {}
-    model_cfg, cfg = configs(choice.size, len(corpus.vocab), **choice.settings, **tie, **given,
-                             documents=corpus.documents)
     if rank == 0:  # the one process that writes
         check_writable(args.out)  # fail now, not after an hour of training
-    if not args.init_from:
-        return corpus, model_cfg, cfg, None, None, choice.why
-    model_cfg, init = warm_start(load_model(args.init_from), model_cfg, corpus.vocab, given)
-    return corpus, model_cfg, cfg, init, init.describe(args.init_from), choice.why
+    asked = ask(args)
+    device = str(pick_device(asked.settings.get("device", TrainConfig.device)))
+    start = load_model(args.init_from) if args.init_from else None
+    planned = plan_training(corpus, asked, device=device, admission=admission(device), start=start)
+    return corpus, planned, planned.init and planned.init.describe(args.init_from)
 
 
 def resumed(args):
@@ -185,7 +180,16 @@ def resumed(args):
     if corpus.sha256 != recorded.get("sha256"):
         raise UserError(f"{corpus.name} is not the text this run trained on (sha256 differs); give that text")
     args.out = args.out or args.resume
-    return corpus, recorded_model_config(config, args.resume), cfg, None, config.get("init_from"), ""
+    device = str(pick_device(cfg.device))
+    planned = plan_runs(corpus, recorded_model_config(config, args.resume), cfg, Schedule.of(cfg), device=device,
+                        admission=admission(device))
+    return corpus, planned, config.get("init_from")
+
+
+def admission(device: str) -> Admission | None:
+    """This machine's limits (WORDLSTM_MAX_MEMORY_MB=0 lifts them); None under torchrun, where each process
+    would judge alone."""
+    return None if dist.is_initialized() else Admission(replace(Limits.from_env(), place="this machine"), device)
 
 
 def init_distributed() -> int:
@@ -221,25 +225,26 @@ class Tracker:
 class Bar:
     """The run's events on the terminal: a tqdm bar, a line per validation with its sample, and trackio."""
 
-    def __init__(self, corpus, cfg, cost, track, why=""):
-        self.corpus, self.cfg, self.cost, self.track, self.bar, self.why = corpus, cfg, cost, track, None, why
-        self.branch = 0  # the last branch seen: more than planned where runs ended early (branches.py)
+    def __init__(self, corpus, planned, track):
+        self.corpus, self.plan, self.track, self.bar = corpus, planned, track, None
+        self.members, self.branches = planned.schedule.members, planned.schedule.branches
+        self.branch = 0  # the last branch seen: more than planned where runs ended early (schedule.py)
 
     def __call__(self, e):
         if e.kind == "start":  # the data checks passed: from here on, show progress
             print(f"{self.corpus.name}: {len(self.corpus.ids):,} tokens, {len(self.corpus.vocab):,} words; training "
-                  f"on {e.device}" + (f"; {self.cost.summary()}" if self.cost else ""), file=sys.stderr)
-            if self.why:
-                print(self.why, file=sys.stderr)
+                  f"on {e.device}; {self.plan.cost.summary()}", file=sys.stderr)
+            if self.plan.why:
+                print(self.plan.why, file=sys.stderr)
             self.bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]")
         self.branch = max(self.branch, e.branch or 0)
         # A run that ends early (patience) is done all the same: its bar ends full, not where time stood.
         self.bar.n = 100 if e.kind == "done" else round(100 * e.progress, 1)
         post = {"epoch": e.epoch, "step": e.step, "tok/s": f"{e.tokens_per_s:,.0f}", "device": e.device}
-        if self.cfg.members > 1:
-            post["model"] = "all" if e.member is None else f"{e.member + 1}/{self.cfg.members}"
+        if self.members > 1:
+            post["model"] = "all" if e.member is None else f"{e.member + 1}/{self.members}"
         if self.branch or e.branch is None:
-            post["branch"] = "mean" if e.branch is None else f"{e.branch}/{max(self.cfg.branches, self.branch)}"
+            post["branch"] = "mean" if e.branch is None else f"{e.branch}/{max(self.branches, self.branch)}"
         if e.train_loss is not None:
             post["loss"] = f"{e.train_loss:.3f}"
         if e.val_loss is not None:
@@ -249,14 +254,13 @@ class Bar:
         if self.track is not None:
             self.track(e)
         if e.kind == "val" and e.branch is None:
-            what = (f"the ensemble of {self.cfg.members} models" if e.member is None
-                    else f"the mean of the {self.branch} branches")
+            what = f"the ensemble of {self.members} models" if e.member is None else f"the mean of the {self.branch} branches"
             self.bar.write(f"{what}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
         elif e.kind == "val":
-            planned = self.cfg.branches
-            where = (f"branch {e.branch} of {max(planned, e.branch)}, " if e.branch else "first run, " if planned else "")
-            if self.cfg.members > 1:
-                where = f"model {e.member + 1} of {self.cfg.members}, {where}"
+            where = (f"branch {e.branch} of {max(self.branches, e.branch)}, " if e.branch else
+                     "first run, " if self.branches else "")
+            if self.members > 1:
+                where = f"model {e.member + 1} of {self.members}, {where}"
             self.bar.write(f"{where}epoch {e.epoch}, step {e.step:,}: val loss {e.val_loss:.4f}, "
                            f"perplexity {e.val_ppl:.1f}")
             if e.sample:
@@ -272,29 +276,29 @@ def main():
     resume = load_train_state(args.resume) if args.resume else None
     if resume is not None and "max_seconds" in vars(args):  # a new budget is time from now on, not in all
         resume = replace(resume, position=replace(resume.position, elapsed=0.0))
-    corpus, model_cfg, cfg, init, init_from, why = settings(args, rank)
-    cost = None
-    if not dist.is_initialized():  # under torchrun each process would judge alone
-        limits = replace(Limits.from_env(), place="this machine")  # WORDLSTM_MAX_MEMORY_MB=0 lifts it
-        cfg, cost = admit(len(corpus.ids), model_cfg, cfg, limits, memory_in_use(), pick_device(cfg.device),
-                          word_counts=corpus.vocab.counts)
+    corpus, planned, init_from = settings(args, rank)
+    model_cfg, cfg, schedule, init = planned.model, planned.train, planned.schedule, planned.init
+    if args.dry_run:
+        print(f"{corpus.name}: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} words\n{planned.describe()}")
+        return 0
     if init is not None and rank == 0:
         print(f"starting from {args.init_from} ({model_cfg.num_layers}x{model_cfg.hidden_size}, its shape): "
               f"{init.shared:,} of {len(corpus.vocab):,} words shared, {init.copied_output:,} with their output "
               f"rows", file=sys.stderr)
     command = " ".join([invocation(), *sys.argv[1:]])
     track = Tracker(args.track, {"command": command, "corpus": corpus.info(), "model": asdict(model_cfg),
-                                 "train": asdict(cfg)}) if args.track and rank == 0 else None
+                                 "train": asdict(cfg), "schedule": schedule.as_dict()}) if args.track and rank == 0 else None
     saved = []
 
-    trained = trained_config(corpus.ids, model_cfg, cfg)  # what train() builds: its unseen words counted
+    trained = trained_config(corpus.ids, model_cfg, cfg)  # what a run builds: its unseen words counted
 
     def save(metrics, state=None, model=None, final=False):
         if model is None:  # from a run's state: what users load is the best so far
             model = WordLSTM(trained)
             model.load_state_dict(state.position.best or state.model)
-        save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), metrics=metrics, corpus=corpus.info(),
-                        command=command, resume=state, **({"init_from": init_from} if init_from else {}),
+        save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), schedule=schedule.as_dict(),
+                        metrics=metrics, corpus=corpus.info(), command=command, resume=state,
+                        **({"init_from": init_from} if init_from else {}),
                         corpus_ids=corpus.ids if final else None)  # the card's originality: once, at the end
         saved[:] = [state]
 
@@ -303,9 +307,9 @@ def main():
 
     stop = []
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))  # first Ctrl-C: stop and save
-    bar = Bar(corpus, cfg, cost, track, why)
+    bar = Bar(corpus, planned, track)
     sampler = LiveSampler(corpus.vocab, words=args.sample_words) if args.sample_words > 0 else None
-    model, result = train(corpus.ids, model_cfg, cfg, on_event=bar, should_stop=lambda: bool(stop),
+    model, result = train(corpus.ids, model_cfg, cfg, schedule=schedule, on_event=bar, should_stop=lambda: bool(stop),
                           on_checkpoint=on_checkpoint, resume=resume, sampler=sampler,
                           init=init.state if init else None)
     signal.signal(signal.SIGINT, signal.default_int_handler)

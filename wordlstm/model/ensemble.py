@@ -1,5 +1,5 @@
 """An ensemble: K models of one shape and vocabulary, trained apart (each its own first run and branches,
-branches.py), whose next-word probabilities are averaged.
+training/schedule.py), whose next-word probabilities are averaged.
 
 Branches start from one run's weights and stay in its basin, so their mean is one model; more of them
 gain little. Models trained from different starts land in different basins: their weights cannot be

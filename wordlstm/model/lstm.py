@@ -53,7 +53,7 @@ class ModelConfig(Config):
     unseen_share: float | None = None
     unseen_ids: list[int] = field(default_factory=list)
     # How many models of this shape the weights hold: 1, or an ensemble's members (ensemble.py), which
-    # training sets (TrainConfig.members). A WordLSTM is always one of them.
+    # a schedule of several models sets (training/schedule.py). A WordLSTM is always one of them.
     members: int = 1
 
     def __post_init__(self):

@@ -55,10 +55,9 @@ class Plan:
     def seconds_per_epoch(self) -> float:
         return self.steps_per_epoch * self.seconds_per_step + self.seconds_per_validation
 
-    def ends(self, cfg) -> str:
-        """Which bound will end a run of `cfg` (a TrainConfig), for people: its epochs or its time budget
-        (patience may end it sooner). With branches, each run's."""
-        budget, epochs = cfg.run_seconds, cfg.run_epochs_cap
+    def ends(self, budget: float | None, epochs: int | None) -> str:
+        """Which bound will end a run of at most `epochs` epochs and `budget` seconds, for people (patience
+        may end it sooner)."""
         if epochs and not (budget and epochs * self.seconds_per_epoch > budget):
             return f"{epochs} epoch{'s' if epochs > 1 else ''} will end it, in about {duration(epochs * self.seconds_per_epoch)}"
         if budget:

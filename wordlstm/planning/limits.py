@@ -111,10 +111,10 @@ def memory_in_use() -> int:
 
 
 def admit(corpus_tokens: int, model_config: ModelConfig, cfg, limits: Limits, in_use: int = 0, device="cpu",
-          word_counts=None, vocab_size_at=None):
+          word_counts=None, vocab_size_at=None, runs: int = 1):
     """(cfg with its time budget capped at the limit, its Plan), or UserError if the
     settings cannot fit: over the memory left (limits.memory - in_use), or one step
-    and one validation batch longer than the time budget.
+    and one validation batch longer than the time budget (each of `runs` runs' equal share of it).
 
     vocab_size_at(min_count), if given, lets the message propose a higher min_count."""
     if limits.seconds:
@@ -126,13 +126,13 @@ def admit(corpus_tokens: int, model_config: ModelConfig, cfg, limits: Limits, in
         # Near the limit, a real step on this machine settles it, and corrects the proposed changes too.
         scale = probe(model_config, cfg, device)
         cost = plan(corpus_tokens, model_config, cfg, device, word_counts, scale)
-    problem = _problem(cost, cfg, limits, in_use)
+    problem = _problem(cost, cfg, limits, in_use, runs)
     if problem is None:
         return cfg, cost
 
     def fits(m, c):
         counts = word_counts if m.vocab_size == model_config.vocab_size else None
-        return _problem(plan(corpus_tokens, m, c, device, counts, scale), c, limits, in_use) is None
+        return _problem(plan(corpus_tokens, m, c, device, counts, scale), c, limits, in_use, runs) is None
     change = fitting_change(model_config, cfg, fits, vocab_size_at)
     raise UserError(f"{problem}; {change or 'no single change of the settings fits: start again from the defaults'}")
 
@@ -146,13 +146,13 @@ def _fits_memory(cost: Plan, limits: Limits, in_use: int) -> bool:
     return not limits.memory or in_use + cost.peak_bytes <= limits.memory
 
 
-def _problem(cost: Plan, cfg, limits: Limits, in_use: int) -> str | None:
+def _problem(cost: Plan, cfg, limits: Limits, in_use: int, runs: int) -> str | None:
     if not _fits_memory(cost, limits, in_use):
         return (f"these settings need about {size(cost.peak_bytes)} of memory; {limits.place} allows "
                 f"{size(limits.memory)} ({size(in_use)} of it in use)")
-    budget = cfg.run_seconds  # with branches or members, each run's share
+    budget = cfg.max_seconds and cfg.max_seconds / runs  # under a schedule, each run's share
     if budget and first_seconds(cost) > budget:
-        share = f" (each of its {cfg.runs} runs' share)" if cfg.runs > 1 else ""
+        share = f" (each of its {runs} runs' share)" if runs > 1 else ""
         return (f"a training step of these settings and the one batch of validation every training gets take "
                 f"about {duration(first_seconds(cost))}, more than the time budget of {duration(budget)}{share}")
     return None
@@ -203,12 +203,13 @@ class Admission:
         self._running: dict[object, int] = {}  # the estimated peak memory of each training running now
         self._lock = threading.Lock()
 
-    def admit(self, corpus, model_config: ModelConfig, cfg):
-        """admit() for a training on `corpus` (a data.Corpus): (cfg capped, its Plan), or UserError."""
+    def admit(self, corpus, model_config: ModelConfig, cfg, runs: int = 1):
+        """admit() for a training on `corpus` (a data.Corpus) of `runs` runs: (cfg capped, its Plan), or
+        UserError."""
         with self._lock:
             in_use = memory_in_use() + sum(self._running.values())
         return admit(len(corpus.ids), model_config, cfg, self.limits, in_use=in_use, device=self.device,
-                     word_counts=corpus.vocab.counts, vocab_size_at=corpus.vocab_size_at)
+                     word_counts=corpus.vocab.counts, vocab_size_at=corpus.vocab_size_at, runs=runs)
 
     @contextmanager
     def reading(self, text_bytes: int):
@@ -244,10 +245,3 @@ class Admission:
         finally:
             with self._lock:
                 self._running.pop(job, None)
-
-    def capped(self, asked: float, cfg) -> str:
-        """A note when the time limit shortened the budget asked for (0: none asked); else ""."""
-        seconds = self.limits.seconds
-        if seconds and cfg.max_seconds == seconds and not 0 < asked <= seconds:
-            return f" The time budget is capped at {seconds:.0f} s, {self.limits.place}'s limit."
-        return ""

@@ -35,11 +35,12 @@ class Runs:
     def __init__(self, folder: str):
         self.folder, self.all = folder, []
 
-    def record(self, model, corpus: Corpus, result, cfg, init_from: dict | None = None) -> Run:
-        """Save a finished training (its model, the TrainResult, the TrainConfig) as the next run."""
+    def record(self, model, corpus: Corpus, result, cfg, init_from: dict | None = None, schedule=None) -> Run:
+        """Save a finished training (its model, the TrainResult, the TrainConfig and Schedule) as the next run."""
         number = len(self.all) + 1
         folder = os.path.join(self.folder, f"run-{number}")
         save_checkpoint(folder, model, corpus.vocab, train=asdict(cfg), metrics=result.metrics(),
+                        **({"schedule": schedule.as_dict()} if schedule is not None else {}),
                         corpus=corpus.info(), corpus_ids=corpus.ids, **({"init_from": init_from} if init_from else {}))
         m = model.config
         settings = (f"{m.num_layers}x{m.hidden_size} {m.softmax}" + (f", {m.members} models" if m.members > 1 else "")

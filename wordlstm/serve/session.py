@@ -1,8 +1,14 @@
 """One user's state in the app: their corpus, their models (the current one and the runs), their
-uploaded files, kept in a folder of their own and freed with the session."""
+uploaded files, kept in a folder of their own and freed with the session; and what the app decides
+with them: which text to read, which model to start from or to write with, what to push."""
+import os
 import shutil
 import tempfile
 
+from ..errors import UserError
+from ..share.hub import load_model
+from ..text.data import load_corpus
+from ..text.texts import size_of
 from ..use.originality import Checker
 from ..use.suggest import Suggester
 from .runs import Runs
@@ -12,8 +18,10 @@ from .uploads import Uploads, inside
 class Session:
     """One user's corpus, model, runs and files."""
 
-    def __init__(self, sample: str | None = None):
+    def __init__(self, sample: str | None = None, default=None, shared=None):
         self.sample = sample  # the server's sample text, the one file besides the session's own it may read
+        self.default = default  # the server's default model (a Checkpoint, read-only, shared), or None
+        self.shared = shared  # shared() -> the sample's corpus, read once for every session
         self.corpus = None  # read only from a file this session uploaded, or from the bundled sample
         self.ckpt = None  # the user's own model: trained here or uploaded
         self.job = None
@@ -38,11 +46,98 @@ class Session:
             self._runs = Runs(self.folder())
         return self._runs
 
-    def record(self, model, result, cfg, init_from: dict | None = None):
+    def record(self, model, result, cfg, init_from: dict | None = None, schedule=None):
         """A finished training becomes the session's next run and its current model."""
-        run = self.runs.record(model, self.corpus, result, cfg, init_from)
+        run = self.runs.record(model, self.corpus, result, cfg, init_from, schedule)
         self.ckpt, self.source = run.ckpt, f"run {run.id}, trained here"
         return run
+
+    def read(self, paths: tuple, min_count: int, admission):
+        """The corpus of `paths` (the session's own files, or the sample) with `min_count`: the session's corpus
+        where it is that text already, the shared sample where it is that, else read once `admission` admits
+        its memory."""
+        if self.corpus is not None and (self.corpus.sources, self.corpus.min_count) == (paths, min_count):
+            return self.corpus
+        if self.shared is not None and paths == (self.sample,) and min_count == self.shared().min_count:
+            return self.shared()
+        with admission.reading(size_of(paths)):
+            return load_corpus(paths, min_count=min_count, parent=self.folder())
+
+    def text_to_train(self, uploaded: tuple, min_count: int, admission):
+        """The text a training reads, now the session's corpus: the files just uploaded, else the text picked
+        before (or the sample), read again where `min_count` changed."""
+        paths = uploaded or (self.corpus.sources if self.corpus is not None else (self.sample,))
+        self.corpus = self.read(paths, min_count, admission)
+        return self.corpus
+
+    def current(self):
+        """The model to write with: the user's, else the server's default; UserError where there is neither."""
+        ckpt = self.ckpt or self.default
+        if ckpt is None:
+            raise UserError("there is no model yet: train one first")
+        return ckpt
+
+    def model_text(self):
+        """The session's corpus if the current model was trained on it; else None (a model from the Hub or a
+        zip)."""
+        ckpt = self.ckpt or self.default
+        return self.corpus if ckpt is not None and ckpt.trained_on(self.corpus) else None
+
+    def training_text(self):
+        """The text the current model was trained on; UserError where this session does not have it."""
+        corpus = self.model_text()
+        if corpus is not None:
+            return corpus
+        if self.ckpt is None and self.shared is not None:  # the default model: its text is the bundled sample
+            return self.shared()
+        raise UserError("the text your model was trained on is not in this session (a model from the Hub or a "
+                        "zip); pick that text in Data, or train here, to check for copies")
+
+    def prompts(self, examples: list[str]) -> list[str]:
+        """Prompts in the words of the current model's text: its frequent sentence openings; `examples` for the
+        default model; a model without its text, its frequent words."""
+        if self.ckpt is None:
+            return examples
+        corpus = self.model_text()
+        if corpus is not None:
+            return corpus.openings()
+        vocab, forms = self.ckpt.vocab, self.ckpt.vocab.forms or {}
+        return [forms.get(w, w) for w in vocab.itos if w.isalpha()][:4] or vocab.itos[:4]
+
+    START_FROM = ["a new model", "the default model", "my current model", "a Hub model"]
+
+    def start(self, start_from: str, repo_id: str = ""):
+        """(the checkpoint a training starts from, its name), or (None, None) for a new model."""
+        repo_id = (repo_id or "").strip()
+        if start_from == "the default model":
+            if self.default is None:
+                raise UserError("this server has no default model; start from a new model")
+            return self.default, "the default model"
+        if start_from == "my current model":
+            if self.ckpt is None:
+                raise UserError("you have no model yet: train one, or load one in Share, then continue from it")
+            return self.ckpt, self.source
+        if start_from == "a Hub model":
+            if not repo_id:
+                raise UserError("type the repo id of the Hub model to start from, like alice/anna-lstm")
+            return load_model(repo_id, hub_only=True), f"the Hub model `{repo_id}`"
+        return None, None
+
+    def text_to_push(self, include: bool) -> str | None:
+        """The training text's file to push beside the model, where the user asked to include it; only ever a
+        file of this session's, or the sample. UserError where it cannot be included."""
+        if not include:
+            return None
+        corpus = self.model_text()
+        if corpus is not None and (corpus.documents or not corpus.name.lower().endswith(".txt")):
+            raise UserError("including the training text works for a text of one .txt file, and this model's came "
+                            "in several or in a zip: untick \"include the training text\"")
+        if corpus is None or not os.path.isfile(corpus.name):
+            raise UserError("the text this model was trained on is not here any more; "
+                            "untick \"include the training text\" or train again")
+        if not self.owns(corpus.name):
+            raise UserError("the training text is not a file of this session; untick \"include the training text\"")
+        return corpus.name
 
     def suggester(self, ckpt) -> Suggester:
         """The writing box's suggester for `ckpt`: kept between keystrokes, anew for another model."""

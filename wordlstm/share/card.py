@@ -9,6 +9,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..errors import UserError
 from ..text.tokenizer import tokenize
+from ..training.schedule import Schedule
 from ..use.defaults import MIN_WORDS, TEMPERATURE, TOP_K, TOP_P
 from ..use.originality import NgramIndex, originality
 from ..use.sample import default_prompt, generate
@@ -158,7 +159,7 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
                 "name": os.path.basename(str(corpus.get("name", "?")))},  # never the user's local path
         corpus_note=note, hyperparameters=hyperparameters(model_cfg, train), results=results,
         command=config.get("command"), branches=metrics.get("branches", 0), members=metrics.get("members", 1),
-        leftover_branches=metrics.get("leftover_branches", 0), run_epochs=train.get("run_epochs"),
+        leftover_branches=metrics.get("leftover_branches", 0), run_epochs=Schedule.from_dict(config["schedule"]).run_epochs if "schedule" in config else train.get("run_epochs"),
         init_from=config.get("init_from"),
         samples=samples, sample_settings=", ".join(f"{k} {v}" for k, v in SAMPLE_SETTINGS.items()) + f", prompt \"{prompt}\"",
         versions=config.get("versions", {}))

@@ -48,25 +48,6 @@ class TrainConfig(Config):
     # costs more, each reads the same seeded sample of its windows, and the kept weights get the whole
     # tail once, at the end.
     val_share: float = 0.1
-    # After the first run, this many more from its best weights, each with its own seed (seed + i), the same
-    # settings and an equal share of max_seconds (with epochs, each trains that many); the model is the mean
-    # of their weights (a model soup: Wortsman et al., 2022). Where one run peaks after a few epochs (a
-    # small text), this turns more time into a better model (docs/recipe.md). 0: one run.
-    branches: int = 0
-    # Models trained apart, each its own first run (a new start, or the same warm start) and branches, with
-    # an equal share of the budget; the model is their ensemble, whose next-word probabilities are their
-    # mean (ensemble.py). Two from different starts beat one trained twice as long where one stops gaining
-    # (docs/recipe.md, "Ensembles"), at two models' cost in generation. 1: one model.
-    members: int = 1
-    # Where a run ends early (patience), the time it leaves goes to the next runs, and what the last one
-    # leaves, if a quarter of a run's share or more, to one more branch (branches.py): a budget is spent
-    # on what still helps. So a single run may come back as branches. On with --size auto.
-    fill_budget: bool = False
-    # With a time budget, the most epochs each run trains; its schedule then decays over them, not over its
-    # share of the budget. Auto sets it where a budget holds more epochs than its runs can use: a run of a
-    # small text overfits within about ten (docs/recipe.md, "Long budgets"), and one whose share is far longer
-    # ends on patience with its rate still high. So such a run may end before the budget. None: no cap.
-    run_epochs: int | None = None
     # The token counts of the documents the text joins, one after the other (Corpus.documents: its files):
     # no window spans two, and each gives its own tail to validation (data.split_lengths). (): one document.
     documents: tuple[int, ...] = ()
@@ -79,9 +60,8 @@ class TrainConfig(Config):
             raise UserError(f"stride must be at least 1 (got {self.stride})")
         if not self.lr > 0:
             raise UserError(f"lr must be positive (got {self.lr})")
-        for name in ("epochs", "run_epochs"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise UserError(f"{name} must be at least 1 (got {getattr(self, name)})")
+        if self.epochs is not None and self.epochs < 1:
+            raise UserError(f"epochs must be at least 1 (got {self.epochs})")
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise UserError(f"max_seconds must be positive (got {self.max_seconds})")
         if self.epochs is None and self.max_seconds is None:
@@ -107,22 +87,12 @@ class TrainConfig(Config):
         self.documents = tuple(self.documents)  # config.json gives a list
         if any(n < 0 for n in self.documents):
             raise UserError("documents are token counts, 0 or more")
-        if self.branches < 0:
-            raise UserError(f"branches must be 0 (one run) or more (got {self.branches})")
-        if self.members < 1:
-            raise UserError(f"members must be 1 (one model) or more (got {self.members})")
 
-    @property
-    def run_epochs_cap(self) -> int | None:
-        """Each run's epochs: the fewer of epochs and run_epochs; None where only the time bounds a run."""
-        return min(filter(None, (self.epochs, self.run_epochs)), default=None)
+    @classmethod
+    def from_dict(cls, recorded: dict, **overrides):
+        # Runs recorded when the schedule's settings were TrainConfig's have them in their config.json's
+        # "train"; they are the schedule's now (recorded beside it, as "schedule").
+        return super().from_dict({k: v for k, v in recorded.items() if k not in SCHEDULED}, **overrides)
 
-    @property
-    def runs(self) -> int:
-        """The runs planned: each member's first and its branches."""
-        return self.members * (self.branches + 1)
 
-    @property
-    def run_seconds(self) -> float | None:
-        """Each run's share of max_seconds: all of it, or an equal part for each of the planned runs."""
-        return self.max_seconds and self.max_seconds / self.runs
+SCHEDULED = ("branches", "members", "fill_budget", "run_epochs")

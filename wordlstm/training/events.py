@@ -86,8 +86,8 @@ class Event:
     train_loss: float | None = None
     val_loss: float | None = None
     sample: str | None = None  # with "val": a short text from the current weights (train's `sampler`)
-    branch: int | None = 0  # with TrainConfig.branches: 0 the first run, i its i-th branch, None their mean
-    member: int | None = 0  # with TrainConfig.members: which model of the ensemble trains (0 the first), None: all
+    branch: int | None = 0  # under a schedule: 0 a model's first run, i its i-th branch, None their mean
+    member: int | None = 0  # under a schedule: which model of the ensemble trains (0 the first), None: all
     note: str | None = None  # what the user should know of where it trains (zerogpu.py: a refused lease)
 
     @property
@@ -124,9 +124,9 @@ class TrainResult:
     annealed: bool = False  # ... after which the rate fell to zero (the linear schedule), then it stopped
     sample_seconds: float = 0.0  # spent writing the live samples (train's `sampler`)
     val_coverage: float = 1.0  # the share of the validation windows the last validation read (< 1: out of time)
-    branches: int = 0  # the branches whose mean the model is (TrainConfig.branches; fewer if stopped)
-    leftover_branches: int = 0  # of those, trained on time that runs ending early left (branches.py)
-    members: int = 1  # the models of the ensemble (TrainConfig.members; fewer if stopped)
+    branches: int = 0  # the branches whose mean the model is (the schedule's; fewer if stopped)
+    leftover_branches: int = 0  # of those, trained on time that runs ending early left (schedule.py)
+    members: int = 1  # the models of the ensemble (the schedule's; fewer if stopped)
     note: str | None = None  # what the user should know of where it trained (zerogpu.py: a refused lease)
 
     @property

@@ -3,7 +3,7 @@
 Flat, as nanoGPT's: each step reads a batch, sets the rate, runs the loss and its backward,
 clips and steps; a validation comes at each epoch's end and every `val_every` seconds,
 and keeps the best weights. The loop reports plain `Event`s and asks `should_stop()`
-between steps, so a caller can watch it and stop it cleanly; branches (branches.py) are
+between steps, so a caller can watch it and stop it cleanly; a schedule (schedule.py) is
 runs of this loop.
 """
 import os

@@ -14,25 +14,25 @@ from .trainer import train
 class TrainingThread:
     """Runs a training in a background thread, for front ends that poll.
 
-    `run(ids, model_config, cfg, on_event=, should_stop=, sampler=, init=)` returns (model,
-    result): train() by default, or one that trains elsewhere (wordlstm.zerogpu).
+    `run(ids, model_config, cfg, on_event=, should_stop=, sampler=, init=, **options)` returns (model,
+    result): train() by default (options: its schedule), or one that trains elsewhere (serve/zerogpu.py).
     The caller reads `events()`, sets `stop` to end training cleanly, and finds
     `model` and `result` (or `error`) once `done`.
     """
 
     def __init__(self, ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig, run=None, sampler=None,
-                 init: dict | None = None):
+                 init: dict | None = None, **options):
         self.stop = threading.Event()
         self.model = self.result = self.error = None
         self._events: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, args=(run or train, ids, model_config, cfg, sampler, init),
+        self._thread = threading.Thread(target=self._run, args=(run or train, ids, model_config, cfg, sampler, init, options),
                                         daemon=True, name="wordlstm-training")
         self._thread.start()
 
-    def _run(self, run, ids, model_config, cfg, sampler, init):
+    def _run(self, run, ids, model_config, cfg, sampler, init, options):
         try:
             self.model, self.result = run(ids, model_config, cfg, on_event=self._events.put,
-                                          should_stop=self.stop.is_set, sampler=sampler, init=init)
+                                          should_stop=self.stop.is_set, sampler=sampler, init=init, **options)
         except Exception as e:  # handed to the caller, who owns the error reporting
             self.error = e
         finally:

@@ -1,0 +1,106 @@
+"""The one place a training is decided: what the user asked for in, everything a training needs out.
+
+The app, the CLI and the benchmark each turn their controls or flags into an `Ask`, and call
+`plan_training`; nothing else assembles configs. A setting the user gave by name is used, or refused
+with one line (a UserError), the same way for all three.
+"""
+from dataclasses import dataclass, field, fields, replace
+
+from ..model.lstm import ModelConfig
+from ..share.warmstart import Transfer, warm_start
+from ..text.data import Corpus
+from ..training.config import TrainConfig
+from ..training.schedule import Schedule
+from .auto import choose
+from .cost import Plan, plan
+from .defaults import AUTO, configs, size_settings, tied
+from .limits import Admission
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the user asked for. None: the size's (or auto's) choice."""
+    size: str = AUTO
+    epochs: int | None = None  # None: as many as the time budget allows
+    max_seconds: float | None = None  # None: no time budget (then epochs bound the training)
+    branches: int | None = None
+    members: int | None = None
+    settings: dict = field(default_factory=dict)  # ModelConfig's and TrainConfig's settings, by name
+    min_count: int | None = None  # the vocabulary's, where it differs from the corpus's
+
+
+@dataclass
+class TrainingPlan:
+    """Everything a training needs: train(corpus.ids, plan.model, plan.train, schedule=plan.schedule,
+    init=plan.init and plan.init.state)."""
+    size: str  # a name in defaults.SIZES: the user's, or auto's choice
+    model: ModelConfig
+    train: TrainConfig  # how one run trains; its max_seconds is the whole budget, capped by the limits
+    schedule: Schedule  # how the budget is spent: the runs, and the rule for time left over
+    cost: Plan  # the estimate: memory, time per epoch
+    why: str  # one line for people: what auto chose and why, a warm start, a capped budget ("" for none)
+    init: Transfer | None = None  # a warm start's weights, and what they share with the text
+
+    def ends(self) -> str:
+        """Which bound will end each run, for people."""
+        return self.cost.ends(self.schedule.run_seconds(self.train.max_seconds), self.schedule.runs[0].epochs)
+
+    def summary(self) -> str:
+        """The estimate in one line: memory, time, and which bound ends a run."""
+        return f"{self.cost.summary()}; {self.ends()}"
+
+    def describe(self) -> str:
+        """The plan for people: the estimate, why, and the schedule's runs (`wordlstm train --dry-run`)."""
+        lines = [sentence(self.summary())] + ([sentence(self.why)] if self.why else [])
+        return "\n".join(lines + self.schedule.describe(self.train.max_seconds))
+
+
+def sentence(text: str) -> str:
+    """`text` as a sentence: its first letter a capital (the rest as it is, units included), a full stop."""
+    return text[:1].upper() + text[1:] + "."
+
+
+def plan_training(corpus: Corpus, ask: Ask, *, device: str = "cpu", admission: Admission | None = None,
+                  start=None, time_scale: float | None = None) -> TrainingPlan:
+    """The training of `corpus` that `ask` describes, on `device` (a torch device's name). admission: the
+    server's limits, which cap the budget and refuse what does not fit (UserError); None: estimate only.
+    start: a checkpoint to start from (a warm start: its shape replaces the size's)."""
+    Schedule.check(ask.members, ask.branches)  # before auto counts epochs per model
+    vocab_size = corpus.vocab_size_at(ask.min_count) if ask.min_count else len(corpus.vocab)
+    given = dict(ask.settings)
+    choice = choose(ask.size, tokens=len(corpus.ids), vocab_size=vocab_size, max_seconds=ask.max_seconds,
+                    epochs=ask.epochs, device=device, branches=ask.branches, members=ask.members,
+                    time_scale=time_scale)
+    notes = [choice.why]
+    if "tie_weights" not in given:  # a size's tie holds while the shape asked for allows it
+        given["tie_weights"] = tied(choice.size, given)
+        if not given["tie_weights"] and tied(choice.size, {}):
+            notes.append("its weights untied: the embedding size asked for is not the hidden size")
+    model_cfg, cfg = configs(choice.size, vocab_size, **given, epochs=ask.epochs, max_seconds=ask.max_seconds,
+                             documents=corpus.documents)
+    init = None
+    if start is not None:
+        model_cfg, init = warm_start(start, model_cfg, corpus.vocab, ask.settings)
+    schedule = Schedule.of(cfg, choice.members, choice.branches, choice.run_epochs, choice.fill)
+    planned = plan_runs(corpus, model_cfg, cfg, schedule, device=device, admission=admission)
+    return replace(planned, size=choice.size, why="; ".join(filter(None, [*notes, planned.why])), init=init)
+
+
+def plan_runs(corpus: Corpus, model_cfg: ModelConfig, cfg: TrainConfig, schedule: Schedule, *, device: str = "cpu",
+              admission: Admission | None = None, size: str = "") -> TrainingPlan:
+    """The plan of runs whose settings are decided (plan_training's, or a resumed run's as recorded): their
+    cost, and with `admission` the budget capped at the limits, or a UserError where they do not fit."""
+    if admission is None:
+        counts = corpus.vocab.counts if model_cfg.vocab_size == len(corpus.vocab) else None
+        return TrainingPlan(size, model_cfg, cfg, schedule, plan(len(corpus.ids), model_cfg, cfg, device, counts), "")
+    capped, cost = admission.admit(corpus, model_cfg, cfg, runs=len(schedule.runs))
+    why = "" if capped.max_seconds == cfg.max_seconds else \
+        f"the time budget is capped at {capped.max_seconds:.0f} s, {admission.limits.place}'s limit"
+    return TrainingPlan(size, model_cfg, capped, schedule, cost, why)
+
+
+def settings_asked(controls: dict, size: str) -> dict:
+    """The settings among a page's `controls` (each setting's current value) that differ from `size`'s: what
+    the user changed. A control left at its default asks for nothing, as a flag not given."""
+    base = {**{f.name: f.default for cls in (ModelConfig, TrainConfig) for f in fields(cls)}, **size_settings(size)}
+    return {name: value for name, value in controls.items() if value != base.get(name)}

@@ -6,30 +6,26 @@ The handlers, then the page; the work is the `wordlstm` package's. Every browser
 client) gets its own `Session` through gr.State: nothing a user makes lives in a module-level global.
 """
 import functools
-import math
 import os
 
 import gradio as gr
-import pandas as pd
 import torch
 
 from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, defaults, load_checkpoint, load_corpus,
                       stream, train)
 from wordlstm.planning.auto import MAX_MEMBERS
 from wordlstm.planning.limits import Admission, Limits
-from wordlstm.planning.planner import Ask, plan_training, sentence, settings_asked
+from wordlstm.planning.planner import Ask, plan_training, sentence
 from wordlstm.serve import zerogpu
-from wordlstm.serve.advice import advice
-from wordlstm.serve.runs import KEEP, Runs
+from wordlstm.serve.runs import KEEP
 from wordlstm.serve.session import Session
+from wordlstm.serve.views import (SURPRISE, Watch, corpus_stats, curve, model_note, next_word_menu, prompts_for,
+                                  runs_menu, runs_table, samples_table, scored)
 from wordlstm.serve.web import Blocks, expect_to_take, inputs_for, private_state, user_error
-from wordlstm.share.archive import unpack
-from wordlstm.share.hub import load_model, push
-from wordlstm.text.tokenizer import labelled, tokenize_at_most
+from wordlstm.text.tokenizer import labelled
 from wordlstm.training.runner import TrainingThread
 from wordlstm.training.schedule import MAX_BRANCHES
 from wordlstm.use.sample import MAX_NEW_TOKENS, Ending, LiveSampler
-from wordlstm.use.score import score
 from wordlstm.use.suggest import append
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,7 +44,6 @@ ADMISSION = Admission(Limits.from_env(), TRAINS_ON)
 
 # "Sign in with Hugging Face" exists only on a Space with `hf_oauth: true`.
 ON_SPACE_WITH_OAUTH = bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))
-SAMPLE_COLUMNS = ["step", "validation perplexity", "sample (same prompt and seed each time)"]
 EXAMPLES = ["Anna, and the prince", "Happy families are", "Levin went out into the fields", "She said, \""]
 
 
@@ -62,7 +57,7 @@ DEFAULT = load_checkpoint(DEFAULT_MODEL) if os.path.isdir(DEFAULT_MODEL) else No
 
 
 def new_session() -> Session:
-    return Session(sample=SAMPLE_CORPUS, default=DEFAULT, shared=sample_corpus)
+    return Session(sample=SAMPLE_CORPUS, default=DEFAULT, shared=sample_corpus, examples=EXAMPLES)
 
 
 def uploaded(file, session: Session, suffix: str) -> str:
@@ -70,18 +65,7 @@ def uploaded(file, session: Session, suffix: str) -> str:
     return session.uploads.take(file, demo.GRADIO_CACHE, session.folder(), suffix)
 
 
-def model_note(session: Session) -> str:
-    ckpt = session.ckpt or DEFAULT
-    if ckpt is None:
-        return "**Model:** none yet. Train one above, or load one in Share."
-    return f"**Model:** {f'your model ({session.source})' if session.ckpt else 'the default model'}, {ckpt.describe()}."
-
-
 # -- Data -----------------------------------------------------------------------
-def corpus_stats(corpus, seq_len: int) -> tuple[str, pd.DataFrame]:
-    return corpus.describe(seq_len), pd.DataFrame(corpus.stats(20)["top_words"], columns=["word", "count"])
-
-
 @user_error
 def use_upload(files, seq_len, session: Session):
     if not files:
@@ -98,31 +82,14 @@ def use_sample(seq_len, session: Session):
 
 
 # -- Train ----------------------------------------------------------------------
-def curve(history: list[dict]) -> pd.DataFrame:
-    # The plot fixes its axis types and its series at the first value it draws:
-    # two NaN rows (never drawn) put both series there from the start.
-    seed = [{"step": 0, "loss": math.nan, "split": "train"}, {"step": 0, "loss": math.nan, "split": "validation"}]
-    return pd.DataFrame(seed + history, columns=["step", "loss", "split"])
-
-
-def samples_table(rows: list) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
-
-
-def picked(choice) -> int | None:
-    """A menu's number, or None for auto's choice."""
-    return None if str(choice) in ("auto", "", "None") else int(choice)
-
-
 def ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr, batch_size,
         min_count, softmax, size=defaults.AUTO, branches="auto", members="auto") -> Ask:
-    """The page's settings as an Ask: the controls moved from the size's values, as flags given."""
-    controls = dict(seed=int(seed), seq_len=int(seq_len), stride=int(stride) or None, batch_size=int(batch_size),
-                    lr=float(lr), embed_dim=int(embed_dim), hidden_size=int(hidden_size), num_layers=int(num_layers),
-                    dropout=float(dropout), softmax=softmax)
-    return Ask(size, epochs=int(epochs or 0) or None, max_seconds=float(max_seconds or 0) or None,
-               branches=picked(branches), members=picked(members), settings=settings_asked(controls, size),
-               min_count=int(min_count))
+    """The page's settings as an Ask."""
+    return Ask.from_form(size, epochs=epochs, max_seconds=max_seconds, branches=branches, members=members,
+                         min_count=min_count, seed=int(seed), seq_len=int(seq_len), stride=int(stride) or None,
+                         batch_size=int(batch_size), lr=float(lr), embed_dim=int(embed_dim),
+                         hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
+                         softmax=softmax)
 
 
 @user_error
@@ -159,72 +126,32 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     planned = plan_training(text, ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
                                       num_layers, dropout, lr, batch_size, min_count, softmax, size, branches,
                                       members), device=TRAINS_ON, admission=ADMISSION, start=source)
-    init = planned.init
     job = session.job = TrainingThread(text.ids, planned.model, planned.train, run=RUN_TRAINING,
-                                       sampler=LiveSampler(text.vocab), init=init and init.state,
+                                       sampler=LiveSampler(text.vocab), init=planned.init and planned.init.state,
                                        schedule=planned.schedule)
-    history, samples = [], []
-    status = f"Starting: {planned.cost.summary()}." + (f" {sentence(planned.why)}" if planned.why else "")
+    watch = Watch(os.path.basename(text.name), f"Starting: {planned.cost.summary()}."
+                  + (f" {sentence(planned.why)}" if planned.why else ""))
     try:
         with ADMISSION.running(job, planned.cost):  # its estimated peak counts as in use until it ends
             for events in job.events():
                 for e in events:
-                    if e.kind == "step":
-                        history.append({"step": e.step, "loss": e.train_loss, "split": "train"})
-                    elif e.kind == "val":
-                        history.append({"step": e.step, "loss": e.val_loss, "split": "validation"})
-                        samples.insert(0, [e.step, round(e.val_ppl, 1), e.sample])  # newest first
-                    eta = f", about {e.eta:.0f} s left" if e.eta is not None else ""
-                    progress(e.progress, desc=f"epoch {e.epoch}, step {e.step}{eta}")
-                    status = e.describe(os.path.basename(text.name))
-                yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), gr.skip(),
-                       gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Markdown(visible=False), gr.skip(), session)
+                    watch.see(e, progress)
+                yield (*watch.views(), *[gr.skip()] * 5, gr.Markdown(visible=False), gr.skip(), session)
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
         job.stop.set()
         raise
     if job.error is not None:
         raise job.error  # a UserError becomes one line (user_error); anything else is a bug, shown as one
-    run = session.record(job.model.cpu(), job.result, planned.train, init and init.describe(source_name),
-                         planned.schedule)
-    status = (f"{job.result.describe(os.path.basename(text.name), planned.train.patience)} It is run {run.id}: "
-              "generate below, or download it in Share.")
-    hint = advice(len(text.ids), job.result.val_ppl, planned.size, warm_start=init is not None)
-    status += f"\n\n*{hint}*" if hint else ""
-    yield (status, gr.LinePlot(curve(history), visible=True), samples_table(samples), model_note(session),
-           run.zip, runs_table(session), *prompts_for(session), gr.Markdown(visible=False), runs_menu(session),
-           session)
-
-
-def runs_table(session: Session) -> pd.DataFrame:
-    return pd.DataFrame(session.runs.rows() if session.trained else [], columns=Runs.COLUMNS)
-
-
-def runs_menu(session: Session):
-    """The Run menu: the session's runs whose models it keeps, newest first; the newest picked."""
-    kept = [r for r in reversed(session.runs.all) if r.ckpt is not None] if session.trained else []
-    choices = [(f"run {r.id}: {r.row[1]}, perplexity {r.row[-1]}", r.id) for r in kept]
-    return gr.Dropdown(choices=choices, value=kept[0].id if kept else None)
+    run, watch.status = session.finished(job, planned, source_name)
+    yield (*watch.views(), model_note(session), run.zip, runs_table(session), *prompts_for(session),
+           gr.Markdown(visible=False), runs_menu(session), session)
 
 
 @user_error
 def use_run(run, session: Session):
     """Make run number `run` of this session's Runs table the current model."""
-    found = session.runs.get(int(run or 0))
-    session.ckpt, session.corpus, session.source = found.ckpt, found.corpus, f"run {found.id}, trained here"
+    found = session.use_run(int(run or 0))
     return model_note(session), found.zip, runs_table(session), *prompts_for(session), session
-
-
-def prompts_for(session: Session):
-    """Updates for the example prompts and the prompt box, after the model changed."""
-    prompts = session.prompts(EXAMPLES)
-    return gr.Dataset(samples=[[p] for p in prompts]), prompts[0]
-
-
-def stop_training(session: Session):
-    if session.job is not None and not session.job.done:
-        session.job.stop.set()
-        return "Stopping after this step; the weights trained so far are kept..."
-    return "Nothing is training."
 
 
 # -- Generate -------------------------------------------------------------------
@@ -258,11 +185,7 @@ def next_words(text, session: Session):
     """The writing box's menu of next words, and a line: unknown words, or what the menu completes."""
     ckpt = session.current()
     s = session.suggester(ckpt)(text or "", WRITING_K)
-    notes = [(ckpt.vocab.unknown_note(s.unknown) or "").capitalize(),
-             f"Words that *{s.partial}* may be becoming." if s.partial else "",
-             "" if s.words else "The model knows no such word."]
-    choices = [(f"{word}  {p:.0%}", word) for word, p in s.words]
-    return gr.Radio(choices, value=None), " ".join(filter(None, notes)), s.partial
+    return *next_word_menu(s, ckpt.vocab), s.partial
 
 
 def write_on(text, word, partial):
@@ -271,34 +194,18 @@ def write_on(text, word, partial):
 
 
 # -- What the model learned -----------------------------------------------------
-SURPRISE = {"surprising": "#fde68a", "very surprising": "#fca5a5", "unknown word": "#d4d4d8"}
-
-
 @user_error
 def score_text(text, session: Session):
     """Perplexity of `text` under the current model, each word's surprise, the ten most surprising."""
-    ckpt = session.current()
-    if not (text or "").strip():
-        raise gr.Error("paste a text to score, a few sentences or more")
-    tokenize_at_most(text)  # score() tokenizes again: a few milliseconds, against seconds of scoring
-    result = score(ckpt.model, ckpt.vocab, text)
-    summary = (f"**Perplexity {result.perplexity:,.1f}** over {result.scored:,} words: on average the model "
-               f"hesitated between about {result.perplexity:,.0f} words at each step."
-               + (f" {result.unknown:,} words are not in its vocabulary." if result.unknown else ""))
-    top = pd.DataFrame([[w.word, round(w.bits, 1), "  ·  ".join(g for g, _ in w.guesses)]
-                        for w in result.most_surprising(10)], columns=["word", "bits", "the model expected"])
+    result = session.score(text)
+    summary, top = scored(result)
     return summary, labelled([w.word for w in result.words], [w.label for w in result.words]), top
 
 
 @user_error
 def check_originality(text, min_words, session: Session):
     """Which spans of `text` are copied word for word from the model's training text."""
-    if not (text or "").strip():
-        raise gr.Error("generate a text first, or paste one, to check it for copies")
-    tokens, corpus, n = tokenize_at_most(text), session.training_text(), int(min_words)
-    report = session.originality(corpus, corpus.vocab.lookup(tokens), n)
-    labels = ["copied" if c else None for c in report.copied(len(tokens))]
-    note = f"**{report.summary()}** (against `{os.path.basename(corpus.name)}`)."
+    note, tokens, labels = session.copies(text, int(min_words))
     return note, labelled(tokens, labels)
 
 
@@ -307,8 +214,7 @@ def check_originality(text, min_words, session: Session):
 def upload_model(file, session: Session):
     if file is None:
         raise gr.Error("choose a model .zip first")
-    session.ckpt = unpack(uploaded(file, session, ".zip"), parent=session.folder())
-    session.source = f"loaded from the zip `{os.path.basename(file)}`"
+    session.load_zip(uploaded(file, session, ".zip"), os.path.basename(file))
     return model_note(session), session
 
 
@@ -317,21 +223,14 @@ def push_model(repo_id, private, include_corpus, token, session: Session, oauth_
     """Push the session's model to the Hub. The token (typed, or from "Sign in
     with Hugging Face" on a Space) serves this one request: it is not kept in
     the session, logged, or written into any file."""
-    if session.ckpt is None:
-        raise gr.Error("there is no model of yours to push yet: train one, or load one, first")
     token = (token or "").strip() or (oauth_token.token if oauth_token else None)
-    corpus, corpus_path = session.model_text(), session.text_to_push(include_corpus)
-    url = push(session.ckpt, repo_id, private=bool(private), token=token, corpus_path=corpus_path,
-               corpus_ids=None if corpus is None else corpus.ids)
+    url = session.push(repo_id, private=bool(private), token=token, include_text=bool(include_corpus))
     return f"Pushed: [{url}]({url})", ""
 
 
 @user_error
 def load_from_hub(repo_id, token, session: Session):
-    if not (repo_id or "").strip():
-        raise gr.Error("type the repo id of a wordlstm model, like alice/anna-lstm")
-    session.ckpt = load_model(repo_id.strip(), token=(token or "").strip() or None, hub_only=True)
-    session.source = f"loaded from the Hub: `{repo_id.strip()}`"
+    session.load_hub(repo_id, (token or "").strip() or None)
     return model_note(session), session
 
 
@@ -417,7 +316,7 @@ with Blocks(title="wordlstm") as demo:
         use_run_btn = gr.Button("Use this run's model")
 
     gr.Markdown("## 3. Generate")
-    model_md = gr.Markdown(model_note(Session()))
+    model_md = gr.Markdown(model_note(new_session()))
     prompt = gr.Textbox(EXAMPLES[0], label="Prompt", lines=2)
     examples = gr.Dataset(components=[prompt], samples=[[p] for p in EXAMPLES], label="Example prompts",
                           type="values")
@@ -508,7 +407,7 @@ with Blocks(title="wordlstm") as demo:
                     [status_md, plot, samples, model_md, download, runs, examples, prompt, curve_md, run_number,
                      session], api_name="train", show_progress_on=[progress_md],
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
-    stop_btn.click(stop_training, [session], [status_md], api_name="stop", concurrency_limit=None, queue=False)
+    stop_btn.click(Session.stop, [session], [status_md], api_name="stop", concurrency_limit=None, queue=False)
     gen_btn.click(generate_text, inputs_for(generate_text, prompt=prompt, max_new_tokens=max_new_tokens,
                                             temperature=temperature, top_k=top_k, top_p=top_p, seed=gen_seed,
                                             session=session, sentences=sentences, stop=stop_at),

@@ -28,6 +28,17 @@ class Ask:
     settings: dict = field(default_factory=dict)  # ModelConfig's and TrainConfig's settings, by name
     min_count: int | None = None  # the vocabulary's, where it differs from the corpus's
 
+    @classmethod
+    def from_form(cls, size: str, *, epochs, max_seconds, branches="auto", members="auto", min_count=None,
+                  **controls) -> "Ask":
+        """A form's values (the app's page): 0 epochs or seconds for none, "auto" in a menu for the planner's
+        choice, and each control (a setting by name) asking for its value only where it is not the size's."""
+        def picked(choice) -> int | None:
+            return None if str(choice) in ("auto", "", "None") else int(choice)
+        return cls(size, epochs=int(epochs or 0) or None, max_seconds=float(max_seconds or 0) or None,
+                   branches=picked(branches), members=picked(members), settings=settings_asked(controls, size),
+                   min_count=min_count and int(min_count))
+
 
 @dataclass
 class TrainingPlan:

@@ -6,11 +6,15 @@ import shutil
 import tempfile
 
 from ..errors import UserError
-from ..share.hub import load_model
+from ..share.archive import unpack
+from ..share.hub import load_model, push
 from ..text.data import load_corpus
 from ..text.texts import size_of
+from ..text.tokenizer import tokenize_at_most
 from ..use.originality import Checker
+from ..use.score import score
 from ..use.suggest import Suggester
+from .advice import advice
 from .runs import Runs
 from .uploads import Uploads, inside
 
@@ -18,10 +22,11 @@ from .uploads import Uploads, inside
 class Session:
     """One user's corpus, model, runs and files."""
 
-    def __init__(self, sample: str | None = None, default=None, shared=None):
+    def __init__(self, sample: str | None = None, default=None, shared=None, examples: tuple = ()):
         self.sample = sample  # the server's sample text, the one file besides the session's own it may read
         self.default = default  # the server's default model (a Checkpoint, read-only, shared), or None
         self.shared = shared  # shared() -> the sample's corpus, read once for every session
+        self.examples = list(examples)  # prompts for the default model
         self.corpus = None  # read only from a file this session uploaded, or from the bundled sample
         self.ckpt = None  # the user's own model: trained here or uploaded
         self.job = None
@@ -51,6 +56,24 @@ class Session:
         run = self.runs.record(model, self.corpus, result, cfg, init_from, schedule)
         self.ckpt, self.source = run.ckpt, f"run {run.id}, trained here"
         return run
+
+    def finished(self, job, planned, start_name: str | None):
+        """A finished training of `planned` (a TrainingPlan) in `job` (a TrainingThread), from a model named
+        `start_name` or new: (its run, the line that says how it ended, with what would help where anything
+        would)."""
+        init = planned.init
+        run = self.record(job.model.cpu(), job.result, planned.train, init and init.describe(start_name),
+                          planned.schedule)
+        hint = advice(len(self.corpus.ids), job.result.val_ppl, planned.size, warm_start=init is not None)
+        line = (f"{job.result.describe(os.path.basename(self.corpus.name), planned.train.patience)} It is run "
+                f"{run.id}: generate below, or download it in Share." + (f"\n\n*{hint}*" if hint else ""))
+        return run, line
+
+    def use_run(self, number: int):
+        """Run `number` of this session's becomes the current model, with its text; the run."""
+        found = self.runs.get(number)
+        self.ckpt, self.corpus, self.source = found.ckpt, found.corpus, f"run {found.id}, trained here"
+        return found
 
     def read(self, paths: tuple, min_count: int, admission):
         """The corpus of `paths` (the session's own files, or the sample) with `min_count`: the session's corpus
@@ -93,11 +116,11 @@ class Session:
         raise UserError("the text your model was trained on is not in this session (a model from the Hub or a "
                         "zip); pick that text in Data, or train here, to check for copies")
 
-    def prompts(self, examples: list[str]) -> list[str]:
-        """Prompts in the words of the current model's text: its frequent sentence openings; `examples` for the
-        default model; a model without its text, its frequent words."""
+    def prompts(self) -> list[str]:
+        """Prompts in the words of the current model's text: its frequent sentence openings; the examples for
+        the default model; a model without its text, its frequent words."""
         if self.ckpt is None:
-            return examples
+            return self.examples
         corpus = self.model_text()
         if corpus is not None:
             return corpus.openings()
@@ -138,6 +161,51 @@ class Session:
         if not self.owns(corpus.name):
             raise UserError("the training text is not a file of this session; untick \"include the training text\"")
         return corpus.name
+
+    def stop(self) -> str:
+        """Stop the session's training after its step; a line that says so."""
+        if self.job is not None and not self.job.done:
+            self.job.stop.set()
+            return "Stopping after this step; the weights trained so far are kept..."
+        return "Nothing is training."
+
+    def copies(self, text: str, min_words: int) -> tuple[str, list[str], list]:
+        """Which spans of `text` are copied word for word from the current model's training text: a line
+        (Markdown), the text's tokens and each token's label ("copied" or None)."""
+        if not (text or "").strip():
+            raise UserError("generate a text first, or paste one, to check it for copies")
+        tokens, corpus = tokenize_at_most(text), self.training_text()
+        report = self.originality(corpus, corpus.vocab.lookup(tokens), min_words)
+        labels = ["copied" if c else None for c in report.copied(len(tokens))]
+        return f"**{report.summary()}** (against `{os.path.basename(corpus.name)}`).", tokens, labels
+
+    def load_zip(self, path: str, name: str):
+        """A model's .zip (a file of this session's) becomes the current model."""
+        self.ckpt, self.source = unpack(path, parent=self.folder()), f"loaded from the zip `{name}`"
+
+    def load_hub(self, repo_id: str, token: str | None = None):
+        """A Hub model becomes the current model."""
+        repo_id = (repo_id or "").strip()
+        if not repo_id:
+            raise UserError("type the repo id of a wordlstm model, like alice/anna-lstm")
+        self.ckpt = load_model(repo_id, token=token, hub_only=True)
+        self.source = f"loaded from the Hub: `{repo_id}`"
+
+    def push(self, repo_id: str, *, private: bool, token: str | None, include_text: bool) -> str:
+        """Push the user's model to the Hub (the token serves this one request, and is kept nowhere); its URL."""
+        if self.ckpt is None:
+            raise UserError("there is no model of yours to push yet: train one, or load one, first")
+        corpus, path = self.model_text(), self.text_to_push(include_text)
+        return push(self.ckpt, repo_id, private=private, token=token, corpus_path=path,
+                    corpus_ids=None if corpus is None else corpus.ids)
+
+    def score(self, text: str):
+        """`text` scored by the current model (use.score.Score)."""
+        ckpt = self.current()
+        if not (text or "").strip():
+            raise UserError("paste a text to score, a few sentences or more")
+        tokenize_at_most(text)  # score() tokenizes again: a few milliseconds, against seconds of scoring
+        return score(ckpt.model, ckpt.vocab, text)
 
     def suggester(self, ckpt) -> Suggester:
         """The writing box's suggester for `ckpt`: kept between keystrokes, anew for another model."""

@@ -3,8 +3,8 @@ import math
 
 from wordlstm import plan
 from wordlstm.planning import auto
-from wordlstm.planning.auto import (FULL_MODEL, LONGEST_RUN, MAX_MEMBERS, MAX_PLANNED, MEMBER_EPOCHS, MEMBERS, RUN_EPOCHS,
-                           Choice, choose, measured_scale)
+from wordlstm.planning.auto import (FULL_MODEL, LONGEST_RUN, MAX_MEMBERS, MAX_PLANNED, MEMBER_EPOCHS, MEMBERS,
+                                    RUN_EPOCHS, Choice, choose, measured_scale)
 from wordlstm.planning.defaults import AUTO, AUTO_SIZE, SIZES, configs, size_settings
 from wordlstm.training.config import TrainConfig
 from wordlstm.training.schedule import MAX_BRANCHES, Schedule

@@ -1,5 +1,5 @@
-"""TrainConfig.members: models trained apart, each its first run and branches, as an ensemble whose
-next-word probabilities are the mean of theirs (wordlstm/ensemble.py)."""
+"""A schedule of several models (Schedule.of(cfg, members=K)): models trained apart, each its first run and
+branches, as an ensemble whose next-word probabilities are the mean of theirs (model/ensemble.py)."""
 import json
 import math
 from dataclasses import replace

@@ -59,3 +59,13 @@ def test_the_public_api_names_resolve():
     for name in wordlstm.__all__:
         assert getattr(wordlstm, name) is not None, name
     assert callable(wordlstm.train) and callable(wordlstm.plan_training)
+
+
+def test_no_function_is_longer_than_one_screen():
+    files = [os.path.join(d, f) for d, _, fs in os.walk(PACKAGE) for f in fs if f.endswith(".py")]
+    files.append(os.path.join(os.path.dirname(PACKAGE), "app.py"))
+    for path in files:
+        for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                assert lines <= 60, f"{path}: {node.name} is {lines} lines"

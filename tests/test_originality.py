@@ -60,7 +60,8 @@ def test_lookups_match_brute_force(corpus, text, n):
 def test_hash_collisions_never_report_a_copy(monkeypatch):
     """With a base of 1 the hash is just the sum of the ids: collisions everywhere.
     Every hit is checked against the corpus, so none of them becomes a false copy."""
-    monkeypatch.setattr(sys.modules["wordlstm.use.originality"], "_BASE", np.uint64(1))  # the function shadows the module
+    # by sys.modules: wordlstm.originality is the function, not the module
+    monkeypatch.setattr(sys.modules["wordlstm.use.originality"], "_BASE", np.uint64(1))
     rng = random.Random(3)
     corpus = [rng.randrange(5) for _ in range(500)]
     text = [rng.randrange(5) for _ in range(200)]
@@ -79,6 +80,7 @@ def test_cli_originality_prints_one_json_line(tmp_path, anna):
     assert len(report["copied_spans"]) >= 1 and report["copied_spans"][0][0] <= 1  # the cut may split a word
 
 
+@pytest.mark.slow
 def test_cli_generate_checks_copies(tmp_path):
     r = run("generate.py", f"{ROOT}/models/anna", "--prompt", "Happy families are", "--max-new-tokens", 60,
             "--temperature", 0, "--check-copies", ANNA)

@@ -207,6 +207,7 @@ def test_when_patience_runs_out_the_linear_schedule_anneals_to_zero_then_stops(t
     assert all(a > b for a, b in zip(tail, tail[1:])) and tail[-1] < 0.1 * rates[start - 1]  # falling to zero
 
 
+@pytest.mark.slow
 def test_validation_by_the_clock_reads_one_fixed_sample_and_the_kept_weights_get_the_whole_tail():
     corpus = corpus_from_text(TINY * 40)  # a held-out half of about 900 windows of 10 tokens
     mc = ModelConfig(len(corpus.vocab), **SMALL)
@@ -239,7 +240,8 @@ def test_progress_and_eta_come_from_the_position_alone():
 def test_ddp_with_fewer_windows_than_the_global_batch_is_a_clear_error(tiny_corpus, monkeypatch):
     """Shuffled windows under DDP: fewer windows than the global batch gave ranks no rows and
     an epoch of 0 steps (a division by zero). Now the check comes before any process talks."""
-    monkeypatch.setattr(sys.modules["wordlstm.training.loop"], "world_info", lambda: (0, 2))  # rank 0 of 2, no process group needed
+    # rank 0 of 2, no process group needed
+    monkeypatch.setattr(sys.modules["wordlstm.training.loop"], "world_info", lambda: (0, 2))
     with pytest.raises(UserError, match="the training text has 3 windows, fewer than the batch of 4 shared by 2"):
         train(tiny_corpus.ids[:40], ModelConfig(len(tiny_corpus.vocab), 8, 8, 1),
               TrainConfig(seq_len=10, stride=9, batch_size=4, epochs=1, val_fraction=0.2))
@@ -268,6 +270,7 @@ def test_live_samples_come_with_each_validation_and_change_nothing(tiny_corpus):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.state_dict().values()))
 
 
+@pytest.mark.slow
 def test_the_time_budget_bounds_the_wall_time_validation_included():
     """A slow model with a long validation tail (a full validation takes about 20 s here): the
     3 s budget still bounds the run, validation included. A step that would end past it is not

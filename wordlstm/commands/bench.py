@@ -285,7 +285,7 @@ def bench_baseline(script, path, seconds, gen_tokens, device):
             return json.load(f)
 
 
-def main():
+def parse_args(argv=None):
     p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpus", default=os.path.join(REPO, "data", "anna.txt"), help="text file to benchmark on")
     p.add_argument("--seconds", type=float, default=60, help="training budget for each side, in seconds")
@@ -309,7 +309,11 @@ def main():
                    help="ours only: train once per step of the recipe (see ABLATION), one JSON line of perplexities")
     p.add_argument("--analysis", action="store_true",
                    help="ours only: the cost of live samples, of scoring 10,000 tokens, and of the originality check")
-    args = p.parse_args()
+    return p.parse_args(argv)
+
+
+def main():
+    args = parse_args()
 
     if args.analysis:
         print(json.dumps(bench_analysis(args.corpus, args.seconds, args.device)))
@@ -345,7 +349,12 @@ def main():
                   "train_tokens_per_s": div(ours["train_tokens_per_s"], baseline["train_tokens_per_s"]),
                   "val_ppl": div(baseline["val_ppl"], ours["val_ppl"]),
                   "gen_tokens_per_s": div(ours["gen_tokens_per_s"], baseline["gen_tokens_per_s"])}
+    print_table(args, ours, baseline, ratios)
+    print(json.dumps({"ours": ours, "baseline": baseline, "ratios": ratios}))
 
+
+def print_table(args, ours: dict, baseline: dict | None, ratios: dict):
+    """Ours against the book's, a row per measure, for people (the JSON line follows for machines)."""
     rows = [("prep seconds", "prep_seconds", "prep_time"), ("prep peak MiB", "prep_peak_rss_mib", "prep_memory"),
             ("train tokens/s", "train_tokens_per_s", "train_tokens_per_s"), ("val perplexity", "val_ppl", "val_ppl"),
             ("gen tokens/s", "gen_tokens_per_s", "gen_tokens_per_s")]
@@ -356,5 +365,4 @@ def main():
         b = baseline[key] if baseline else float("nan")
         r = ratios.get(rkey)
         print(f"{label:16}{ours[key]:>12,.1f}{b:>12,.1f}{(f'{r:.1f}x' if r else '-'):>9}")
-    print(json.dumps({"ours": ours, "baseline": baseline, "ratios": ratios}))
 

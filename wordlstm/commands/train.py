@@ -47,6 +47,24 @@ def parse_args(argv=None):
                    help="auto (the default: the size and branches that make the most of the budget on this device and "
                         "text; it says what it chose and why), small (the book's 128x3), medium (256x2) or large "
                         "(1024x2), the larger two with AWD-LSTM's regularizers; a flag below changes one of its settings")
+    train_flags(p)
+    model_flags(p)
+    p.add_argument("--min-count", type=int, default=Corpus.min_count,
+                   help=f"words seen fewer times become <unk> (default {Corpus.min_count}: keep all)")
+    p.add_argument("--max-vocab", type=int, default=Corpus.max_vocab,
+                   help="keep at most this many words, the rest become <unk>")
+    p.add_argument("--track", nargs="?", const="wordlstm", default=None, metavar="PROJECT",
+                   help="log the run to trackio (project 'wordlstm' by default; needs pip install 'wordlstm[track]'); "
+                        "compare runs with `trackio show`")
+    p.add_argument("--sample-words", type=int, default=LiveSampler.words,
+                   help=f"after each validation, print a sample of this many words (default {LiveSampler.words}; 0: none)")
+    p.add_argument("--dry-run", action="store_true", default=False,
+                   help="print the plan (the estimate, what auto chose and why, each run of the schedule) and exit")
+    return p.parse_args(argv)
+
+
+def train_flags(p):
+    """How one run trains, and the schedule's counts: each flag changes a setting by name (default: SUPPRESS)."""
     T, S = TrainConfig, size_settings("small")  # every default is theirs: written once
     flag = p.add_argument
     flag("--save-every", type=float, help=f"seconds between checkpoints (default {T.save_every:g})")
@@ -77,24 +95,11 @@ def parse_args(argv=None):
     flag("--val-every", type=float,
          help="seconds of training between validations, besides each epoch's end (default: a twentieth "
               "of --max-seconds; without it, epoch ends only); 0: epoch ends only")
-    model_flags(p)
-    p.add_argument("--min-count", type=int, default=Corpus.min_count,
-                   help=f"words seen fewer times become <unk> (default {Corpus.min_count}: keep all)")
-    p.add_argument("--max-vocab", type=int, default=Corpus.max_vocab,
-                   help="keep at most this many words, the rest become <unk>")
     flag("--val-fraction", type=float, help=f"tail of the text held out for validation (default {T.val_fraction})")
     flag("--seed", type=int, help=f"random seed: the same seed gives the same model (default {T.seed})")
     flag("--device", help=f"auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps (default {T.device})")
     flag("--precision", choices=["auto", "fp32", "bf16"],
          help="auto (default): bf16 autocast on CUDA and on CPUs with AMX, else fp32")
-    p.add_argument("--track", nargs="?", const="wordlstm", default=None, metavar="PROJECT",
-                   help="log the run to trackio (project 'wordlstm' by default; needs pip install 'wordlstm[track]'); "
-                        "compare runs with `trackio show`")
-    p.add_argument("--sample-words", type=int, default=LiveSampler.words,
-                   help=f"after each validation, print a sample of this many words (default {LiveSampler.words}; 0: none)")
-    p.add_argument("--dry-run", action="store_true", default=False,
-                   help="print the plan (the estimate, what auto chose and why, each run of the schedule) and exit")
-    return p.parse_args(argv)
 
 
 def model_flags(p):
@@ -132,8 +137,8 @@ def ask(args) -> Ask:
     """What the command line asked for: the flags given, by their config names."""
     given = {**ModelConfig.pick(vars(args)), **TrainConfig.pick(vars(args))}
     epochs, max_seconds = given.pop("epochs", None), given.pop("max_seconds", None)
-    if epochs is None:  # a time budget alone bounds the run: the one asked for, or the app's
-        max_seconds = max_seconds or TIME_BUDGET
+    if epochs is None and max_seconds is None:  # a time budget alone bounds the run: the app's
+        max_seconds = TIME_BUDGET
     if "patience" in given:
         given["patience"] = given["patience"] or None  # 0: never
     return Ask(args.size, epochs=epochs, max_seconds=max_seconds, branches=getattr(args, "branches", None),
@@ -254,7 +259,8 @@ class Bar:
         if self.track is not None:
             self.track(e)
         if e.kind == "val" and e.branch is None:
-            what = f"the ensemble of {self.members} models" if e.member is None else f"the mean of the {self.branch} branches"
+            what = (f"the ensemble of {self.members} models" if e.member is None
+                    else f"the mean of the {self.branch} branches")
             self.bar.write(f"{what}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
         elif e.kind == "val":
             where = (f"branch {e.branch} of {max(self.branches, e.branch)}, " if e.branch else
@@ -281,13 +287,9 @@ def main():
     if args.dry_run:
         print(f"{corpus.name}: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} words\n{planned.describe()}")
         return 0
-    if init is not None and rank == 0:
-        print(f"starting from {args.init_from} ({model_cfg.num_layers}x{model_cfg.hidden_size}, its shape): "
-              f"{init.shared:,} of {len(corpus.vocab):,} words shared, {init.copied_output:,} with their output "
-              f"rows", file=sys.stderr)
     command = " ".join([invocation(), *sys.argv[1:]])
-    track = Tracker(args.track, {"command": command, "corpus": corpus.info(), "model": asdict(model_cfg),
-                                 "train": asdict(cfg), "schedule": schedule.as_dict()}) if args.track and rank == 0 else None
+    track = Tracker(args.track, {"command": command, "corpus": corpus.info(), "model": asdict(model_cfg), "train": asdict(cfg),
+                                 "schedule": schedule.as_dict()}) if args.track and rank == 0 else None
     saved = []
 
     trained = trained_config(corpus.ids, model_cfg, cfg)  # what a run builds: its unseen words counted
@@ -327,12 +329,15 @@ def main():
         save(result.metrics(), saved[0], final=True)  # the last state, with the final metrics
     if track is not None:
         track.finish({**result.metrics(), "tokens_per_s": result.tokens_per_s})
-    path = os.path.abspath(args.out)
+    print(summary(result, cfg.patience))
+    print(f"saved {os.path.abspath(args.out)}")
+
+
+def summary(result, patience: int | None) -> str:
+    """How the training ended, in one line for the terminal."""
     partial = f", validated on {result.val_coverage:.0%} of the tail: the time budget" if result.val_coverage < 1 else ""
     if result.stopped_early:
-        partial += f"; {result.early_note(cfg.patience)}"
-    print(f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  "
-          f"({result.steps} steps, {result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''}"
-          f"{partial})")
-    print(f"saved {path}")
+        partial += f"; {result.early_note(patience)}"
+    return (f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  ({result.steps} steps, "
+            f"{result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''}{partial})")
 

@@ -5,7 +5,7 @@ The rule counts how many epochs of the text the budget holds (plan()'s estimate 
 Zipf's law for the words' frequencies, corrected on a CPU by one real training step) and cuts them
 into runs: one run of the medium size on a text of a few hundred thousand tokens is at its best after
 a few epochs, so more time buys branches (training/schedule.py), then models trained apart.
-The figures behind each constant are in docs/recipe.md, under the section each names.
+The figures behind each constant are in docs/recipe.md, under the section its comment names (#branches).
 """
 import functools
 from dataclasses import dataclass
@@ -15,11 +15,11 @@ from ..training.schedule import MAX_BRANCHES
 from .cost import plan, probe
 from .defaults import AUTO, AUTO_SIZE, configs, size_settings
 
-RUN_EPOCHS = 3.0  # the epochs a run's share should hold: where one run peaks on a small text ("Branches")
-MAX_PLANNED = 4  # branches planned from the start: the most measured to gain ("Branches")
-LONGEST_RUN = 6  # past this, a run only overfits, so a long budget gets more runs of it, not longer ones ("Long budgets")
-MEMBERS, MEMBER_EPOCHS = 2, 8  # two models once each gets 8 epochs: they beat one trained twice as long ("Ensembles")
-MAX_MEMBERS = 4  # more models on budgets longer than two use; each costs its share of generation ("Ensembles")
+RUN_EPOCHS = 3.0  # a run's share of the budget: a run gets about its best in this many epochs (#branches)
+MAX_PLANNED = 4  # branches planned from the start: the most that gained (#branches)
+LONGEST_RUN = 6  # a run of more epochs only overfits: a long budget gets more runs, not longer ones (#long-budgets)
+MEMBERS, MEMBER_EPOCHS = 2, 8  # two models, once each gets 8 epochs, beat one trained twice as long (#ensembles)
+MAX_MEMBERS = 4  # more models where two would leave time unused; each costs its share of generation (#ensembles)
 FULL_MODEL = (MAX_BRANCHES + 1) * LONGEST_RUN  # the most epochs one model's runs use
 
 
@@ -98,7 +98,7 @@ def _why(members: int, n: int, run_epochs: int | None, fits: float, *, max_secon
 def measured_scale(vocab_size: int, device: str = "cpu") -> float:
     """The auto size's training step on this machine, measured (probe(), at the real batch), over plan()'s
     estimate: plan()'s CPU rate is one machine's, and a CPU with AMX trains the medium size about three
-    times faster than it says (docs/recipe.md, "Sizes"). Measured once per vocabulary size and process, so
+    times faster than it says (docs/recipe.md#auto). Measured once per vocabulary size and process, so
     a machine busy at that moment (another training on a shared server) is taken as slow as it then is: it
     errs towards fewer branches. 1.0 on a GPU (ZeroGPU's main process has none to time) and under DDP, whose
     processes must agree on the branches."""

@@ -92,6 +92,9 @@ def plan_training(corpus: Corpus, ask: Ask, *, device: str = "cpu", admission: A
     init = None
     if start is not None:
         model_cfg, init = warm_start(start, model_cfg, corpus.vocab, ask.settings)
+        notes.append(f"it starts from the given model, in its shape ({model_cfg.num_layers}x{model_cfg.hidden_size}): "
+                     f"{init.shared:,} of the text's {len(corpus.vocab):,} words shared, {init.copied_output:,} with "
+                     "their output rows")
     schedule = Schedule.of(cfg, choice.members, choice.branches, choice.run_epochs, choice.fill)
     planned = plan_runs(corpus, model_cfg, cfg, schedule, device=device, admission=admission)
     return replace(planned, size=choice.size, why="; ".join(filter(None, [*notes, planned.why])), init=init)

@@ -33,7 +33,7 @@ class Session:
         self.tmp = None
         self.uploads = Uploads()  # the files this session uploaded, moved into its folder
         self.originality = Checker()  # keeps the training text's n-gram index between checks
-        self._runs = None  # every training of the session (wordlstm.runs), once there is one
+        self._runs = None  # every training of the session (runs.py), once there is one
         self.source = ""  # where the current model came from, for the model line
         self._suggester = None  # the writing box's reader of the text (suggest.py), for one model
 

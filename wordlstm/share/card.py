@@ -118,6 +118,14 @@ def hyperparameters(model_cfg: dict, train: dict) -> dict:
     return shown
 
 
+def run_epochs(config: dict) -> int | None:
+    """The most epochs each run trained, from the recorded schedule (or, for a checkpoint written when it was a
+    training setting, from "train")."""
+    if "schedule" in config:
+        return Schedule.from_dict(config["schedule"]).run_epochs
+    return config.get("train", {}).get("run_epochs")
+
+
 def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_included: bool = False,
                corpus_ids=None) -> ModelCard:
     """A ModelCard from a checkpoint's parts; `repo_id` goes into the usage snippet.
@@ -159,7 +167,7 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
                 "name": os.path.basename(str(corpus.get("name", "?")))},  # never the user's local path
         corpus_note=note, hyperparameters=hyperparameters(model_cfg, train), results=results,
         command=config.get("command"), branches=metrics.get("branches", 0), members=metrics.get("members", 1),
-        leftover_branches=metrics.get("leftover_branches", 0), run_epochs=Schedule.from_dict(config["schedule"]).run_epochs if "schedule" in config else train.get("run_epochs"),
+        leftover_branches=metrics.get("leftover_branches", 0), run_epochs=run_epochs(config),
         init_from=config.get("init_from"),
         samples=samples, sample_settings=", ".join(f"{k} {v}" for k, v in SAMPLE_SETTINGS.items()) + f", prompt \"{prompt}\"",
         versions=config.get("versions", {}))

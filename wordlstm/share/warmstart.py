@@ -91,7 +91,7 @@ def _copy_output(model: WordLSTM, source: WordLSTM, new: torch.Tensor, old: torc
     word is in the same part (head or cluster) of both vocabularies; every other row of a part
     starts from the mean of its copied rows, as an untied model's new words start from the mean
     embedding. (Copying the words that changed part too, whole into the head or fitted through a
-    cluster's projection, did worse: 162.3 against 158.4 on the README's warm start.)"""
+    cluster's projection, did worse: docs/recipe.md#tried-and-not-kept.)"""
     if not model.adaptive:
         if not model.config.tie_weights:  # tied: the embedding's copy was this
             model.head.weight[new] = source.head.weight[old]

@@ -70,6 +70,7 @@ def test_suggest_gives_the_next_words_and_completes_the_one_being_typed(url):
         c.predict(text="Anna", k=0, api_name="/suggest")
 
 
+@pytest.mark.slow
 def test_train_reports_progress_then_generates_reproducibly(url, corpus):
     c = client(url)
     job = c.submit(corpus=corpus(TINY), epochs=0, max_seconds=4, seed=1, **SMALL, api_name="/train")
@@ -91,6 +92,7 @@ def test_train_reports_progress_then_generates_reproducibly(url, corpus):
     assert words_in(a) <= words_in(TINY)  # its own model: only words of its corpus
 
 
+@pytest.mark.slow
 def test_two_clients_stay_isolated(url, corpus):
     ca, cb = client(url), client(url)
     ja = ca.submit(corpus=corpus(text_of(WORDS_A), "a.txt"), epochs=0, max_seconds=3, seed=1, **SMALL, api_name="/train")
@@ -173,6 +175,7 @@ def test_bad_model_zips_are_refused(url, tmp_path, entries, message):
         client(url).predict(handle_file(str(path)), api_name="/upload_model")
 
 
+@pytest.mark.slow
 def test_model_zip_round_trip(url, corpus):
     c = client(url)
     zip_path = c.predict(corpus=corpus(text_of(WORDS_B)), epochs=0, max_seconds=2, seed=3, **SMALL,
@@ -228,6 +231,7 @@ def test_the_models_menu_trains_an_ensemble(url, corpus):
     assert "an ensemble of 3 models trained apart" in estimate and "as asked" in estimate
 
 
+@pytest.mark.slow
 def test_a_client_that_goes_away_ends_its_training(url, corpus):
     import threading
 
@@ -270,6 +274,7 @@ def test_training_streams_samples_then_scores_and_checks_originality(url, corpus
     assert note.startswith("**100% of 6-word sequences are new, nothing copied")
 
 
+@pytest.mark.slow
 def test_runs_table_switches_between_the_sessions_models(url, corpus, monkeypatch):
     from wordlstm.serve.runs import Runs
     c = client(url)
@@ -325,6 +330,7 @@ def test_a_freed_run_leaves_no_files(tiny_corpus, monkeypatch):
     assert not os.path.exists(session.tmp)  # and the session's end takes the rest
 
 
+@pytest.mark.slow
 def test_a_queued_training_sees_its_position_and_the_wait(url, corpus):
     """One training at a time: the second waits in gradio's queue, which tells it its place
     and, from the expected length of the trainings (seeded with the page's budget), its wait."""

@@ -161,6 +161,7 @@ def test_a_20000_word_prompt_is_fed_once_and_answered(session):
 
 
 @pytest.mark.parametrize("label, change, message", MODEL_ZIPS, ids=[m[0] for m in MODEL_ZIPS])
+@pytest.mark.slow
 def test_bad_model_zips(session, tiny_checkpoint, tmp_path, label, change, message):
     folder = tiny_checkpoint
     before = {n: (folder / n).read_bytes() for n in os.listdir(folder)}

@@ -16,9 +16,9 @@ import pytest
 from conftest import TINY
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not os.path.exists(CHROMIUM) and os.environ.get("WORDLSTM_REQUIRE_BROWSER") != "1",
-    reason="chromium is not installed (apt-get install -y chromium)")
+    reason="chromium is not installed (apt-get install -y chromium)")]
 
 
 def launch(p):

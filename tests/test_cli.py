@@ -33,6 +33,7 @@ def trained(tmp_path_factory):
     return out, r
 
 
+@pytest.mark.slow
 def test_train_writes_a_checkpoint_and_prints_metrics(trained):
     out, r = trained
     assert sorted(os.listdir(out)) == ["README.md", "config.json", "model.safetensors", "resume.json",
@@ -43,6 +44,7 @@ def test_train_writes_a_checkpoint_and_prints_metrics(trained):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_a_size_sets_the_model_and_its_batch_and_a_flag_still_wins(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TINY)
@@ -57,6 +59,7 @@ def test_a_size_sets_the_model_and_its_batch_and_a_flag_still_wins(tmp_path):
     assert config["train"]["batch_size"] == SIZES["medium"]["batch_size"] != TrainConfig.batch_size
 
 
+@pytest.mark.slow
 def test_branches_save_their_mean_which_a_resume_refuses_in_one_line(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TINY)
@@ -74,6 +77,7 @@ def test_branches_save_their_mean_which_a_resume_refuses_in_one_line(tmp_path):
     one_line_error(run("train.py", "--resume", out), "resume")
 
 
+@pytest.mark.slow
 def test_generate_prints_prompt_and_text_and_warns_on_stderr(trained):
     out, _ = trained
     r = run("generate.py", out, "--prompt", "The cat zebra sat", "--max-new-tokens", 15, "--seed", 4)
@@ -85,6 +89,7 @@ def test_generate_prints_prompt_and_text_and_warns_on_stderr(trained):
     assert again.stdout == r.stdout
 
 
+@pytest.mark.slow
 def test_generate_ends_after_the_sentences_asked_for_and_says_why(trained):
     out, _ = trained
     r = run("generate.py", out, "--prompt", "the cat", "--max-new-tokens", 300, "--sentences", 1, "--seed", 4)
@@ -117,6 +122,7 @@ def one_line_error(r, *fragments):
     (b"", "empty"), (b"   \n\n ", "empty"), (b"\x00\x01\x02binary", "binary"), ("d\xe9j\xe0".encode("latin-1"), "UTF-8"),
     (b"too short for a window", "too few for one window"),
 ])
+@pytest.mark.slow
 def test_train_bad_corpus(tmp_path, content, message):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(content)
@@ -132,12 +138,14 @@ def test_train_bad_corpus(tmp_path, content, message):
      "(got 64 and 256); make them equal, or untie them (--no-tie-weights)"),
     (["--members", 0], "members must be 1"),
 ])
+@pytest.mark.slow
 def test_train_bad_settings(tmp_path, args, message):
     corpus = tmp_path / "c.txt"
     corpus.write_text(TINY)
     one_line_error(run("train.py", corpus, "--out", tmp_path / "o", *args), message)
 
 
+@pytest.mark.slow
 def test_train_bad_paths(tmp_path):
     one_line_error(run("train.py", tmp_path / "missing.txt", "--out", tmp_path / "o"), "no such file")
     one_line_error(run("train.py", tmp_path, "--out", tmp_path / "o"), "holds no .txt file")
@@ -165,6 +173,7 @@ def test_generate_bad_input(trained, args, message):
     one_line_error(run("generate.py", trained[0], *args), message)
 
 
+@pytest.mark.slow
 def test_generate_bad_checkpoint(tmp_path):
     one_line_error(run("generate.py", tmp_path / "none", "--prompt", "the"), "no such checkpoint folder")
     one_line_error(run("generate.py", tmp_path, "--prompt", "the"), "not a complete checkpoint")
@@ -182,6 +191,7 @@ def test_loadtest_says_in_one_line_when_the_app_it_started_dies(tmp_path):
     assert "the app exited (code 1) before it answered" in r.stderr and "No module named 'gradio'" in r.stderr
 
 
+@pytest.mark.slow
 def test_train_refuses_settings_over_the_memory_limit_in_one_line(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TINY)
@@ -194,6 +204,7 @@ def test_train_refuses_settings_over_the_memory_limit_in_one_line(tmp_path):
     assert not (tmp_path / "m").exists()  # refused before anything was written
 
 
+@pytest.mark.slow
 def test_a_long_budget_on_a_small_text_trains_runs_of_a_few_epochs_and_ends_early(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TINY)

@@ -21,6 +21,7 @@ def wordlstm(*args, env=None):
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
 
 
+@pytest.mark.slow
 def test_version_help_and_unknown_subcommands():
     from wordlstm import __version__
     r = wordlstm("--version")
@@ -36,6 +37,7 @@ def test_version_help_and_unknown_subcommands():
         assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_train_then_generate_as_the_scripts_do(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TINY)
@@ -52,6 +54,7 @@ def test_train_then_generate_as_the_scripts_do(tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_track_logs_the_run_to_trackio(tmp_path):
     trackio = pytest.importorskip("trackio")
     corpus = tmp_path / "tiny.txt"
@@ -79,6 +82,7 @@ print(json.dumps([[r.config["train"]["seed"], SQLiteStorage.get_logs("tiny-runs"
     assert trackio is not None
 
 
+@pytest.mark.slow
 def test_track_without_trackio_says_how_to_install_it(tmp_path):
     blocker = tmp_path / "no-trackio" / "trackio"
     blocker.mkdir(parents=True)
@@ -91,6 +95,7 @@ def test_track_without_trackio_says_how_to_install_it(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_bench_ablation_trains_once_per_step_of_the_recipe(tmp_path):
     from wordlstm.commands.bench import ABLATION
     corpus = tmp_path / "tiny.txt"
@@ -116,6 +121,7 @@ json.dump({"prep_seconds": 2.0, "prep_peak_rss_mib": 100.0, "train_tokens_per_s"
 '''
 
 
+@pytest.mark.slow
 def test_bench_runs_the_book_on_our_device_and_auto_says_what_it_chose(tmp_path):
     corpus, book = tmp_path / "tiny.txt", tmp_path / "book.py"
     corpus.write_text(TINY * 4)
@@ -141,6 +147,7 @@ def test_mfu_is_against_the_cards_peak_or_its_slices():
     assert mfu("cpu", 1e12) is None
 
 
+@pytest.mark.slow
 def test_bench_analysis_reports_the_costs_of_what_the_app_shows(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TINY * 4)

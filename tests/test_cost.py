@@ -49,6 +49,7 @@ SHAPES = {  # (model, train, tokens, zipfian words): the output layers, sizes an
 
 @pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux's /proc/self/clear_refs")
 @pytest.mark.parametrize("shape", SHAPES, ids=list(SHAPES))
+@pytest.mark.slow
 def test_the_memory_estimate_holds_to_the_measured_peak(shape):
     """Within -50% / +25% of the measured peak: it errs high (refusing a little early),
     and is never far below what a training takes."""

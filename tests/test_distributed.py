@@ -9,6 +9,8 @@ import pytest
 from conftest import ROOT, TINY
 from test_cli import run
 
+pytestmark = pytest.mark.slow  # two processes of torchrun, and a run to compare them with
+
 # The book's size, dropout off: medium's dropouts draw each process's masks for its own rows, not the same.
 ARGS = ["--size", "small", "--epochs", 3, "--seq-len", 10, "--batch-size", 4, "--embed-dim", 16, "--hidden-size", 16,
         "--num-layers", 1, "--dropout", 0, "--precision", "fp32", "--seed", 5]

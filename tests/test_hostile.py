@@ -24,6 +24,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
 
+pytestmark = pytest.mark.slow  # servers under attack, hundreds of requests: the full tier's
+
 LIMIT_MB, PEAK_MB = 3000, 3584
 BIGGEST = dict(epochs=1000, max_seconds=24 * 3600, seed=0, seq_len=400, stride=400, embed_dim=512, hidden_size=1024,
                num_layers=4, dropout=0.8, lr=0.1, batch_size=256, min_count=1, softmax="full")

@@ -149,6 +149,7 @@ def test_deploy_space_uploads_the_app_and_leaves_tests_behind(hub):
     assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py"
 
 
+@pytest.mark.slow
 def test_cli_push_then_generate_from_the_repo_id(hub, saved, tmp_path):
     r = run("push_to_hub.py", tmp_path / "ck", "alice/cli-model", "--private", "--token", TOKEN)
     assert r.returncode == 0, r.stderr

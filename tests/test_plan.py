@@ -84,6 +84,7 @@ def test_the_plan_holds_the_schedule_and_says_it(text):
     assert lines[-1].startswith("then, while runs that end early leave time")
 
 
+@pytest.mark.slow
 def test_train_dry_run_prints_the_plan_and_trains_nothing(text, tmp_path):
     r = run("train.py", text, "--out", tmp_path / "m", "--max-seconds", 600, "--branches", 2, "--dry-run")
     assert r.returncode == 0, r.stderr

@@ -79,6 +79,7 @@ def test_train_state_round_trips_through_the_folder(tmp_path, tiny_corpus):
         load_train_state(tmp_path / "plain")
 
 
+@pytest.mark.slow
 def test_sigkill_leaves_a_loadable_checkpoint_and_resume_continues(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TINY * 4)
@@ -114,6 +115,7 @@ def test_a_crash_between_the_swap_renames_is_recovered(tmp_path, tiny_model, tin
     assert sorted(os.listdir(tmp_path)) == ["ck"] and ck.vocab.itos == tiny_vocab.itos
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_text_or_no_more_epochs(tmp_path):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TINY)

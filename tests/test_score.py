@@ -67,6 +67,7 @@ def test_a_text_the_model_cannot_read_is_a_clear_error(tiny_corpus):
         score(model, tiny_corpus.vocab, "zebra cat")
 
 
+@pytest.mark.slow
 def test_cli_prints_a_table_then_one_json_line(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text(" ".join(tokenize(open(ANNA, encoding="utf-8").read())[5_000:6_000]))

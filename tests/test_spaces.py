@@ -83,6 +83,7 @@ def same_weights(a, b) -> bool:
     return all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
 
 
+@pytest.mark.slow
 def test_a_chunked_run_ends_with_the_same_model_as_one_run(short_chunks):
     fake = FakeSpaces()
     job, events = in_leases(fake, EPOCHS)
@@ -130,6 +131,7 @@ def test_stop_ends_a_training_at_the_end_of_its_chunk(short_chunks):
     assert job.result.steps < 1000
 
 
+@pytest.mark.slow
 def test_a_training_with_a_budget_and_branches_goes_through_leases(short_chunks):
     fake = FakeSpaces()
     cfg = TrainConfig(seq_len=10, batch_size=4, epochs=None, max_seconds=1.5)
@@ -145,15 +147,17 @@ def test_a_lease_is_one_chunk_whatever_the_budget(monkeypatch):
     assert zerogpu.lease_seconds(ids, MODEL, TrainConfig(epochs=3), None, None, None, False) == 45
 
 
-REAL_SPACES = importlib.util.find_spec("spaces") is not None
+# The real package imports gradio: without the app extra it cannot be imported at all
+REAL_SPACES = all(importlib.util.find_spec(name) is not None for name in ("spaces", "gradio"))
 REAL_SPACE = os.path.join(os.path.dirname(__file__), "realspaces.py")
 
 
-@pytest.mark.skipif(not REAL_SPACES, reason="the spaces package is not installed (it is in the test extra)")
+@pytest.mark.skipif(not REAL_SPACES, reason="the spaces package or gradio is missing (both are in the test extra)")
 @pytest.mark.parametrize("mode, said", [
     ("quota", "ZeroGPU quota exceeded: Space app has reached its GPU limit."),
     ("illegal", "ZeroGPU illegal duration: The requested GPU duration (45s) is larger than the maximum allowed"),
     ("nogpu", "ZeroGPU client error: No GPU was available")])
+@pytest.mark.slow
 def test_the_real_spaces_package_refuses_and_the_training_goes_on_on_the_cpu(mode, said):
     """spaces 0.51 asks the device API for each lease, of the chunk's seconds, and raises its refusal; the
     training goes on on the CPU, though the package makes torch.cuda.is_available() say True there."""
@@ -168,7 +172,8 @@ def test_the_real_spaces_package_refuses_and_the_training_goes_on_on_the_cpu(mod
     assert out["device"] == CPU and out["same_model"]  # nothing lost: the CPU run from the same seed
 
 
-@pytest.mark.skipif(not REAL_SPACES, reason="the spaces package is not installed (it is in the test extra)")
+@pytest.mark.skipif(not REAL_SPACES, reason="the spaces package or gradio is missing (both are in the test extra)")
+@pytest.mark.slow
 def test_the_app_on_a_zerogpu_space_whose_quota_is_spent_trains_on_the_cpu_and_says_why(tmp_path):
     """The app started as on a ZeroGPU Space (the real spaces package, its device API refusing), trained over
     its API: the status says what ZeroGPU said, and the training ends with its model."""

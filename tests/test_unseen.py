@@ -64,6 +64,7 @@ def test_bad_settings_are_clear_errors(settings, message):
         ModelConfig(100, **settings)
 
 
+@pytest.mark.slow
 def test_the_cli_saves_them_turns_them_off_and_says_when_a_share_is_wrong(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text(WITH_NEW_WORDS)

@@ -91,6 +91,7 @@ def test_a_warm_start_learns_from_the_first_step(tiny_corpus):
     assert warm.val_loss < cold.val_loss - 0.5 and warm.val_loss < first.val_loss + 0.5
 
 
+@pytest.mark.slow
 def test_init_from_in_the_cli_is_recorded_in_the_config_and_the_card(tmp_path, tiny_checkpoint):
     corpus = tmp_path / "tiny.txt"
     corpus.write_text(TINY + " a new word or two .")

@@ -8,7 +8,8 @@ import zipfile
 import pytest
 
 from conftest import ROOT, TINY
-from wordlstm import SIZES, TrainConfig
+from wordlstm import SIZES, TrainConfig, commands
+from wordlstm.commands import COMMANDS
 from wordlstm.planning.auto import LONGEST_RUN, MAX_MEMBERS
 from wordlstm.text.tokenizer import tokenize
 from wordlstm.training.schedule import MAX_BRANCHES
@@ -248,3 +249,13 @@ def test_a_first_run_that_trained_alone_where_branches_were_planned_is_saved(tmp
     config = json.loads((out / "config.json").read_text())
     assert config["metrics"]["epochs"] == 1 and "branches" not in config["metrics"]
     assert load_checkpoint(out).model.config.hidden_size == 8 and not (out / "resume.json").exists()
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_subcommand_gives_its_help_in_process(name, monkeypatch, capsys):
+    """The quick tier's look at each subcommand's module (the end-to-end runs are subprocesses)."""
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # main() names the program in sys.argv[0]
+    with pytest.raises(SystemExit) as stopped:
+        commands.main([name, "--help"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: wordlstm {name} ")

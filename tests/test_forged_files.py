@@ -8,10 +8,10 @@ an audit hook watches every open() in this process, the server's included.
 import os
 import sys
 
-import httpx
 import pytest
 
 pytest.importorskip("gradio")
+import httpx  # noqa: E402  (gradio's client library: it comes with the app extra)
 from gradio.utils import get_upload_folder  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 

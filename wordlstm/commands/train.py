@@ -288,8 +288,9 @@ def main():
         print(f"{corpus.name}: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} words\n{planned.describe()}")
         return 0
     command = " ".join([invocation(), *sys.argv[1:]])
-    track = Tracker(args.track, {"command": command, "corpus": corpus.info(), "model": asdict(model_cfg), "train": asdict(cfg),
-                                 "schedule": schedule.as_dict()}) if args.track and rank == 0 else None
+    recorded = {"command": command, "corpus": corpus.info(), "model": asdict(model_cfg), "train": asdict(cfg),
+                "schedule": schedule.as_dict()}
+    track = Tracker(args.track, recorded) if args.track and rank == 0 else None
     saved = []
 
     trained = trained_config(corpus.ids, model_cfg, cfg)  # what a run builds: its unseen words counted

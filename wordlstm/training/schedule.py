@@ -40,7 +40,8 @@ class Run:
     def describe(self, budget: float | None) -> str:
         where = f"model {self.member + 1}, " + ("first run" if not self.branch else f"branch {self.branch}")
         time = f", {self.share * budget:.0f} s" if budget else ""
-        return f"{where}, seed {self.seed}{time}" + (f", at most {self.epochs} epoch{'s' if self.epochs > 1 else ''}" if self.epochs else "")
+        most = f", at most {self.epochs} epoch{'s' if self.epochs > 1 else ''}" if self.epochs else ""
+        return f"{where}, seed {self.seed}{time}{most}"
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ class Schedule:
                          f"{MAX_BRANCHES}")
         return lines
 
-    def next_run(self, cfg: TrainConfig, results: list[TrainResult], *, adaptive: bool) -> tuple[Run, TrainConfig] | None:
+    def next_run(self, cfg: TrainConfig, results: list[TrainResult], *,
+                 adaptive: bool) -> tuple[Run, TrainConfig] | None:
         """The next run and its settings, or None: the planned runs, each with its share of the time left while
         that is enough, then one more branch while the last run left enough time. Under DDP (not `adaptive`)
         the ranks' clocks differ, so they keep to the plan, which they agree on."""

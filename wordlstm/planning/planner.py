@@ -96,8 +96,8 @@ def plan_training(corpus: Corpus, ask: Ask, *, device: str = "cpu", admission: A
                      f"{init.shared:,} of the text's {len(corpus.vocab):,} words shared, {init.copied_output:,} with "
                      "their output rows")
     schedule = Schedule.of(cfg, choice.members, choice.branches, choice.run_epochs, choice.fill)
-    planned = plan_runs(corpus, model_cfg, cfg, schedule, device=device, admission=admission)
-    return replace(planned, size=choice.size, why="; ".join(filter(None, [*notes, planned.why])), init=init)
+    planned = plan_runs(corpus, model_cfg, cfg, schedule, device=device, admission=admission, size=choice.size)
+    return replace(planned, why="; ".join(filter(None, [*notes, planned.why])), init=init)
 
 
 def plan_runs(corpus: Corpus, model_cfg: ModelConfig, cfg: TrainConfig, schedule: Schedule, *, device: str = "cpu",

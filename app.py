@@ -13,6 +13,7 @@ import torch
 
 from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, defaults, load_checkpoint, load_corpus,
                       stream, train)
+from wordlstm.errors import capital, count
 from wordlstm.planning.auto import MAX_MEMBERS
 from wordlstm.planning.limits import Admission, Limits
 from wordlstm.planning.planner import Ask, plan_training, sentence
@@ -102,13 +103,13 @@ def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
     asked = ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
                 batch_size, min_count, softmax, size, branches, members)
     name = f"`{os.path.basename(corpus.name)}`" if session.corpus else "the sample, *Anna Karenina*, until you pick one"
-    text = f"on {name} ({len(corpus.ids):,} tokens, {corpus.vocab_size_at(asked.min_count):,} words)"
+    text = f"on {name} ({count(len(corpus.ids), 'token')}, {count(corpus.vocab_size_at(asked.min_count), 'word')})"
     try:
         planned = plan_training(corpus, asked, device=TRAINS_ON, admission=ADMISSION)
     except UserError as e:
         return f"**Does not fit this server** {text}: {e}."
     why = f"\n\n*{sentence(planned.why)}*" if planned.why else ""
-    return f"**Estimate** {text}: {planned.summary()}. {ADMISSION.limits.describe().capitalize()}.{why}"
+    return f"**Estimate** {text}: {planned.summary()}. {capital(ADMISSION.limits.describe())}.{why}"
 
 
 @user_error
@@ -161,7 +162,7 @@ def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, sessi
     ckpt = session.current()
     encoded = ckpt.vocab.encode_prompt(prompt or "")
     ending = Ending.of(ckpt.vocab, int(sentences or 0), stop)
-    note = (ckpt.vocab.unknown_note(encoded.unknown) or "").capitalize()
+    note = capital(ckpt.vocab.unknown_note(encoded.unknown) or "")
     pieces = stream(ckpt.model, ckpt.vocab, encoded, max_new_tokens=int(max_new_tokens), temperature=float(temperature),
                     top_k=int(top_k), top_p=float(top_p), seed=int(seed), ending=ending)
     text = ""
@@ -199,14 +200,14 @@ def score_text(text, session: Session):
     """Perplexity of `text` under the current model, each word's surprise, the ten most surprising."""
     result = session.score(text)
     summary, top = scored(result)
-    return summary, labelled([w.word for w in result.words], [w.label for w in result.words]), top
+    return summary, labelled(text, [w.label for w in result.words]), top
 
 
 @user_error
 def check_originality(text, min_words, session: Session):
     """Which spans of `text` are copied word for word from the model's training text."""
-    note, tokens, labels = session.copies(text, int(min_words))
-    return note, labelled(tokens, labels)
+    note, labels = session.copies(text, int(min_words))
+    return note, labelled(text, labels)
 
 
 # -- Share ----------------------------------------------------------------------

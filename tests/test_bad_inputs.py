@@ -78,10 +78,10 @@ CORPORA = [  # (label, file name, content, message)
     ("not a .txt", "a.pdf", b"%PDF-1.4 ...", "txt"),
 ]
 ODD_BUT_FINE = [  # texts that are odd but readable: accepted and described (too short ones say so)
-    ("one giant token", "a" * 50_000, "1 tokens, 1 distinct words; **cannot train yet:** the corpus has 1 tokens, "
+    ("one giant token", "a" * 50_000, "1 token, 1 distinct word; **cannot train yet:** the corpus has 1 token, "
                                       "too few for one window of seq_len=10"),
     ("CJK without spaces", "\u4e00\u4e8c\u4e09\u56db\u4e94 " * 3, "cannot train yet:** the corpus has 3 tokens"),
-    ("one word repeated", "parrot " * 300, "1 distinct words"),
+    ("one word repeated", "parrot " * 300, "300 tokens, 1 distinct word;"),
     ("punctuation only", ", . ! ? ; : " * 100, "6 distinct words"),
     ("emoji only", "\U0001f600 \U0001f389 \U0001f680 " * 100, "3 distinct words"),
 ]

@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import re
 import sys
 import zipfile
 
@@ -15,8 +16,8 @@ from wordlstm.text.tokenizer import tokenize
 from wordlstm.training.schedule import MAX_BRANCHES
 
 
-def run(script, *args, cwd=None):
-    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+def run(script, *args, cwd=None, env=None):
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", script), *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
@@ -106,9 +107,24 @@ def test_suggest_prints_the_next_words_and_names_only_the_unknown_ones(trained):
     r = run("suggest.py", out, "--prompt", "the zebra sat on the ma", "--k", 3)
     assert r.returncode == 0, r.stderr
     rows = [line.split("\t") for line in r.stdout.splitlines()]
-    assert rows and all(word.startswith("ma") and 0 < float(p) <= 1 for word, p in rows)  # "ma" is being typed
+    assert rows and all(word.startswith("ma") and re.fullmatch(r"<1%|\d+%", p) for word, p in rows)  # "ma" is typed
     named = [w.strip() for w in r.stderr.strip().split(": ")[-1].split(",")]
     assert named == ["zebra"]  # "ma" is not an unknown word: it is being typed
+    r = run("suggest.py", out, "--prompt", "the zebra sat on the ma", "--k", 3, "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    shares = [w["probability"] for w in report["words"]]
+    # A word being typed: each completion's probability given "ma" (they sum to 1 over all of them), not a
+    # share of every word the model might write next, which printed as 0.0000.
+    assert report["partial"] == "ma" and report["unknown"] == ["zebra"] and 0.3 < sum(shares) <= 1.0001
+
+
+def test_a_prompt_of_unknown_words_is_refused_alike_by_generate_and_suggest(trained):
+    out, _ = trained
+    for script in ("generate.py", "suggest.py"):
+        one_line_error(run(script, out, "--prompt", "zebra quantum "), "none of the prompt's words is in the model's "
+                       "vocabulary ('zebra', 'quantum')")
+    one_line_error(run("suggest.py", out, "--prompt", "the qqx"), "no word of the model's vocabulary begins with 'qqx'")
 
 
 def one_line_error(r, *fragments):
@@ -133,7 +149,7 @@ def test_train_bad_corpus(tmp_path, content, message):
 
 @pytest.mark.parametrize("args, message", [
     (["--seq-len", 0], "seq_len"), (["--batch-size", -1], "batch_size"), (["--lr", 0], "lr"),
-    (["--epochs", 0], "epochs"), (["--epochs", "many"], "invalid int value"), (["--device", "nope"], "unknown device"),
+    (["--epochs", -1], "epochs"), (["--epochs", "many"], "invalid int value"), (["--device", "nope"], "unknown device"),
     (["--branches", -1], "branches must be 0"),
     (["--size", "medium", "--embed-dim", 64, "--tie-weights"],
      "(got 64 and 256); make them equal, or untie them (--no-tie-weights)"),
@@ -172,6 +188,31 @@ def test_train_bad_paths(tmp_path):
 ])
 def test_generate_bad_input(trained, args, message):
     one_line_error(run("generate.py", trained[0], *args), message)
+
+
+def test_zero_epochs_or_seconds_mean_no_bound_of_that_kind_as_in_the_app(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TINY)
+    r = run("train.py", corpus, "--out", tmp_path / "o", "--max-seconds", 0, "--epochs", 2, "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "2 epochs will end it" in r.stdout  # no time limit: the epochs end it
+    r = run("train.py", corpus, "--out", tmp_path / "o", "--epochs", 0, "--max-seconds", 5, "--size", "small",
+            "--dry-run")
+    assert r.returncode == 0 and "the time budget will end it" in r.stdout, r.stderr
+    one_line_error(run("train.py", corpus, "--out", tmp_path / "o", "--max-seconds", 0),
+                   "give a number of epochs, a time budget in seconds, or both")  # what the app says to 0 and 0
+
+
+def test_a_missing_folder_is_named_at_once_and_an_unreachable_hub_in_one_line(tmp_path):
+    """`runs/nope`, where runs/ is a folder here, is a missing run, not a Hub repo: no request is made. A
+    repo id while the Hub takes no connection: one line, without the client's retries and their warnings."""
+    (tmp_path / "runs").mkdir()
+    env = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_CACHE": str(tmp_path / "cache")}  # port 9: nothing listens
+    for name in ("runs/nope", "./nope", "~/nope/x"):
+        r = run("generate.py", name, "--prompt", "the", cwd=tmp_path, env=env)
+        one_line_error(r, "no such checkpoint folder")
+    one_line_error(run("generate.py", "alice/nope", "--prompt", "the", cwd=tmp_path, env=env),
+                   "could not download alice/nope: the Hub at http://127.0.0.1:9 is unreachable")
 
 
 @pytest.mark.slow

@@ -116,7 +116,7 @@ def test_a_25_mb_upload_without_whitespace_is_one_token_and_a_clear_message(serv
     path = tmp_path / "one.txt"
     path.write_text("a" * (25 * 2**20 - 1024))
     client = Client(server[1], verbose=False)
-    with pytest.raises(Exception, match="the corpus has 1 tokens, too few for one window"):
+    with pytest.raises(Exception, match="the corpus has 1 token, too few for one window"):
         client.predict(corpus=handle_file(str(path)), epochs=1, max_seconds=5, api_name="/train")
     assert bystander()
 

@@ -70,10 +70,18 @@ def test_hash_collisions_never_report_a_copy(monkeypatch):
     assert all(truth[i] for i, f in enumerate(found) if f >= 0)  # no false positive
 
 
-def test_cli_originality_prints_one_json_line(tmp_path, anna):
+def test_cli_originality_prints_the_spans_as_written_or_one_json_line(tmp_path, anna):
     sample = tmp_path / "s.txt"
-    sample.write_text(open(ANNA, encoding="utf-8").read()[100_000:101_000] + " zebra quantum flux capacitor")
+    passage = open(ANNA, encoding="utf-8").read()[100_000:101_000]
+    sample.write_text(passage + " zebra quantum flux capacitor")
     r = run("originality.py", ANNA, sample, "--min-words", 8)
+    assert r.returncode == 0, r.stderr
+    summary, *spans = r.stdout.splitlines()
+    assert summary.startswith("originality: ") and "8-word sequences are new" in summary and spans
+    copied = spans[0].split(": ", 1)[1]
+    assert copied in " ".join(passage.split())  # as the text writes it: its case, its marks against the words
+    assert any(c.isupper() for c in copied) and "zebra" not in copied
+    r = run("originality.py", ANNA, sample, "--min-words", 8, "--json")
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["min_words"] == 8 and 0 < report["novel_fraction"] < 0.1

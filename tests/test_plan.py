@@ -1,6 +1,7 @@
 """The one planner (planning/planner.py): the app, the CLI and the bench turn the same asks into the same
 plan, and a setting the user gave is used or refused the same way in all three."""
 import os
+import re
 from dataclasses import replace
 
 import pytest
@@ -90,3 +91,17 @@ def test_train_dry_run_prints_the_plan_and_trains_nothing(text, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "run 1: model 1, first run, seed 0, 200 s" in r.stdout and "run 3: model 1, branch 2" in r.stdout
     assert "with 2 branches, as asked" in r.stdout and not os.path.exists(tmp_path / "m")
+
+
+def test_the_estimate_and_autos_line_count_the_same_epochs():
+    """Runs that share a budget: the estimate counts the epochs it holds in all, as auto's line does (it gave
+    one run's share, 2.9, beside auto's 10); and the limits' line keeps its units' case ("16 GB")."""
+    corpus = load_corpus(os.path.join(os.path.dirname(__file__), "..", "data", "anna.txt"))
+    for seconds in (300, 1800):  # branches; an ensemble of models with branches
+        planned = plan_training(corpus, Ask("auto", max_seconds=seconds), device="cpu", time_scale=1.0)
+        assert len(planned.schedule.runs) > 1
+        counts = [re.search(r"about ([\d.]+) epochs", line).group(1) for line in (planned.summary(), planned.why)]
+        assert counts[0] == counts[1] and f"in all, shared by its {len(planned.schedule.runs)} runs" in planned.summary()
+    app = pytest.importorskip("app")
+    line = app.estimate(0, 60, 0, **SLIDERS, session=app.new_session())
+    assert re.search(r"\d+ [MG]B of memory", line) and " gb" not in line and " mb" not in line

@@ -2,10 +2,10 @@
 
     wordlstm originality data/anna.txt sample.txt --min-words 6
 
-Prints one JSON line: {"novel_fraction": ..., "ngrams": ..., "min_words": ...,
-"copied_spans": [[start, end, corpus_offset], ...]}, where a span is the text's
-tokens [start, end) (the book's tokenization), found verbatim at that token of
-the corpus.
+Prints how much of the text is new, then each copied span as the text writes it and where the corpus has
+it. --json: one JSON line instead, {"novel_fraction": ..., "ngrams": ..., "min_words": ...,
+"copied_spans": [[start, end, corpus_offset], ...]}, where a span is the text's tokens [start, end) (the
+book's tokenization), found verbatim at that token of the corpus.
 """
 import json
 
@@ -23,9 +23,9 @@ def main():
     p.add_argument("file", help="the text to check, a UTF-8 file")
     p.add_argument("--min-words", type=int, default=MIN_WORDS,
                    help=f"the shortest copy that counts, in tokens (default {MIN_WORDS})")
+    p.add_argument("--json", action="store_true", help="print one JSON line, for programs")
     args = p.parse_args()
 
-    corpus = load_corpus(args.corpus)
-    text_ids = corpus.vocab.lookup(tokenize(read_text(args.file)))
-    print(json.dumps(originality(corpus.ids, text_ids, args.min_words).to_dict()))
-
+    corpus, text = load_corpus(args.corpus), read_text(args.file)
+    report = originality(corpus.ids, corpus.vocab.lookup(tokenize(text)), args.min_words)
+    print(json.dumps(report.to_dict()) if args.json else "\n".join(report.lines(text)))

@@ -13,7 +13,7 @@ from wordlstm.share.hub import push
 
 def main():
     p = ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("checkpoint", help="checkpoint folder written by scripts/train.py")
+    p.add_argument("checkpoint", help="checkpoint folder written by wordlstm train")
     p.add_argument("repo_id", help="OWNER/NAME of the model repo (created if missing)")
     p.add_argument("--private", action="store_true", help="create the repo private")
     p.add_argument("--token", default=None, help="Hugging Face token with write access (default: HF_TOKEN or saved login)")

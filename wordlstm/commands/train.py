@@ -22,6 +22,7 @@ from tqdm import tqdm
 from wordlstm import (Corpus, ModelConfig, Schedule, TrainConfig, UserError, WordLSTM, load_corpus, pick_device,
                       save_checkpoint, train)
 from wordlstm.commands.cli import ArgumentParser, invocation
+from wordlstm.errors import count
 from wordlstm.planning.defaults import AUTO, SIZE_NAMES, TIME_BUDGET, size_settings
 from wordlstm.planning.limits import Admission, Limits
 from wordlstm.planning.planner import Ask, plan_runs, plan_training
@@ -68,9 +69,9 @@ def train_flags(p):
     T, S = TrainConfig, size_settings("small")  # every default is theirs: written once
     flag = p.add_argument
     flag("--save-every", type=float, help=f"seconds between checkpoints (default {T.save_every:g})")
-    flag("--epochs", type=int, help="passes over the text (default: as many as the time budget allows)")
+    flag("--epochs", type=int, help="passes over the text (default, or 0: as many as the time budget allows)")
     flag("--max-seconds", type=float, help=f"wall-clock budget for training, in seconds (default {TIME_BUDGET}, the "
-                                           "app's, unless --epochs is given)")
+                                           "app's, unless --epochs is given; 0: no limit, as in the app)")
     flag("--seq-len", type=int, help=f"tokens per training window (default {T.seq_len}; book: 100)")
     flag("--stride", type=int, help="tokens between window starts (default seq-len; book: 1)")
     flag("--shuffle", action=argparse.BooleanOptionalAction,
@@ -139,10 +140,16 @@ def ask(args) -> Ask:
     epochs, max_seconds = given.pop("epochs", None), given.pop("max_seconds", None)
     if epochs is None and max_seconds is None:  # a time budget alone bounds the run: the app's
         max_seconds = TIME_BUDGET
+    epochs, max_seconds = budget(epochs, max_seconds)
     if "patience" in given:
         given["patience"] = given["patience"] or None  # 0: never
     return Ask(args.size, epochs=epochs, max_seconds=max_seconds, branches=getattr(args, "branches", None),
                members=getattr(args, "members", None), settings=given)
+
+
+def budget(epochs, max_seconds):
+    """(epochs, max_seconds) as given, 0 read as the app reads it: no bound of that kind (None)."""
+    return epochs or None, max_seconds or None
 
 
 # What a run recorded before these settings existed trained with (they are absent from its config.json).
@@ -171,10 +178,11 @@ def resumed(args):
         raise UserError("--init-from starts a new run; a resumed run goes on from its own weights")
     config = read_config(args.resume)
     given = TrainConfig.pick(vars(args))
-    budget = {k: given.get(k) for k in ("epochs", "max_seconds")} if {"epochs", "max_seconds"} & set(given) else {}
+    new = dict(zip(("epochs", "max_seconds"), budget(given.get("epochs"), given.get("max_seconds"))))
+    new = new if {"epochs", "max_seconds"} & set(given) else {}
     # A run recorded before the schedule, early stopping and shuffled windows existed goes on as it began.
     recorded_train = {**BEFORE_THE_RECIPE, **config.get("train", {})}
-    cfg = TrainConfig.from_dict(recorded_train, **budget, save_every=given.get("save_every", TrainConfig.save_every))
+    cfg = TrainConfig.from_dict(recorded_train, **new, save_every=given.get("save_every", TrainConfig.save_every))
     recorded = config.get("corpus", {})
     files = [f["name"] for f in recorded.get("files", [])]
     if not args.corpus and files and not os.path.exists(recorded.get("name", "")):  # not one folder or zip
@@ -237,8 +245,8 @@ class Bar:
 
     def __call__(self, e):
         if e.kind == "start":  # the data checks passed: from here on, show progress
-            print(f"{self.corpus.name}: {len(self.corpus.ids):,} tokens, {len(self.corpus.vocab):,} words; training "
-                  f"on {e.device}; {self.plan.cost.summary()}", file=sys.stderr)
+            print(f"{self.corpus.name}: {count(len(self.corpus.ids), 'token')}, {count(len(self.corpus.vocab), 'word')}; "
+                  f"training on {e.device}; {self.plan.cost.summary()}", file=sys.stderr)
             if self.plan.why:
                 print(self.plan.why, file=sys.stderr)
             self.bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]")
@@ -260,7 +268,7 @@ class Bar:
             self.track(e)
         if e.kind == "val" and e.branch is None:
             what = (f"the ensemble of {self.members} models" if e.member is None
-                    else f"the mean of the {self.branch} branches")
+                    else "the one branch" if self.branch == 1 else f"the mean of the {self.branch} branches")
             self.bar.write(f"{what}: val loss {e.val_loss:.4f}, perplexity {e.val_ppl:.1f}")
         elif e.kind == "val":
             where = (f"branch {e.branch} of {max(self.branches, e.branch)}, " if e.branch else
@@ -285,7 +293,8 @@ def main():
     corpus, planned, init_from = settings(args, rank)
     model_cfg, cfg, schedule, init = planned.model, planned.train, planned.schedule, planned.init
     if args.dry_run:
-        print(f"{corpus.name}: {len(corpus.ids):,} tokens, {len(corpus.vocab):,} words\n{planned.describe()}")
+        print(f"{corpus.name}: {count(len(corpus.ids), 'token')}, {count(len(corpus.vocab), 'word')}\n"
+              f"{planned.describe()}")
         return 0
     command = " ".join([invocation(), *sys.argv[1:]])
     recorded = {"command": command, "corpus": corpus.info(), "model": asdict(model_cfg), "train": asdict(cfg),

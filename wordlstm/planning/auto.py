@@ -10,6 +10,7 @@ The figures behind each constant are in docs/recipe.md, under the section its co
 import functools
 from dataclasses import dataclass
 
+from ..errors import count
 from ..training.device import world_info
 from ..training.schedule import MAX_BRANCHES
 from .cost import plan, probe
@@ -31,6 +32,7 @@ class Choice:
     branches: int = 0  # each model's, after its first run
     run_epochs: int | None = None  # the most epochs a run trains (a long budget's)
     fill: bool = False  # time that runs ending early leave trains more branches
+    time_scale: float = 1.0  # this machine's step time over plan()'s, as the rule counted epochs with it
 
 
 def rule(fits: float, members: int | None = None) -> tuple[int, int, int | None]:
@@ -47,12 +49,13 @@ def rule(fits: float, members: int | None = None) -> tuple[int, int, int | None]
 
 def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None = None, epochs: int | None = None,
            device: str = "cpu", branches: int | None = None, members: int | None = None,
-           time_scale: float | None = None) -> Choice:
+           time_scale: float | None = None, word_counts=None) -> Choice:
     """What to train a text of `tokens` tokens and `vocab_size` words with: `size` as asked, or for "auto"
     the rule above. `branches` and `members`, if given, are the user's and stay (the user's branches alone
     mean one model); so do `epochs`, which then bound each run (auto then trains one). `device`: a torch
     device's name, not "auto". time_scale: this machine's step time over plan()'s; None: measured, where
-    the rule needs it (`measured_scale`)."""
+    the rule needs it (`measured_scale`). word_counts: the vocabulary's, as the plan's estimate reads them
+    (its epochs are then the plan's)."""
     if size != AUTO:
         return Choice(size, "", members=members or 1, branches=branches or 0)
     asked, fits, run_epochs = branches is not None or members is not None, 0.0, None
@@ -60,19 +63,20 @@ def choose(size: str, *, tokens: int, vocab_size: int, max_seconds: float | None
         model_cfg, cfg = configs(AUTO_SIZE, vocab_size, max_seconds=max_seconds, epochs=None)
         if time_scale is None:  # the user's branches need no estimate
             time_scale = measured_scale(vocab_size, device) if branches is None else 1.0
-        fits = max_seconds / plan(tokens, model_cfg, cfg, device, time_scale=time_scale).seconds_per_epoch
+        fits = max_seconds / plan(tokens, model_cfg, cfg, device, word_counts, time_scale).seconds_per_epoch
         if branches is None:
             members, branches, run_epochs = rule(fits, members)
     members, branches = members or 1, branches or 0
     why = _why(members, branches, run_epochs, fits, max_seconds=max_seconds, epochs=epochs, device=device, asked=asked)
-    return Choice(AUTO_SIZE, why, members=members, branches=branches, run_epochs=run_epochs, fill=True)
+    return Choice(AUTO_SIZE, why, members=members, branches=branches, run_epochs=run_epochs, fill=True,
+                  time_scale=time_scale or 1.0)
 
 
 def _why(members: int, n: int, run_epochs: int | None, fits: float, *, max_seconds, epochs, device, asked) -> str:
     """auto's choice in one line, for people."""
     shape = size_settings(AUTO_SIZE)
     what = f"auto: the {AUTO_SIZE} size ({shape['num_layers']}x{shape['hidden_size']})"
-    runs = _count(n, "branch", "branches") + (f" of at most {run_epochs} epochs" if run_epochs else "")
+    runs = count(n, "branch", "branches") + (f" of at most {run_epochs} epochs" if run_epochs else "")
     if members > 1:
         runs = f"an ensemble of {members} models trained apart, each " + (f"with {runs}" if n else "one run")
     else:
@@ -80,7 +84,7 @@ def _why(members: int, n: int, run_epochs: int | None, fits: float, *, max_secon
     if asked:
         return f"{what}, {runs}, as asked"
     if epochs:
-        return f"{what}, one run of the {_count(epochs, 'epoch', 'epochs')} asked for"
+        return f"{what}, one run of the {count(epochs, 'epoch')} asked for"
     if not max_seconds:
         return f"{what}, one run: without a time budget there is nothing to share out"
     if not (run_epochs or n):
@@ -106,7 +110,3 @@ def measured_scale(vocab_size: int, device: str = "cpu") -> float:
         return 1.0
     model_cfg, cfg = configs(AUTO_SIZE, vocab_size)  # its batch, window and precision
     return probe(model_cfg, cfg, device, batch=cfg.batch_size, seq_len=cfg.seq_len)
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"

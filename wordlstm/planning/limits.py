@@ -111,15 +111,16 @@ def memory_in_use() -> int:
 
 
 def admit(corpus_tokens: int, model_config: ModelConfig, cfg, limits: Limits, in_use: int = 0, device="cpu",
-          word_counts=None, vocab_size_at=None, runs: int = 1):
+          word_counts=None, vocab_size_at=None, runs: int = 1, time_scale: float = 1.0):
     """(cfg with its time budget capped at the limit, its Plan), or UserError if the
     settings cannot fit: over the memory left (limits.memory - in_use), or one step
     and one validation batch longer than the time budget (each of `runs` runs' equal share of it).
 
-    vocab_size_at(min_count), if given, lets the message propose a higher min_count."""
+    vocab_size_at(min_count), if given, lets the message propose a higher min_count. time_scale: this machine's
+    step time over plan()'s, where it is known already."""
     if limits.seconds:
         cfg = replace(cfg, max_seconds=min(cfg.max_seconds or math.inf, limits.seconds))
-    cost, scale = plan(corpus_tokens, model_config, cfg, device, word_counts), 1.0
+    cost, scale = plan(corpus_tokens, model_config, cfg, device, word_counts, time_scale), time_scale
     here = torch.device(device).type == "cpu" or torch.cuda.is_available()  # not so in ZeroGPU's main process
     if here and cfg.max_seconds and 0.5 < first_seconds(cost) / cfg.max_seconds < 2 and _fits_memory(cost, limits,
                                                                                                       in_use):
@@ -203,13 +204,14 @@ class Admission:
         self._running: dict[object, int] = {}  # the estimated peak memory of each training running now
         self._lock = threading.Lock()
 
-    def admit(self, corpus, model_config: ModelConfig, cfg, runs: int = 1):
+    def admit(self, corpus, model_config: ModelConfig, cfg, runs: int = 1, time_scale: float = 1.0):
         """admit() for a training on `corpus` (a data.Corpus) of `runs` runs: (cfg capped, its Plan), or
         UserError."""
         with self._lock:
             in_use = memory_in_use() + sum(self._running.values())
         return admit(len(corpus.ids), model_config, cfg, self.limits, in_use=in_use, device=self.device,
-                     word_counts=corpus.vocab.counts, vocab_size_at=corpus.vocab_size_at, runs=runs)
+                     word_counts=corpus.vocab.counts, vocab_size_at=corpus.vocab_size_at, runs=runs,
+                     time_scale=time_scale)
 
     @contextmanager
     def reading(self, text_bytes: int):

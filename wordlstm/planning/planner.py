@@ -6,6 +6,7 @@ with one line (a UserError), the same way for all three.
 """
 from dataclasses import dataclass, field, fields, replace
 
+from ..errors import capital, count
 from ..model.lstm import ModelConfig
 from ..share.warmstart import Transfer, warm_start
 from ..text.data import Corpus
@@ -53,8 +54,14 @@ class TrainingPlan:
     init: Transfer | None = None  # a warm start's weights, and what they share with the text
 
     def ends(self) -> str:
-        """Which bound will end each run, for people."""
-        return self.cost.ends(self.schedule.run_seconds(self.train.max_seconds), self.schedule.runs[0].epochs)
+        """Which bound will end the training, for people; for runs that share a budget, the epochs it holds
+        in all (the count auto's line gives too), not one run's share of them."""
+        budget, runs = self.train.max_seconds, len(self.schedule.runs)
+        one = self.cost.ends(self.schedule.run_seconds(budget), self.schedule.runs[0].epochs)
+        if runs == 1 or not budget or self.schedule.runs[0].epochs and "epoch" in one.split(",")[0]:
+            return one if runs == 1 else f"{one} for each of its {runs} runs"
+        return (f"the time budget will end it, after about {budget / self.cost.seconds_per_epoch:.0f} epochs "
+                f"in all, shared by its {count(runs, 'run')}")
 
     def summary(self) -> str:
         """The estimate in one line: memory, time, and which bound ends a run."""
@@ -68,7 +75,7 @@ class TrainingPlan:
 
 def sentence(text: str) -> str:
     """`text` as a sentence: its first letter a capital (the rest as it is, units included), a full stop."""
-    return text[:1].upper() + text[1:] + "."
+    return capital(text) + "."
 
 
 def plan_training(corpus: Corpus, ask: Ask, *, device: str = "cpu", admission: Admission | None = None,
@@ -81,7 +88,7 @@ def plan_training(corpus: Corpus, ask: Ask, *, device: str = "cpu", admission: A
     given = dict(ask.settings)
     choice = choose(ask.size, tokens=len(corpus.ids), vocab_size=vocab_size, max_seconds=ask.max_seconds,
                     epochs=ask.epochs, device=device, branches=ask.branches, members=ask.members,
-                    time_scale=time_scale)
+                    time_scale=time_scale, word_counts=corpus.vocab.counts if vocab_size == len(corpus.vocab) else None)
     notes = [choice.why]
     if "tie_weights" not in given:  # a size's tie holds while the shape asked for allows it
         given["tie_weights"] = tied(choice.size, given)
@@ -96,18 +103,21 @@ def plan_training(corpus: Corpus, ask: Ask, *, device: str = "cpu", admission: A
                      f"{init.shared:,} of the text's {len(corpus.vocab):,} words shared, {init.copied_output:,} with "
                      "their output rows")
     schedule = Schedule.of(cfg, choice.members, choice.branches, choice.run_epochs, choice.fill)
-    planned = plan_runs(corpus, model_cfg, cfg, schedule, device=device, admission=admission, size=choice.size)
+    planned = plan_runs(corpus, model_cfg, cfg, schedule, device=device, admission=admission, size=choice.size,
+                        time_scale=choice.time_scale)
     return replace(planned, why="; ".join(filter(None, [*notes, planned.why])), init=init)
 
 
 def plan_runs(corpus: Corpus, model_cfg: ModelConfig, cfg: TrainConfig, schedule: Schedule, *, device: str = "cpu",
-              admission: Admission | None = None, size: str = "") -> TrainingPlan:
+              admission: Admission | None = None, size: str = "", time_scale: float = 1.0) -> TrainingPlan:
     """The plan of runs whose settings are decided (plan_training's, or a resumed run's as recorded): their
-    cost, and with `admission` the budget capped at the limits, or a UserError where they do not fit."""
+    cost, and with `admission` the budget capped at the limits, or a UserError where they do not fit.
+    time_scale: this machine's step time over plan()'s, where auto measured it (its epochs are the plan's)."""
     if admission is None:
         counts = corpus.vocab.counts if model_cfg.vocab_size == len(corpus.vocab) else None
-        return TrainingPlan(size, model_cfg, cfg, schedule, plan(len(corpus.ids), model_cfg, cfg, device, counts), "")
-    capped, cost = admission.admit(corpus, model_cfg, cfg, runs=len(schedule.runs))
+        cost = plan(len(corpus.ids), model_cfg, cfg, device, counts, time_scale)
+        return TrainingPlan(size, model_cfg, cfg, schedule, cost, "")
+    capped, cost = admission.admit(corpus, model_cfg, cfg, runs=len(schedule.runs), time_scale=time_scale)
     why = "" if capped.max_seconds == cfg.max_seconds else \
         f"the time budget is capped at {capped.max_seconds:.0f} s, {admission.limits.place}'s limit"
     return TrainingPlan(size, model_cfg, capped, schedule, cost, why)

@@ -169,15 +169,15 @@ class Session:
             return "Stopping after this step; the weights trained so far are kept..."
         return "Nothing is training."
 
-    def copies(self, text: str, min_words: int) -> tuple[str, list[str], list]:
+    def copies(self, text: str, min_words: int) -> tuple[str, list]:
         """Which spans of `text` are copied word for word from the current model's training text: a line
-        (Markdown), the text's tokens and each token's label ("copied" or None)."""
+        (Markdown), and each of the text's tokens' label ("copied" or None)."""
         if not (text or "").strip():
             raise UserError("generate a text first, or paste one, to check it for copies")
         tokens, corpus = tokenize_at_most(text), self.training_text()
         report = self.originality(corpus, corpus.vocab.lookup(tokens), min_words)
         labels = ["copied" if c else None for c in report.copied(len(tokens))]
-        return f"**{report.summary()}** (against `{os.path.basename(corpus.name)}`).", tokens, labels
+        return f"**{report.summary()}** (against `{os.path.basename(corpus.name)}`).", labels
 
     def load_zip(self, path: str, name: str):
         """A model's .zip (a file of this session's) becomes the current model."""

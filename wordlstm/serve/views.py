@@ -6,6 +6,8 @@ import math
 import gradio as gr
 import pandas as pd
 
+from ..errors import capital, count
+from ..use.suggest import percent
 from .runs import Runs
 from .session import Session
 
@@ -77,10 +79,10 @@ def prompts_for(session: Session):
 def next_word_menu(suggestion, vocab) -> tuple:
     """The writing box's menu of a use.suggest.Suggestion's words, and a line: the unknown words, or what the
     menu completes."""
-    notes = [(vocab.unknown_note(suggestion.unknown) or "").capitalize(),
+    notes = [capital(vocab.unknown_note(suggestion.unknown) or ""),
              f"Words that *{suggestion.partial}* may be becoming." if suggestion.partial else "",
              "" if suggestion.words else "The model knows no such word."]
-    choices = [(f"{word}  {p:.0%}", word) for word, p in suggestion.words]
+    choices = [(f"{word}  {percent(p)}", word) for word, p in suggestion.words]
     return gr.Radio(choices, value=None), " ".join(filter(None, notes))
 
 
@@ -88,7 +90,7 @@ def scored(result) -> tuple[str, pd.DataFrame]:
     """A use.score.Score as the page shows it: a summary line, and the ten most surprising words."""
     summary = (f"**Perplexity {result.perplexity:,.1f}** over {result.scored:,} words: on average the model "
                f"hesitated between about {result.perplexity:,.0f} words at each step."
-               + (f" {result.unknown:,} words are not in its vocabulary." if result.unknown else ""))
+               + (f" {count(result.unknown, 'word is', 'words are')} not in its vocabulary." if result.unknown else ""))
     top = pd.DataFrame([[w.word, round(w.bits, 1), "  ·  ".join(g for g, _ in w.guesses)]
                         for w in result.most_surprising(10)], columns=["word", "bits", "the model expected"])
     return summary, top

@@ -46,7 +46,7 @@ ck = Checkpoint.from_pretrained("{{ repo_id }}")  # downloaded once, then cached
 print(generate(ck.model, ck.vocab, "{{ prompt }}", max_new_tokens=50, seed=0))
 ```
 
-Or `python scripts/generate.py {{ repo_id }} --prompt "{{ prompt }}"`, or the "Load from Hub" box of the app.
+Or `wordlstm generate {{ repo_id }} --prompt "{{ prompt }}"`, or the "Load from Hub" box of the app.
 
 ## Training data
 

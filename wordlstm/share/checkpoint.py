@@ -190,7 +190,8 @@ def load_checkpoint(path, device="cpu") -> Checkpoint:
     if path:
         recover(path)
     if not os.path.isdir(path):
-        raise UserError(f"{path}: no such checkpoint folder; give a folder written by scripts/train.py")
+        raise UserError(f"{path}: no such checkpoint folder; give a folder written by `wordlstm train` (or "
+                        f"unzipped from the app), or a Hub repo id OWNER/NAME")
     missing = _missing(path)
     if missing:
         raise UserError(f"{path} is not a complete checkpoint: {', '.join(missing)} missing")
@@ -271,8 +272,9 @@ def load_train_state(path) -> TrainState:
     """The run in progress saved in a checkpoint folder, to continue it (train(resume=...))."""
     path = os.fspath(path)
     if not all(os.path.isfile(os.path.join(path, n)) for n in (RESUME_TENSORS, RESUME_JSON)):
-        raise UserError(f"{path} holds no run to resume ({RESUME_TENSORS} and {RESUME_JSON} are written while "
-                        f"scripts/train.py runs); train anew instead")
+        raise UserError(f"{path} holds no run to resume (a training saves one as it goes, but a model that is "
+                        f"the mean of branches, or several models, has none); go on from its weights with "
+                        f"--init-from {path} instead")
     saved = _read_json(path, RESUME_JSON)
     if saved.get("format") != RESUME_FORMAT:
         raise UserError(f"the saved run in {path} was written by an older wordlstm and cannot be resumed; "

@@ -6,7 +6,10 @@ id, a missing or refused token, a repo without a model, a Hub that is down.
 A token is passed through for one call: never stored, logged or written.
 """
 import contextlib
+import logging
 import os
+import socket
+from urllib.parse import urlsplit
 
 from huggingface_hub import HfApi, constants, get_token
 from huggingface_hub.errors import (HFValidationError, HfHubHTTPError, LocalEntryNotFoundError,
@@ -35,16 +38,52 @@ SPACE_IGNORE = [".git/*", ".ci/*", ".github/*", "tests/*", "**/__pycache__/*", "
 
 
 def is_local(source) -> bool:
-    """A folder on disk (or a path-looking name), as opposed to a Hub repo id."""
+    """A folder on disk, or a name that reads as a path, as opposed to a Hub repo id: one that starts with
+    `.`, `/` or `~`, or whose first part is a folder here (`runs/nope` is a missing run, not a Hub user's)."""
     s = os.fspath(source)
-    return os.path.isdir(s) or s.startswith((".", "/", "~")) or s.count("/") != 1
+    return (os.path.isdir(s) or s.startswith((".", "/", "~")) or s.count("/") != 1
+            or os.path.isdir(s.split("/")[0]))
+
+
+def reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hub's host takes a connection. huggingface_hub retries a refused one five times over
+    23 s, with a warning each; this asks once. Behind a proxy only the proxy knows: assume yes."""
+    if constants.HF_HUB_OFFLINE or any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+                                                                    "http_proxy", "ALL_PROXY", "all_proxy")):
+        return not constants.HF_HUB_OFFLINE
+    url = urlsplit(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def unreachable(doing: str):
+    """A UserError at once where the Hub takes no connection, rather than after its client's retries."""
+    if not reachable():
+        raise UserError(f"cannot reach the Hub at {constants.ENDPOINT} while {doing}; check the connection and "
+                        f"try again (nothing was changed on this machine)")
+
+
+@contextlib.contextmanager
+def quiet():
+    """huggingface_hub's retry warnings off: what went wrong is said once, in the UserError."""
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub_logger.setLevel(level)
 
 
 @contextlib.contextmanager
 def hub_errors(repo_id: str, doing: str):
-    """Re-raise huggingface_hub's errors as one-line UserErrors about `repo_id`."""
+    """Re-raise huggingface_hub's errors as one-line UserErrors about `repo_id`, its retries' warnings unsaid."""
     try:
-        yield
+        with quiet():
+            yield
     except UserError:
         raise
     except HFValidationError:
@@ -97,10 +136,13 @@ def load_model(source, device: str = "cpu", token: str | None = None, revision: 
     if not hub_only and is_local(source):
         return load_checkpoint(source, device)
     repo_id = check_repo_id(source)
+    cached_only = not reachable()  # then a cached copy, or one line at once
     with hub_errors(repo_id, f"downloading {repo_id}"):
         if hub_only:  # from_pretrained would read a local folder of that name first
-            return load_checkpoint(Checkpoint.download(repo_id, revision=revision, token=token or None), device)
-        return Checkpoint.from_pretrained(repo_id, token=token or None, revision=revision, device=device)
+            return load_checkpoint(Checkpoint.download(repo_id, revision=revision, token=token or None,
+                                                       local_files_only=cached_only), device)
+        return Checkpoint.from_pretrained(repo_id, token=token or None, revision=revision, device=device,
+                                          local_files_only=cached_only)
 
 
 def push(checkpoint: Checkpoint, repo_id: str, private: bool = False, token: str | None = None,
@@ -110,6 +152,7 @@ def push(checkpoint: Checkpoint, repo_id: str, private: bool = False, token: str
     its `corpus_ids` (never uploaded) let the card say how much of each sample is new."""
     repo_id = check_repo_id(repo_id)
     token = write_token(token, "pushing")
+    unreachable(f"pushing to {repo_id}")
     with hub_errors(repo_id, f"pushing to {repo_id}"):
         checkpoint.push_to_hub(repo_id, private=private, token=token, commit_message="Upload wordlstm model",
                                model_card_kwargs={"repo_id": repo_id, "corpus_path": corpus_path,
@@ -122,6 +165,7 @@ def deploy_space(space_id: str, folder: str, private: bool = False, token: str |
     """Create (or update) a Gradio Space from `folder` (this repository). Returns its URL."""
     space_id = check_repo_id(space_id)
     token = write_token(token, "deploying")
+    unreachable(f"deploying {space_id}")
     api = HfApi(token=token)
     with hub_errors(space_id, f"deploying {space_id}"):
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, count
 from .texts import read_texts, sources_of
 from .tokenizer import written_forms
 from .vocab import Vocab
@@ -64,8 +64,9 @@ class Corpus:
 
     def describe(self, seq_len: int) -> str:
         """Its size and windows, for people (Markdown); what stands in the way of training, if anything."""
-        files = f" ({len(self.files)} files)" if self.documents else ""
-        md = f"**{os.path.basename(self.name)}**{files}: {len(self.ids):,} tokens, {len(self.vocab):,} distinct words; "
+        files = f" ({count(len(self.files), 'file')})" if self.documents else ""
+        md = (f"**{os.path.basename(self.name)}**{files}: {count(len(self.ids), 'token')}, "
+              f"{count(len(self.vocab), 'distinct word')}; ")
         try:
             train_ids, val_ids = split(self.ids, seq_len, documents=self.documents)
             train_lengths, val_lengths = split_lengths(self.documents, seq_len)
@@ -202,7 +203,7 @@ def split(ids: torch.Tensor, seq_len: int, val_fraction: float = 0.1, documents=
         return torch.cat(parts[0::2]), torch.cat(parts[1::2])
     n = len(ids)
     if n < seq_len + 2:
-        raise UserError(f"the corpus has {n} tokens, too few for one window of seq_len={seq_len} "
+        raise UserError(f"the corpus has {count(n, 'token')}, too few for one window of seq_len={seq_len} "
                         f"(it needs at least {seq_len + 2}); give more text or lower seq_len")
     cut = min(int(n * (1 - val_fraction)), n - 2)  # the baseline's cut; >= 1 (x, y) pair to validate on
     if cut >= seq_len + 1:

@@ -153,17 +153,31 @@ def written_forms(text: str) -> dict[str, str]:
     return {token: form for token, (form, _) in best.items() if form != token}
 
 
-def labelled(tokens: list[str], labels: list) -> list[tuple[str, object]]:
-    """Tokens as readable text, a piece per run of the same label (None: unlabelled): what
-    gr.HighlightedText shows. The space before a labelled run is not in it."""
-    detok, pieces = Detokenizer(), []
-    for token, label in zip(tokens, labels):
-        piece = detok.add(token)
-        if pieces and pieces[-1][1] != label and piece.startswith(" "):
-            pieces.append((" ", None) if pieces[-1][1] is not None else (pieces.pop()[0] + " ", None))
-            piece = piece[1:]
-        if pieces and pieces[-1][1] == label:
-            pieces[-1] = (pieces[-1][0] + piece, label)
+def token_spans(text: str) -> list[tuple[int, int]]:
+    """Where each of tokenize(text)'s tokens is written in `text`: (start, end) character offsets."""
+    return [m.span() for m in _WORD_OR_MARK.finditer(text.replace("-", " "))]
+
+
+def labelled(text: str, labels: list) -> list[tuple[str, object]]:
+    """`text` as written, a piece per run of tokens with the same label (None: unlabelled; a label per
+    token of tokenize(text)): what gr.HighlightedText shows. A labelled piece runs from its first token's
+    first character to its last token's last; what lies between pieces (spaces, line breaks) is unlabelled."""
+    pieces, end = [], 0
+    spans = token_spans(text)
+    for i, ((start, stop), label) in enumerate(zip(spans, labels)):
+        if i and label == labels[i - 1]:
+            pieces[-1] = (pieces[-1][0] + text[end:stop], label)
         else:
-            pieces.append((piece, label))
-    return pieces
+            if end < start:
+                pieces.append((text[end:start], None))
+            pieces.append((text[start:stop], label))
+        end = stop
+    if end < len(text):
+        pieces.append((text[end:], None))
+    merged = []  # an unlabelled gap beside an unlabelled run: one piece
+    for piece, label in pieces:
+        if merged and label is None and merged[-1][1] is None:
+            merged[-1] = (merged[-1][0] + piece, None)
+        else:
+            merged.append((piece, label))
+    return merged

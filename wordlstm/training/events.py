@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import count
 from .config import TrainConfig
 
 
@@ -139,10 +140,10 @@ class TrainResult:
         if self.stopped_early:  # a shared server's queue is free sooner; more training would only have overfit
             partial += f"; {self.early_note(patience)}"
         if self.members > 1:
-            each = f", {self.branches} branches in all{self.leftover_note()}" if self.branches else ""
+            each = f", {count(self.branches, 'branch', 'branches')} in all{self.leftover_note()}" if self.branches else ""
             partial += f"; an ensemble of {self.members} models trained apart{each}"
         elif self.branches:
-            partial += f"; the mean of {self.branches} branches{self.leftover_note()}"
+            partial += f"; the mean of {count(self.branches, 'branch', 'branches')}{self.leftover_note()}"
         return (f"{'Stopped' if self.stopped else 'Done'}: trained on `{text}`, {self.steps} steps in "
                 f"{self.seconds:.0f} s on **{self.device}**, {self.tokens_per_s:,.0f} tokens/s; validation "
                 f"perplexity **{self.val_ppl:.1f}**{partial}." + (f" {self.note}." if self.note else ""))

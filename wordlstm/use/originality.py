@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UserError
+from ..text.tokenizer import token_spans
 from .defaults import MIN_WORDS
 
 _BASE = np.uint64(1_000_003)  # odd, larger than any vocabulary: distinct short runs get distinct hashes
@@ -80,6 +81,14 @@ class Originality:
         copies = f"; {len(self.copied_spans)} copied span{'s' * (len(self.copied_spans) != 1)}" \
             if self.copied_spans else ", nothing copied"
         return f"{self.novel_fraction:.0%} of {self.min_words}-word sequences are new{copies}"
+
+    def lines(self, text: str) -> list[str]:
+        """The report for people, a line each: the summary, then each copied span of `text` (the text checked)
+        as it is written there, on one line, and where the corpus has it."""
+        spans = token_spans(text)
+        return [f"originality: {self.summary()}"] + [
+            f"  copied (corpus token {offset:,}): {' '.join(text[spans[start][0]:spans[end - 1][1]].split())}"
+            for start, end, offset in self.copied_spans]
 
     def to_dict(self) -> dict:
         return {"novel_fraction": round(self.novel_fraction, 4), "ngrams": self.ngrams, "min_words": self.min_words,

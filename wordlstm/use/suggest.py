@@ -23,7 +23,9 @@ MAX_K = 50
 
 @dataclass(frozen=True)
 class Suggestions:
-    words: list[tuple[str, float]]  # (the word as the text writes it, its probability), most likely first
+    # (the word as the text writes it, its probability), most likely first; for a word being typed, its
+    # probability given what is typed of it (its share among the completions: each one's alone is tiny)
+    words: list[tuple[str, float]]
     partial: str = ""  # the word being typed, which the words complete ("" after a space or punctuation)
     unknown: list[str] = field(default_factory=list)  # the text's words the model does not know
 
@@ -59,6 +61,8 @@ class Suggester:
             probs = probs * torch.tensor([w.startswith(start) for w in self.vocab.itos], dtype=probs.dtype)
         if self.vocab.unk_id is not None:
             probs[self.vocab.unk_id] = 0.0
+        if partial and probs.sum() > 0:
+            probs = probs / probs.sum()
         top = torch.topk(probs, min(k, int((probs > 0).sum())))
         # As the text would write them: each word's usual form, with a capital where a sentence starts or
         # the writer began the word with one.
@@ -81,6 +85,11 @@ class Suggester:
         self.read = list(ids)
         probs = self.reader.probs
         return probs / probs.sum()  # the reader's are up to a constant factor (the cache's scale)
+
+
+def percent(p: float) -> str:
+    """A probability for people: `12%`, and `<1%` rather than a `0%` that says nothing."""
+    return "<1%" if 0 < p < 0.005 else f"{p:.0%}"
 
 
 def append(text: str, word: str, partial: str = "") -> str:

@@ -20,9 +20,9 @@ from wordlstm.planning.planner import Ask, plan_training, sentence
 from wordlstm.serve import zerogpu
 from wordlstm.serve.runs import KEEP
 from wordlstm.serve.session import Session
-from wordlstm.serve.views import (SURPRISE, Watch, corpus_stats, curve, model_note, next_word_menu, prompts_for,
-                                  runs_menu, runs_table, samples_table, scored)
-from wordlstm.serve.web import Blocks, expect_to_take, inputs_for, private_state, user_error
+from wordlstm.serve.views import (BRANCHES as BRANCH_LOSS, SURPRISE, Watch, advanced_label, corpus_stats, curve,
+                                  model_note, next_word_menu, prompts_for, runs_menu, runs_table, samples_table, scored)
+from wordlstm.serve.web import CSS, Blocks, expect_to_take, inputs_for, private_state, user_error
 from wordlstm.text.tokenizer import labelled
 from wordlstm.training.runner import TrainingThread
 from wordlstm.training.schedule import MAX_BRANCHES
@@ -130,22 +130,25 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
     job = session.job = TrainingThread(text.ids, planned.model, planned.train, run=RUN_TRAINING,
                                        sampler=LiveSampler(text.vocab), init=planned.init and planned.init.state,
                                        schedule=planned.schedule)
-    watch = Watch(os.path.basename(text.name), f"Starting: {planned.cost.summary()}."
+    watch = Watch(os.path.basename(text.name), f"Training: {planned.summary()}."
                   + (f" {sentence(planned.why)}" if planned.why else ""))
     try:
         with ADMISSION.running(job, planned.cost):  # its estimated peak counts as in use until it ends
             for events in job.events():
                 for e in events:
-                    watch.see(e, progress)
-                yield (*watch.views(), *[gr.skip()] * 5, gr.Markdown(visible=False), gr.skip(), session)
+                    watch.see(e)
+                yield (*watch.views(), *[gr.skip()] * 5, gr.Markdown(visible=False), gr.skip(), watch.progress,
+                       gr.skip(), gr.skip(), session)
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
         job.stop.set()
         raise
     if job.error is not None:
         raise job.error  # a UserError becomes one line (user_error); anything else is a bug, shown as one
     run, watch.status = session.finished(job, planned, source_name)
-    yield (*watch.views(), model_note(session), run.zip, runs_table(session), *prompts_for(session),
-           gr.Markdown(visible=False), runs_menu(session), session)
+    examples_update, prompt_update, writing_update = prompts_for(session)
+    yield (*watch.views(), model_note(session), run.zip, runs_table(session), examples_update, prompt_update,
+           gr.Markdown(visible=False), runs_menu(session), watch.progress, writing_update, gr.Button(visible=True),
+           session)
 
 
 @user_error
@@ -240,149 +243,144 @@ with Blocks(title="wordlstm") as demo:
     session = gr.State(new_session, time_to_live=6 * 3600, delete_callback=Session.close)
     gr.Markdown("# wordlstm\nTrain a word-level LSTM language model on your own text, watch it learn, "
                 "then write with it. The method of *Learn Generative AI with PyTorch*, chapter 8, made fast.")
+    with gr.Tabs() as tabs:
+        with gr.Tab("1. Train", id="train"):
+            with gr.Row(equal_height=True):
+                corpus_file = gr.File(label="Your text: .txt files, or a .zip of them (UTF-8; each file a document)",
+                                      file_types=[".txt", ".zip"], file_count="multiple", type="filepath", height=120,
+                                      scale=3)
+                with gr.Column(scale=2):
+                    sample_btn = gr.Button("Use the sample: Anna Karenina (Tolstoy)")
+                    corpus_md = gr.Markdown("Upload .txt files or a .zip of them, or use the sample.")
+            with gr.Row(equal_height=True):
+                max_seconds = gr.Number(TIME_BUDGET, label="Time budget (s)", precision=0, minimum=0,
+                                        maximum=24 * 3600, info="stop after this many seconds, 0 = no limit", scale=2)
+                train_btn = gr.Button("Train", variant="primary", scale=2)
+                stop_btn = gr.Button("Stop", variant="stop", scale=1)
+            estimate_md = gr.Markdown(f"*The cost appears here; {ADMISSION.limits.describe()}.*", elem_id="estimate")
+            T, M = TrainConfig, ModelConfig  # every default is theirs: written once, in the dataclass
+            S = defaults.size_settings(defaults.AUTO)  # ... but the page's size's: its shape, dropout and batch
+            with gr.Accordion("Advanced settings: all at their defaults", open=False, elem_id="advanced") as advanced:
+                with gr.Row():
+                    size = gr.Radio(defaults.SIZE_NAMES, value=defaults.AUTO, label="Model size",
+                                    info="auto: the most of the budget on this server and text (the estimate says "
+                                         "why); small: the book's 128x3; medium: 256x2; large: 1024x2")
+                    epochs = gr.Number(0, label="Epochs", precision=0, minimum=0, maximum=1000,
+                                       info="passes over the text, 1-1000; 0: as the time budget allows")
+                    seed = gr.Number(TrainConfig.seed, label="Seed", info="same seed, same model", precision=0)
+                with gr.Row():
+                    branches = gr.Dropdown(BRANCHES, value="auto", label="Branches", info="auto: as the size picks; "
+                                           "0: one run; K: K more from its best weights, the model their mean")
+                    members = gr.Dropdown(MODELS, value="auto", label="Models", info="auto: one, or 2-4 where the "
+                                          "budget holds many epochs; K: K models, their probabilities averaged")
+                    start_from = gr.Radio(Session.START_FROM, value=Session.START_FROM[0], label="Start from",
+                                          info="another model's weights (a warm start: a small text learns far more)")
+                    start_repo = gr.Textbox("", label="Hub model to start from", placeholder="alice/anna-lstm",
+                                            info="for \"a Hub model\": its shapes replace the settings below")
+                with gr.Row():
+                    seq_len = gr.Slider(5, 400, T.seq_len, step=1, label="Sequence length", info="tokens per window")
+                    stride = gr.Slider(0, 400, T.stride or 0, step=1, label="Stride", info="0 = sequence length; 1 = the book")
+                    batch_size = gr.Slider(1, 256, S["batch_size"], step=1, label="Batch size", info="windows per step")
+                    lr = gr.Number(T.lr, label="Learning rate", info="Adam, 1e-5 to 0.1")
+                with gr.Row():
+                    embed_dim = gr.Slider(8, 512, S["embed_dim"], step=8, label="Embedding size", info="8-512")
+                    hidden_size = gr.Slider(8, 1024, S["hidden_size"], step=8, label="Hidden size", info="8-1024")
+                    num_layers = gr.Slider(1, 4, S["num_layers"], step=1, label="LSTM layers", info="1-4")
+                    dropout = gr.Slider(0, 0.8, S["dropout"], step=0.05, label="Dropout", info="between LSTM layers")
+                with gr.Row():
+                    min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>")
+                    softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
+                                          info="adaptive: about 5x faster on 2,000+ words; full: the book's")
+            # Where a training stands: one place, written from the run's events (gradio's bar lost its text at each
+            # streamed update); gradio's tracker shows the queue and the reading here.
+            progress_md = gr.HTML(elem_id="training-progress", min_height=30)
+            status_md = gr.Markdown("Not trained yet.", elem_id="status")
+            write_btn = gr.Button("Write with this model →", variant="primary", visible=False)
+            curve_md = gr.Markdown(f"*The loss curve appears here once training starts: the training loss every "
+                                   f"{T.log_every} steps, the validation loss after every epoch and during it.*")
+            plot = gr.LinePlot(curve([]), x="step", y="loss", color="split", title="Loss (cross-entropy)",
+                               color_title="", elem_id="training-curves", label="Training curves", visible=False,
+                               color_map={"train": "#4c78a8", BRANCH_LOSS: "#72b7b2", "validation": "#f58518"})
+            samples = gr.Dataframe(samples_table([]), label="What the model writes after each validation (newest "
+                                   "first)", interactive=False, wrap=True, column_widths=["8%", "14%", "78%"],
+                                   max_height=300, elem_id="samples")
+            with gr.Accordion(f"Runs: this session's trainings, newest first (it keeps the last {KEEP} models)"):
+                runs = gr.Dataframe(runs_table(Session()), label="Runs", interactive=False, wrap=True, elem_id="runs",
+                                    column_widths=["6%", "12%", "34%", "9%", "8%", "9%", "11%", "11%"])
+                with gr.Row():
+                    run_number = gr.Dropdown([], label="Run", allow_custom_value=True, info="a run of this session")
+                    use_run_btn = gr.Button("Use this run's model")
+            with gr.Accordion("The text's 20 most frequent words", open=False):
+                top_words = gr.Dataframe(headers=["word", "count"], max_height=250, show_label=False)
 
-    gr.Markdown("## 1. Data")
-    with gr.Row():
-        corpus_file = gr.File(label="Your corpus: .txt files, or a .zip of them (UTF-8; each file a document)",
-                              file_types=[".txt", ".zip"], file_count="multiple", type="filepath")
-        with gr.Column():
-            sample_btn = gr.Button("Use the sample: Anna Karenina (Tolstoy)")
-            corpus_md = gr.Markdown("Upload .txt files or a .zip of them, or use the sample.")
-    top_words = gr.Dataframe(label="20 most frequent words", headers=["word", "count"], max_height=250)
-
-    gr.Markdown("## 2. Train")
-    with gr.Row():
-        epochs = gr.Number(0, label="Epochs", info="passes over the text, 1-1000; 0: as the time budget allows",
-                           precision=0, minimum=0, maximum=1000)
-        max_seconds = gr.Number(TIME_BUDGET, label="Time budget (s)", info="stop after this many seconds, 0 = no limit",
-                                precision=0, minimum=0, maximum=24 * 3600)
-        seed = gr.Number(TrainConfig.seed, label="Seed", info="same seed, same model", precision=0)
-        branches = gr.Dropdown(BRANCHES, value="auto", label="Branches",
-                               info="auto: as the size picks (a named size: 0); 0: one run; K: then K more from its "
-                                    "best weights, sharing the budget, and the model is their mean")
-        members = gr.Dropdown(MODELS, value="auto", label="Models",
-                              info="auto: one, or two to four where the budget holds enough; K: K models trained "
-                                   "apart on equal shares, each with its branches, their next-word probabilities "
-                                   "averaged")
-    with gr.Row():
-        start_from = gr.Radio(Session.START_FROM, value=Session.START_FROM[0], label="Start from",
-                              info="another model's weights, for the words both texts share (a warm start: a "
-                                   "small text learns far more); your current model on the same text continues it")
-        start_repo = gr.Textbox("", label="Hub model to start from", placeholder="alice/anna-lstm",
-                                info="for \"a Hub model\": its shapes replace the settings below")
-    T, M = TrainConfig, ModelConfig  # every default is theirs: written once, in the dataclass
-    S = defaults.size_settings(defaults.AUTO)  # ... but the page's size's: its shape, dropout and batch
-    size = gr.Radio(defaults.SIZE_NAMES, value=defaults.AUTO, label="Model size",
-                    info="auto: what makes the most of the budget on this server and text (the estimate says what and "
-                         "why); small: the book's 128x3; medium: 256x2 and large: 1024x2, with AWD-LSTM's dropouts")
-    with gr.Accordion("Model and optimiser settings (the size's, or the book's, by default)", open=False):
-        with gr.Row():
-            seq_len = gr.Slider(5, 400, T.seq_len, step=1, label="Sequence length", info="tokens per window, 5-400")
-            stride = gr.Slider(0, 400, T.stride or 0, step=1, label="Stride", info="0 = sequence length; 1 = the book")
-            batch_size = gr.Slider(1, 256, S["batch_size"], step=1, label="Batch size", info="windows per step, 1-256")
-        with gr.Row():
-            embed_dim = gr.Slider(8, 512, S["embed_dim"], step=8, label="Embedding size", info="8-512")
-            hidden_size = gr.Slider(8, 1024, S["hidden_size"], step=8, label="Hidden size", info="8-1024")
-            num_layers = gr.Slider(1, 4, S["num_layers"], step=1, label="LSTM layers", info="1-4")
-        with gr.Row():
-            dropout = gr.Slider(0, 0.8, S["dropout"], step=0.05, label="Dropout", info="between LSTM layers, 0-0.8")
-            lr = gr.Number(T.lr, label="Learning rate", info="Adam, 1e-5 to 0.1")
-            min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>")
-            softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
-                                  info="adaptive: about 5x faster on 2,000+ words; full: the book's")
-    estimate_md = gr.Markdown(f"*The memory and time these settings need appear here; {ADMISSION.limits.describe()}.*",
-                              elem_id="estimate")
-    with gr.Row():
-        train_btn = gr.Button("Train", variant="primary")
-        stop_btn = gr.Button("Stop", variant="stop")
-    # Training's progress bar has this place of its own: gradio would otherwise lay it over every output,
-    # the curve and the samples included, which are what a user watches.
-    progress_md = gr.Markdown(elem_id="training-progress", min_height=60)
-    status_md = gr.Markdown("Not trained yet.")
-    curve_md = gr.Markdown(f"*The loss curve appears here once training starts: the training loss every "
-                           f"{T.log_every} steps, the validation loss after every epoch and during it.*")
-    plot = gr.LinePlot(curve([]), x="step", y="loss", color="split", title="Loss (cross-entropy)", color_title="",
-                       color_map={"train": "#4c78a8", "validation": "#f58518"}, elem_id="training-curves",
-                       label="Training curves", visible=False)  # no empty axes before training
-    samples = gr.Dataframe(samples_table([]), label="What the model writes after each validation (newest first)",
-                           interactive=False, wrap=True, column_widths=["8%", "14%", "78%"], max_height=300,
-                           elem_id="samples")
-
-    gr.Markdown("### Runs\nEvery training of this session, newest first. The session keeps the models of its "
-                f"last {KEEP} runs; make any of them the current model.")
-    runs = gr.Dataframe(runs_table(Session()), label="Runs", interactive=False, wrap=True, elem_id="runs",
-                        column_widths=["6%", "12%", "34%", "9%", "8%", "9%", "11%", "11%"])
-    with gr.Row():
-        run_number = gr.Dropdown([], label="Run", allow_custom_value=True, info="a run of this session")
-        use_run_btn = gr.Button("Use this run's model")
-
-    gr.Markdown("## 3. Generate")
-    model_md = gr.Markdown(model_note(new_session()))
-    prompt = gr.Textbox(EXAMPLES[0], label="Prompt", lines=2)
-    examples = gr.Dataset(components=[prompt], samples=[[p] for p in EXAMPLES], label="Example prompts",
-                          type="values")
-    with gr.Row():
-        max_new_tokens = gr.Slider(0, MAX_NEW_TOKENS, defaults.NEW_TOKENS, step=1, label="New tokens")
-        temperature = gr.Slider(0, 2, defaults.TEMPERATURE, step=0.05, label="Temperature", info="0 = greedy")
-        top_k = gr.Slider(0, 200, defaults.TOP_K, step=1, label="Top-k", info="0 = off")
-        top_p = gr.Slider(0.05, 1, defaults.TOP_P, step=0.05, label="Top-p", info="1 = off")
-        gen_seed = gr.Number(0, label="Seed", info="same seed, same text", precision=0)
-    with gr.Row():
-        sentences = gr.Slider(0, 20, 0, step=1, label="Sentences", info="end after this many; 0 = off")
-        stop_at = gr.Textbox("", label="Stop at", placeholder="; or chapter",
-                             info="end at the first time the model writes this word or punctuation")
-    gen_btn = gr.Button("Generate", variant="primary")
-    output = gr.Textbox(label="Generated text", lines=8)
-    unknown_md = gr.Markdown()
-    gr.Markdown("### Write with the model\nType, and the model offers its most likely next words (or, in the "
-                "middle of a word, what it may be becoming); a click writes one on.")
-    writing = gr.Textbox("", label="Your text", lines=4, placeholder="Anna, and the", elem_id="writing")
-    next_word = gr.Radio([], label="Next word", elem_id="next-word")
-    writing_md = gr.Markdown()
-    partial = gr.State("")
-
-    gr.Markdown("## 4. What the model learned")
-    with gr.Row():
-        with gr.Column():
-            gr.Markdown("### Score a text\nHow surprised is the model by each word? Paste a passage of the "
-                        "training text, then the same words shuffled, and compare.")
-            score_input = gr.Textbox(label="Text to score", lines=5)
-            score_btn = gr.Button("Score")
-            score_md = gr.Markdown()
-            score_view = gr.HighlightedText(label="Surprise per word (-log2 of its probability, in bits)",
-                                            color_map=SURPRISE, combine_adjacent=False, show_legend=True)
-            surprising = gr.Dataframe(label="The ten most surprising words", interactive=False, wrap=True)
-        with gr.Column():
-            gr.Markdown("### Originality\nWhich parts of a text are copied word for word from the training text?")
-            orig_input = gr.Textbox(label="Text to check", lines=5, placeholder="generate above, then check")
+        with gr.Tab("2. Write", id="write"):
+            model_md = gr.Markdown(model_note(new_session()))
+            prompt = gr.Textbox(EXAMPLES[0], label="Prompt", lines=2)
+            examples = gr.Dataset(components=[prompt], samples=[[p] for p in EXAMPLES], label="Example prompts",
+                                  type="values")
             with gr.Row():
-                min_words = gr.Slider(3, 20, defaults.MIN_WORDS, step=1, label="Shortest copy (words)")
-                use_output_btn = gr.Button("Use the generated text")
-            orig_btn = gr.Button("Check for copies")
-            orig_md = gr.Markdown()
-            orig_view = gr.HighlightedText(label="Copied spans", color_map={"copied": "#fca5a5"},
-                                           combine_adjacent=False, show_legend=True)
+                max_new_tokens = gr.Slider(0, MAX_NEW_TOKENS, defaults.NEW_TOKENS, step=1, label="New tokens")
+                temperature = gr.Slider(0, 2, defaults.TEMPERATURE, step=0.05, label="Temperature", info="0 = greedy")
+                top_k = gr.Slider(0, 200, defaults.TOP_K, step=1, label="Top-k", info="0 = off")
+                top_p = gr.Slider(0.05, 1, defaults.TOP_P, step=0.05, label="Top-p", info="1 = off")
+                gen_seed = gr.Number(0, label="Seed", info="same seed, same text", precision=0)
+            with gr.Row():
+                sentences = gr.Slider(0, 20, 0, step=1, label="Sentences", info="end after this many; 0 = off")
+                stop_at = gr.Textbox("", label="Stop at", placeholder="; or chapter",
+                                     info="end at the first time the model writes this word or punctuation")
+            gen_btn = gr.Button("Generate", variant="primary")
+            output = gr.Textbox(label="Generated text", lines=8)
+            unknown_md = gr.Markdown()
+            gr.Markdown("### Write with the model\nType, and the model offers its most likely next words (or, in "
+                        "the middle of a word, what it may be becoming); a click writes one on.")
+            writing = gr.Textbox("", label="Your text", lines=4, placeholder=EXAMPLES[0], elem_id="writing")
+            next_word = gr.Radio([], label="Next word", elem_id="next-word")
+            writing_md = gr.Markdown()
+            partial = gr.State("")
 
-    gr.Markdown("## 5. Share")
-    with gr.Row():
-        download = gr.File(label="Download your model (.zip)", interactive=False)
-        with gr.Column():
-            model_zip = gr.File(label="Load a model (.zip from this app)", file_types=[".zip"], type="filepath")
-            load_btn = gr.Button("Load model")
-    gr.Markdown("### Hugging Face Hub")
-    with gr.Row():
-        repo_id = gr.Textbox(label="Repo id", placeholder="your-name/anna-lstm", info="OWNER/NAME on the Hub")
-        hf_token = gr.Textbox(label="Token", type="password", placeholder="hf_...",
-                              info="write access to push; used for this request only, never stored")
-        private = gr.Checkbox(False, label="Private repo")
-        include_corpus = gr.Checkbox(False, label="Include the training text",
-                                     info="off: only its statistics and sha256 go into the model card")
-    if ON_SPACE_WITH_OAUTH:
-        gr.LoginButton()
-    with gr.Row():
-        push_btn = gr.Button("Push my model to the Hub")
-        hub_load_btn = gr.Button("Load from the Hub")
-    hub_md = gr.Markdown()
+        with gr.Tab("3. What the model learned", id="learned"):
+            with gr.Row():
+                with gr.Column():
+                    gr.Markdown("### Score a text\nHow surprised is the model by each word? Paste a passage of the "
+                                "training text, then the same words shuffled, and compare.")
+                    score_input = gr.Textbox(label="Text to score", lines=5)
+                    score_btn = gr.Button("Score")
+                    score_md = gr.Markdown()
+                    score_view = gr.HighlightedText(label="Surprise per word (-log2 of its probability, in bits)",
+                                                    color_map=SURPRISE, combine_adjacent=False, show_legend=True,
+                                                    elem_id="surprise")
+                    surprising = gr.Dataframe(label="The ten most surprising words", interactive=False, wrap=True)
+                with gr.Column():
+                    gr.Markdown("### Originality\nWhich parts of a text are copied word for word from the training text?")
+                    orig_input = gr.Textbox(label="Text to check", lines=5, placeholder="generate, then check")
+                    with gr.Row():
+                        min_words = gr.Slider(3, 20, defaults.MIN_WORDS, step=1, label="Shortest copy (words)")
+                        use_output_btn = gr.Button("Use the generated text")
+                    orig_btn = gr.Button("Check for copies")
+                    orig_md = gr.Markdown()
+                    orig_view = gr.HighlightedText(label="Copied spans", color_map={"copied": "#fca5a5"},
+                                                   combine_adjacent=False, show_legend=True, elem_id="copies")
+
+        with gr.Tab("4. Share", id="share"):
+            with gr.Row():
+                download = gr.File(label="Download your model (.zip)", interactive=False)
+                with gr.Column():
+                    model_zip = gr.File(label="Load a model (.zip from this app)", file_types=[".zip"], type="filepath")
+                    load_btn = gr.Button("Load model")
+            gr.Markdown("### Hugging Face Hub")
+            with gr.Row():
+                repo_id = gr.Textbox(label="Repo id", placeholder="your-name/anna-lstm", info="OWNER/NAME on the Hub")
+                hf_token = gr.Textbox(label="Token", type="password", placeholder="hf_...",
+                                      info="write access to push; used for this request only, never stored")
+                private = gr.Checkbox(False, label="Private repo")
+                include_corpus = gr.Checkbox(False, label="Include the training text",
+                                             info="off: only its statistics and sha256 go into the model card")
+            if ON_SPACE_WITH_OAUTH:
+                gr.LoginButton()
+            with gr.Row():
+                push_btn = gr.Button("Push my model to the Hub")
+                hub_load_btn = gr.Button("Load from the Hub")
+            hub_md = gr.Markdown()
 
     settings = dict(epochs=epochs, max_seconds=max_seconds, seed=seed, seq_len=seq_len, stride=stride,
                     embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
@@ -399,6 +397,9 @@ with Blocks(title="wordlstm") as demo:
     # and an estimate of an earlier budget stayed on the page.
     gr.on([demo.load, corpus_md.change] + [c.change for c in settings.values()], **show_estimate,
           api_name="estimate")
+    in_advanced = {k: c for k, c in settings.items() if k != "max_seconds"} | dict(start_from=start_from)
+    gr.on([c.change for c in in_advanced.values()], lambda *values: gr.Accordion(label=advanced_label(
+        **dict(zip(in_advanced, values)))), list(in_advanced.values()), [advanced], queue=False, api_visibility="private")
     corpus_file.upload(use_upload, [corpus_file, seq_len, session], [corpus_md, top_words, session],
                        api_name="upload_corpus")
     sample_btn.click(use_sample, [seq_len, session], [corpus_md, top_words, corpus_file, session],
@@ -406,8 +407,9 @@ with Blocks(title="wordlstm") as demo:
     train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, **settings, start_from=start_from,
                                             start_repo=start_repo, session=session),
                     [status_md, plot, samples, model_md, download, runs, examples, prompt, curve_md, run_number,
-                     session], api_name="train", show_progress_on=[progress_md],
+                     progress_md, writing, write_btn, session], api_name="train", show_progress_on=[progress_md],
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
+    write_btn.click(lambda: gr.Tabs(selected="write"), None, [tabs], queue=False, api_visibility="private")
     stop_btn.click(Session.stop, [session], [status_md], api_name="stop", concurrency_limit=None, queue=False)
     gen_btn.click(generate_text, inputs_for(generate_text, prompt=prompt, max_new_tokens=max_new_tokens,
                                             temperature=temperature, top_k=top_k, top_p=top_p, seed=gen_seed,
@@ -426,15 +428,15 @@ with Blocks(title="wordlstm") as demo:
     gr.Button(visible=False).click(suggest_words, [writing, suggest_k, session], [suggestions], api_name="suggest",
                                    concurrency_id="generate", concurrency_limit=4)
     use_output_btn.click(lambda text: text, [output], [orig_input], queue=False, api_visibility="private")
-    use_run_btn.click(use_run, [run_number, session], [model_md, download, runs, examples, prompt, session],
+    use_run_btn.click(use_run, [run_number, session], [model_md, download, runs, examples, prompt, writing, session],
                       api_name="use_run")
     examples.click(lambda sample: sample[0], [examples], [prompt], queue=False, api_visibility="private")
     load_btn.click(upload_model, [model_zip, session], [model_md, session], api_name="upload_model").success(
-        prompts_for, [session], [examples, prompt], api_visibility="private")
+        prompts_for, [session], [examples, prompt, writing], api_visibility="private")
     push_btn.click(push_model, [repo_id, private, include_corpus, hf_token, session], [hub_md, hf_token],
                    api_name="push_to_hub")
     hub_load_btn.click(load_from_hub, [repo_id, hf_token, session], [model_md, session],
-                       api_name="load_from_hub").success(prompts_for, [session], [examples, prompt],
+                       api_name="load_from_hub").success(prompts_for, [session], [examples, prompt, writing],
                                                          api_visibility="private")
 
 
@@ -444,7 +446,7 @@ private_state(demo, new_session)
 def launch(**kwargs):
     demo.queue(default_concurrency_limit=4)
     expect_to_take(demo, "train", TIME_BUDGET)
-    return demo.launch(max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), **kwargs)
+    return demo.launch(max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), css=CSS, **kwargs)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The app over its HTTP API, through gradio_client, as a script or a second user would use it."""
 import os
 import random
+import re
 import time
 import zipfile
 
@@ -10,7 +11,7 @@ pytest.importorskip("gradio")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from conftest import TINY  # noqa: E402
+from conftest import ROOT, TINY  # noqa: E402
 from wordlstm.text.tokenizer import PUNCT, tokenize  # noqa: E402
 
 SMALL = dict(seq_len=10, embed_dim=16, hidden_size=32, num_layers=1, batch_size=8, dropout=0.0, lr=0.01)
@@ -74,17 +75,17 @@ def test_suggest_gives_the_next_words_and_completes_the_one_being_typed(url):
 def test_train_reports_progress_then_generates_reproducibly(url, corpus):
     c = client(url)
     job = c.submit(corpus=corpus(TINY), epochs=0, max_seconds=4, seed=1, **SMALL, api_name="/train")
-    progress = []
-    while not job.done():
-        status = job.status()
-        if status.progress_data:
-            progress.append(status.progress_data[0])
-        time.sleep(0.05)
+    job.result()
     outputs = job.outputs()
     assert len(outputs) >= 3  # status and curve updates streamed while training
     final_status = outputs[-1][0]
     assert final_status.startswith("Done") and "perplexity" in final_status and "cpu" in final_status
-    assert any(p.desc and p.desc.startswith("epoch") for p in progress)
+    # Where the run stands has one place, the progress line: in every update, its share never going back, the
+    # same step as the curve's last point; the status line says the plan meanwhile, not a second position.
+    lines = [o[10] for o in outputs]
+    shares = [int(re.search(r"<b>(\d+)%</b>", line).group(1)) for line in lines]
+    assert shares == sorted(shares) and shares[-1] == 100 and all("step " in line for line in lines)
+    assert all(o[0].startswith("Training: ") and not re.search(r"step \d", o[0]) for o in outputs[:-1])
     assert os.path.getsize(outputs[-1][4]) > 0  # the model zip
     a = c.predict(prompt="the cat", max_new_tokens=30, temperature=1.0, top_k=0, seed=5, api_name="/generate")[0]
     b = c.predict(prompt="the cat", max_new_tokens=30, temperature=1.0, top_k=0, seed=5, api_name="/generate")[0]
@@ -107,7 +108,7 @@ def test_stop_keeps_a_usable_model(url, corpus):
     c = client(url)
     job = c.submit(corpus=corpus(text_of(WORDS_A, 3000)), epochs=1000, max_seconds=0, seed=1, **SMALL,
                    api_name="/train")
-    while not any(o and "Training on" in o[0] for o in job.outputs()):
+    while not any(o and "Training on" in o[10] for o in job.outputs()):
         assert not job.done(), job.outputs()
         time.sleep(0.1)
     c.predict(api_name="/stop")
@@ -288,7 +289,7 @@ def test_runs_table_switches_between_the_sessions_models(url, corpus, monkeypatc
     prompt = second[7]  # the prompt box now holds an opening of b.txt, in its words
     assert words_in(prompt.lower()) <= set(WORDS_B) and words_in(first[7].lower()) <= set(WORDS_A)
 
-    note, zip_path, _, _, prompt = c.predict(run=1, api_name="/use_run")
+    note, zip_path, _, _, prompt, _ = c.predict(run=1, api_name="/use_run")
     assert "run 1, trained here" in note and "a.txt" in note and zip_path.endswith("wordlstm-run-1.zip")
     text = c.predict(prompt=prompt, max_new_tokens=40, seed=3, api_name="/generate")[0]
     assert words_in(text) <= set(WORDS_A)  # run 1's model again
@@ -369,3 +370,21 @@ def test_a_training_can_start_from_the_current_model(url, corpus):
     assert newest[2].endswith(f"from run {older[0]}, trained here")
     with pytest.raises(AppError, match="type the repo id of the Hub model to start from"):
         c.predict(corpus=path, epochs=1, max_seconds=0, **SMALL, start_from="a Hub model", api_name="/train")
+
+
+def test_a_model_loaded_without_its_text_offers_the_openings_it_writes_and_the_writing_box_follows():
+    """A zip or Hub model in a fresh session: example prompts are sentence openings the model writes itself
+    (not its most frequent words, "the", "a", "to", "of"); the writing box's placeholder is the first of them,
+    not the bundled model's "Anna, and the"."""
+    from wordlstm import load_checkpoint
+    from wordlstm.serve.session import Session
+    from wordlstm.serve.views import prompts_for
+
+    session = Session()
+    session.ckpt, session.source = load_checkpoint(os.path.join(ROOT, "models", "anna")), "loaded from the zip"
+    prompts = session.prompts()
+    vocab = session.ckpt.vocab
+    assert len(prompts) == 4 and all(len(p.split()) >= 2 and p[0].isupper() for p in prompts), prompts
+    assert all(vocab.encode(p).unknown == [] for p in prompts)  # in the model's words
+    _, prompt, writing = prompts_for(session)
+    assert prompt == prompts[0] and writing.placeholder == prompts[0] != "Anna, and the"

@@ -77,3 +77,26 @@ def test_loading_never_executes_code_and_fails_only_with_a_user_error(tmp_path, 
     except UserError:
         pass
     assert not os.path.exists(MARKER)
+
+
+@given(text=st.lists(st.sampled_from(list("Ab c-,.'\"\nİ!é") + ["don't", "Anna"]), max_size=40).map("".join),
+       data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_labelled_text_is_the_text_as_written_cut_at_token_edges(text, data):
+    """What the score's and the copies' views show: the text itself, case, spacing and line breaks kept, cut
+    into pieces only where tokenize's tokens begin or end, each token's label on the piece that holds it."""
+    from wordlstm.text.tokenizer import labelled, token_spans, tokenize
+
+    tokens, spans = tokenize(text), token_spans(text)
+    assert len(spans) == len(tokens) and all(text[a:b].lower() == t for (a, b), t in zip(spans, tokens))
+    labels = data.draw(st.lists(st.sampled_from(["copied", None]), min_size=len(tokens), max_size=len(tokens)))
+    pieces = labelled(text, labels)
+    assert "".join(p for p, _ in pieces) == text
+    edges = {0, len(text)} | {i for span in spans for i in span}
+    at, ends = 0, []
+    for piece, label in pieces:
+        at += len(piece)
+        ends.append(at)
+        if label is not None:
+            assert piece == piece.strip() and piece  # a labelled piece is tokens and what lies between them
+    assert set(ends) <= edges  # never inside a token: no "an|d"

@@ -4,7 +4,7 @@ import torch
 
 from wordlstm import UserError
 from wordlstm.use.sample import Reader
-from wordlstm.use.suggest import Suggester, append
+from wordlstm.use.suggest import Suggester, append, percent
 
 
 def test_the_suggestions_are_the_models_most_likely_next_words(tiny_model, tiny_vocab):
@@ -56,3 +56,15 @@ def test_unknown_words_are_named_and_a_bad_k_is_refused(tiny_model, tiny_vocab):
 ])
 def test_a_picked_word_is_written_on_as_text_is_written(text, word, partial, written):
     assert append(text, word, partial) == written
+
+
+def test_a_word_being_typed_gets_each_completions_share_never_a_zero_percent(tiny_model, tiny_vocab):
+    """Mid-word, each completion's probability is given what is typed of it: alone, each one's share of every
+    next word read "0%" in the menu ("complex 0%, company 0%") and "0.0000" in the command line."""
+    typed = Suggester(tiny_model, tiny_vocab)("the cat sat on the m", k=50)
+    after = Reader(tiny_model, tiny_vocab.encode("the cat sat on the").ids).probs
+    after = after / after.sum()
+    completions = [i for i, w in enumerate(tiny_vocab.itos) if w.startswith("m")]
+    expected = (after[completions] / after[completions].sum()).sort(descending=True).values.tolist()
+    assert [p for _, p in typed.words] == pytest.approx(expected, rel=1e-5) and sum(expected) == pytest.approx(1)
+    assert percent(0.0004) == "<1%" and percent(0.26) == "26%" and percent(0.0) == "0%"

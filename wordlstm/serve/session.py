@@ -12,6 +12,7 @@ from ..text.data import load_corpus
 from ..text.texts import size_of
 from ..text.tokenizer import tokenize_at_most
 from ..use.originality import Checker
+from ..use.sample import openings
 from ..use.score import score
 from ..use.suggest import Suggester
 from .advice import advice
@@ -66,7 +67,7 @@ class Session:
                           planned.schedule)
         hint = advice(len(self.corpus.ids), job.result.val_ppl, planned.size, warm_start=init is not None)
         line = (f"{job.result.describe(os.path.basename(self.corpus.name), planned.train.patience)} It is run "
-                f"{run.id}: generate below, or download it in Share." + (f"\n\n*{hint}*" if hint else ""))
+                f"{run.id}: write with it in *2. Write*, or download it in *4. Share*." + (f"\n\n*{hint}*" if hint else ""))
         return run, line
 
     def use_run(self, number: int):
@@ -118,14 +119,13 @@ class Session:
 
     def prompts(self) -> list[str]:
         """Prompts in the words of the current model's text: its frequent sentence openings; the examples for
-        the default model; a model without its text, its frequent words."""
+        the default model; a model without its text, the openings it writes itself."""
         if self.ckpt is None:
             return self.examples
         corpus = self.model_text()
         if corpus is not None:
             return corpus.openings()
-        vocab, forms = self.ckpt.vocab, self.ckpt.vocab.forms or {}
-        return [forms.get(w, w) for w in vocab.itos if w.isalpha()][:4] or vocab.itos[:4]
+        return openings(self.ckpt.model, self.ckpt.vocab)
 
     START_FROM = ["a new model", "the default model", "my current model", "a Hub model"]
 

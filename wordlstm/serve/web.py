@@ -80,3 +80,10 @@ def expect_to_take(demo: gr.Blocks, api_name: str, seconds: float):
     fn = next(f for f in demo.fns.values() if f.api_name == api_name)
     if queue is not None and fn not in queue.process_time_per_fn:
         queue.process_time_per_fn[fn].add(seconds)
+
+
+# Gradio breaks highlighted text anywhere ("an|d"): the score's and the copies' views break between words only.
+CSS = """
+#copies .textfield, #surprise .textfield { word-break: normal; overflow-wrap: anywhere; }
+.training-progress progress { width: 100%; height: 0.9em; }
+"""

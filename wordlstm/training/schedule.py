@@ -177,7 +177,7 @@ def run_schedule(ids: torch.Tensor, model_config: ModelConfig, cfg: TrainConfig,
     result = replace(results[-1], val_loss=val_loss, **totals, stopped_early=False,
                      annealed=False, val_coverage=1.0, branches=len(results) - len(models), members=len(models),
                      leftover_branches=max(0, len(results) - len(schedule.runs)))
-    relay.finish(result)
+    relay.finish(result, sampler(model) if sampler is not None and not rank else None)
     return model, result
 
 
@@ -231,14 +231,16 @@ class Relay:
         self.run += 1
         self.base = max((e.progress for e in (self.last, self.done) if e), default=self.base)
 
-    def finish(self, result: TrainResult):
+    def finish(self, result: TrainResult, sample: str | None = None):
+        """The last events: "done", after a "val" of the model the runs made (with its `sample`) where
+        there were several."""
         if self.on_event is None or self.last is None:
             return
         if not (result.branches or result.members > 1):
             self.on_event(self.done or replace(self.last, kind="done"))
             return
         end = replace(self.last, progress=self.last.progress if result.stopped else 1.0, eta=0.0,
-                      val_loss=result.val_loss, sample=None, branch=None,
+                      val_loss=result.val_loss, sample=sample, branch=None,
                       member=None if result.members > 1 else 0)
         self.on_event(replace(end, kind="val"))
         self.on_event(replace(end, kind="done"))

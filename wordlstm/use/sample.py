@@ -13,7 +13,7 @@ from ..model import unseen
 from ..model.cache import Window
 from ..model.ensemble import members
 from ..model.lstm import WordLSTM
-from ..text.tokenizer import SENTENCE_ENDS, Detokenizer, tokenize
+from ..text.tokenizer import SENTENCE_ENDS, Detokenizer, detokenize, tokenize
 from ..text.vocab import Encoded, Vocab
 from .defaults import NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P
 
@@ -215,6 +215,27 @@ def read(model, ids: list[int]) -> Reader | Mean:
 def generate(model: WordLSTM, vocab: Vocab, prompt: str, **settings) -> str:
     """The whole text, prompt included. Raises UserError on a prompt with no known word."""
     return "".join(stream(model, vocab, vocab.encode_prompt(prompt), **settings))
+
+
+@torch.inference_mode()
+def openings(model, vocab: Vocab, n: int = 4, words: int = 3) -> list[str]:
+    """Sentence openings in a model's own words, for a model whose text is not at hand (a zip, a Hub
+    model): the `n` words it most expects after a full stop, each with its most likely words after it."""
+    if "." not in vocab.stoi:
+        return [default_prompt(vocab)]
+    after = read(model, [vocab.stoi["."]]).probs.reshape(-1)
+    firsts = [i for i in after.argsort(descending=True).tolist() if vocab.itos[i].isalpha()][:n]
+    found = []
+    for first in firsts:
+        ids, reader = [first], read(model, [vocab.stoi["."], first])
+        while len(ids) < words:  # the likeliest word not written yet (a cache favours the words just read)
+            best = next(i for i in reader.probs.reshape(-1).topk(len(ids) + 1).indices.tolist() if i not in ids)
+            if best == vocab.unk_id or vocab.itos[best] in SENTENCE_ENDS:
+                break
+            ids.append(best)
+            reader.read(best)
+        found.append(detokenize([vocab.itos[i] for i in ids], vocab.forms))
+    return found or [default_prompt(vocab)]
 
 
 def default_prompt(vocab: Vocab) -> str:

@@ -22,7 +22,8 @@ from wordlstm.serve.runs import KEEP
 from wordlstm.serve.session import Session
 from wordlstm.serve.views import (BRANCHES as BRANCH_LOSS, SURPRISE, Watch, advanced_label, corpus_stats, curve,
                                   model_note, next_word_menu, prompts_for, runs_menu, runs_table, samples_table, scored)
-from wordlstm.serve.web import CSS, Blocks, expect_to_take, inputs_for, private_state, user_error
+from wordlstm.serve.web import (CSS, Blocks, expect_to_take, inputs_for, poll_calmly, private_state,
+                                serve_until_interrupted, user_error)
 from wordlstm.text.tokenizer import labelled
 from wordlstm.training.runner import TrainingThread
 from wordlstm.training.schedule import MAX_BRANCHES
@@ -446,8 +447,10 @@ private_state(demo, new_session)
 def launch(**kwargs):
     demo.queue(default_concurrency_limit=4)
     expect_to_take(demo, "train", TIME_BUDGET)
+    poll_calmly(demo)
     return demo.launch(max_file_size=MAX_UPLOAD, theme=gr.themes.Soft(), css=CSS, **kwargs)
 
 
 if __name__ == "__main__":
-    launch()
+    launch(prevent_thread_lock=True)
+    serve_until_interrupted(demo)

@@ -1,4 +1,5 @@
 """Hub push/pull and Space deploys, through huggingface_hub's real client, against tests/fakehub.py."""
+import os
 import pickle
 import re
 
@@ -201,3 +202,20 @@ def test_app_pushes_and_loads_through_the_api(url, hub, saved, tmp_path):
     settings = dict(max_new_tokens=12, temperature=0.8, top_k=40, top_p=1.0, seed=4)
     text = bob.predict(prompt="the cat", **settings, api_name="/generate")[0]
     assert text == generate(saved.model, saved.vocab, "the cat", **settings)
+
+
+def test_a_space_installs_the_torch_release_the_tests_ran_on():
+    """requirements.txt (what a Space installs) holds torch to one release, the one the README's and CI's
+    commands install: a Space took torch 2.14's CUDA wheels while the tests ran on 2.13.0."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    def read(name):
+        with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+            return f.read()
+
+    pinned = {Version(v) for name in ("README.md", ".ci/run") for v in re.findall(r"torch==([\d.]+)", read(name))}
+    spec = SpecifierSet(re.search(r"^torch([<>=!~,.\d ]+)$", read("requirements.txt"), re.M).group(1).strip())
+    assert len(pinned) == 1 and next(iter(pinned)) in spec
+    release = next(iter(pinned)).release[:2]
+    assert Version(f"{release[0]}.{release[1] + 1}") not in spec and Version(f"{release[0]}.{release[1] - 1}") not in spec

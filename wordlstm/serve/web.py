@@ -5,6 +5,7 @@ The one module of the package that imports gradio (the app extra); nothing else 
 """
 import functools
 import inspect
+import threading
 
 import gradio as gr
 
@@ -69,6 +70,24 @@ def private_state(demo: gr.Blocks, factory):
         if fn.fn is factory:
             fn.api_visibility = "private"
     demo.config = demo.get_config_file()
+
+
+def poll_calmly(demo: gr.Blocks, free: float = 0.05, progress: float = 0.1):
+    """Let gradio's queue, while nothing is queued, look for work every `free` seconds and for progress every
+    `progress` (its defaults off Windows, 1 ms and 10 ms, kept an idle app at 3-5% of a core; these are its
+    Windows ones, about, and a request waits at most `free` longer to start). Gradio has no setting for them."""
+    queue = getattr(demo, "_queue", None)
+    if queue is not None and hasattr(queue, "sleep_when_free"):
+        queue.sleep_when_free = max(queue.sleep_when_free, free)
+        queue.progress_update_sleep_when_free = max(queue.progress_update_sleep_when_free, progress)
+
+
+def serve_until_interrupted(demo: gr.Blocks):
+    """Serve until Ctrl-C, then close: launch()'s own wait (block_thread) wakes ten times a second."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        demo.close()
 
 
 def expect_to_take(demo: gr.Blocks, api_name: str, seconds: float):

@@ -101,8 +101,10 @@ def expect_to_take(demo: gr.Blocks, api_name: str, seconds: float):
         queue.process_time_per_fn[fn].add(seconds)
 
 
-# Gradio breaks highlighted text anywhere ("an|d"): the score's and the copies' views break between words only.
+# Gradio lays highlighted text out as a row of boxes that break anywhere ("an|d"): the score's and the copies'
+# views flow as text, and break between words only.
 CSS = """
-#copies .textfield, #surprise .textfield { word-break: normal; overflow-wrap: anywhere; }
+#copies .textfield, #surprise .textfield { display: block; word-break: normal; overflow-wrap: anywhere; }
+#copies .token-container, #surprise .token-container { display: inline; }
 .training-progress progress { width: 100%; height: 0.9em; }
 """

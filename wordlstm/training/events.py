@@ -103,7 +103,9 @@ class Event:
         elif self.member is None and self.branch is None:
             where = "the ensemble, "
         parts = [f"Training on **{self.device}** on `{text}`: {where}epoch {self.epoch}, step {self.step}"
-                 + (f"/{self.total_steps}" if self.total_steps else ""), f"{self.tokens_per_s:,.0f} tokens/s"]
+                 # not past it: branches on time left over run more steps than were planned
+                 + (f"/{self.total_steps}" if self.total_steps and self.step <= self.total_steps else ""),
+                 f"{self.tokens_per_s:,.0f} tokens/s"]
         if self.train_loss is not None:
             parts.append(f"train loss {self.train_loss:.3f}")
         if self.val_loss is not None:

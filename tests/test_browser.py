@@ -243,6 +243,7 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
             "() => [...document.querySelectorAll('textarea')].some(t => /^The cat[ ,.!?]/.test(t.value)"
             " && t.value.split(' ').length > 10)",
             timeout=30_000)
+        expect(page.get_by_text(re.compile(r"^Ended (at|after) "))).to_be_visible(timeout=30_000)  # all streamed
         generated = page.get_by_label("Generated text").input_value()
         page.locator("#writing textarea").press_sequentially("the cat sat on the ", delay=20)  # the writing box, in use
         expect(page.locator("#next-word label").first).to_have_text(re.compile(r"^\s*mat\s"), timeout=30_000)

@@ -1,5 +1,6 @@
 """Gradio plumbing for the app: the library's errors as gr.Error, file inputs checked before gradio
-opens them, handlers' inputs by name, and the queue's first wait estimate.
+opens them, handlers' inputs by name, the queue's first wait estimate and its polls while idle, and the
+page's few lines of CSS.
 
 The one module of the package that imports gradio (the app extra); nothing else imports it.
 """

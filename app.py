@@ -20,7 +20,7 @@ from wordlstm.planning.planner import Ask, plan_training, sentence
 from wordlstm.serve import zerogpu
 from wordlstm.serve.runs import KEEP
 from wordlstm.serve.session import Session
-from wordlstm.serve.views import (BRANCHES as BRANCH_LOSS, SURPRISE, Watch, advanced_label, corpus_stats, curve,
+from wordlstm.serve.views import (BRANCHES as BRANCH_LOSS, SURPRISE, Watch, advanced_block, corpus_stats, curve,
                                   model_note, next_word_menu, prompts_for, runs_menu, runs_table, samples_table, scored)
 from wordlstm.serve.web import (CSS, Blocks, expect_to_take, inputs_for, poll_calmly, private_state,
                                 serve_until_interrupted, user_error)
@@ -44,8 +44,7 @@ TIME_BUDGET = defaults.TIME_BUDGET  # a first model within a minute
 # What one training may take (WORDLSTM_MAX_MEMORY_MB, WORDLSTM_MAX_TRAIN_SECONDS), with the trainings running now.
 ADMISSION = Admission(Limits.from_env(), TRAINS_ON)
 
-# "Sign in with Hugging Face" exists only on a Space with `hf_oauth: true`.
-ON_SPACE_WITH_OAUTH = bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))
+ON_SPACE_WITH_OAUTH = bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))  # `hf_oauth: true`
 EXAMPLES = ["Anna, and the prince", "Happy families are", "Levin went out into the fields", "She said, \""]
 
 
@@ -138,18 +137,16 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
             for events in job.events():
                 for e in events:
                     watch.see(e)
-                yield (*watch.views(), *[gr.skip()] * 5, gr.Markdown(visible=False), gr.skip(), watch.progress,
-                       gr.skip(), gr.skip(), session)
+                skip = [gr.skip()] * 6  # the model, its zip, the runs, the prompts and the writing box: at the end
+                yield *watch.views(), *skip, gr.Markdown(visible=False), gr.skip(), watch.progress, gr.skip(), session
     except GeneratorExit:  # the client went away or cancelled: nobody will read this training
         job.stop.set()
         raise
     if job.error is not None:
         raise job.error  # a UserError becomes one line (user_error); anything else is a bug, shown as one
     run, watch.status = session.finished(job, planned, source_name)
-    examples_update, prompt_update, writing_update = prompts_for(session)
-    yield (*watch.views(), model_note(session), run.zip, runs_table(session), examples_update, prompt_update,
-           gr.Markdown(visible=False), runs_menu(session), watch.progress, writing_update, gr.Button(visible=True),
-           session)
+    yield (*watch.views(), model_note(session), run.zip, runs_table(session), *prompts_for(session),
+           gr.Markdown(visible=False), runs_menu(session), watch.progress, gr.Button(visible=True), session)
 
 
 @user_error
@@ -248,8 +245,7 @@ with Blocks(title="wordlstm") as demo:
         with gr.Tab("1. Train", id="train"):
             with gr.Row(equal_height=True):
                 corpus_file = gr.File(label="Your text: .txt files, or a .zip of them (UTF-8; each file a document)",
-                                      file_types=[".txt", ".zip"], file_count="multiple", type="filepath", height=120,
-                                      scale=3)
+                                      file_types=[".txt", ".zip"], file_count="multiple", height=120, scale=3)
                 with gr.Column(scale=2):
                     sample_btn = gr.Button("Use the sample: Anna Karenina (Tolstoy)")
                     corpus_md = gr.Markdown("Upload .txt files or a .zip of them, or use the sample.")
@@ -259,8 +255,7 @@ with Blocks(title="wordlstm") as demo:
                 train_btn = gr.Button("Train", variant="primary", scale=2)
                 stop_btn = gr.Button("Stop", variant="stop", scale=1)
             estimate_md = gr.Markdown(f"*The cost appears here; {ADMISSION.limits.describe()}.*", elem_id="estimate")
-            T, M = TrainConfig, ModelConfig  # every default is theirs: written once, in the dataclass
-            S = defaults.size_settings(defaults.AUTO)  # ... but the page's size's: its shape, dropout and batch
+            T, M, S = TrainConfig, ModelConfig, defaults.size_settings(defaults.AUTO)  # defaults written once: theirs
             with gr.Accordion("Advanced settings: all at their defaults", open=False, elem_id="advanced") as advanced:
                 with gr.Row():
                     size = gr.Radio(defaults.SIZE_NAMES, value=defaults.AUTO, label="Model size",
@@ -280,7 +275,7 @@ with Blocks(title="wordlstm") as demo:
                                             info="for \"a Hub model\": its shapes replace the settings below")
                 with gr.Row():
                     seq_len = gr.Slider(5, 400, T.seq_len, step=1, label="Sequence length", info="tokens per window")
-                    stride = gr.Slider(0, 400, T.stride or 0, step=1, label="Stride", info="0 = sequence length; 1 = the book")
+                    stride = gr.Slider(0, 400, T.stride or 0, step=1, label="Stride", info="0: the window; 1: the book")
                     batch_size = gr.Slider(1, 256, S["batch_size"], step=1, label="Batch size", info="windows per step")
                     lr = gr.Number(T.lr, label="Learning rate", info="Adam, 1e-5 to 0.1")
                 with gr.Row():
@@ -289,11 +284,10 @@ with Blocks(title="wordlstm") as demo:
                     num_layers = gr.Slider(1, 4, S["num_layers"], step=1, label="LSTM layers", info="1-4")
                     dropout = gr.Slider(0, 0.8, S["dropout"], step=0.05, label="Dropout", info="between LSTM layers")
                 with gr.Row():
-                    min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer words become <unk>")
+                    min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer: <unk>")
                     softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
                                           info="adaptive: about 5x faster on 2,000+ words; full: the book's")
-            # Where a training stands: one place, written from the run's events (gradio's bar lost its text at each
-            # streamed update); gradio's tracker shows the queue and the reading here.
+            # Where a training stands, from its events (gradio's bar lost its text at each streamed update)
             progress_md = gr.HTML(elem_id="training-progress", min_height=30)
             status_md = gr.Markdown("Not trained yet.", elem_id="status")
             write_btn = gr.Button("Write with this model →", variant="primary", visible=False)
@@ -352,7 +346,7 @@ with Blocks(title="wordlstm") as demo:
                                                     elem_id="surprise")
                     surprising = gr.Dataframe(label="The ten most surprising words", interactive=False, wrap=True)
                 with gr.Column():
-                    gr.Markdown("### Originality\nWhich parts of a text are copied word for word from the training text?")
+                    gr.Markdown("### Originality\nWhat a text copies word for word from the training text.")
                     orig_input = gr.Textbox(label="Text to check", lines=5, placeholder="generate, then check")
                     with gr.Row():
                         min_words = gr.Slider(3, 20, defaults.MIN_WORDS, step=1, label="Shortest copy (words)")
@@ -399,16 +393,16 @@ with Blocks(title="wordlstm") as demo:
     gr.on([demo.load, corpus_md.change] + [c.change for c in settings.values()], **show_estimate,
           api_name="estimate")
     in_advanced = {k: c for k, c in settings.items() if k != "max_seconds"} | dict(start_from=start_from)
-    gr.on([c.change for c in in_advanced.values()], lambda *values: gr.Accordion(label=advanced_label(
-        **dict(zip(in_advanced, values)))), list(in_advanced.values()), [advanced], queue=False, api_visibility="private")
+    gr.on([c.change for c in in_advanced.values()], lambda *v: advanced_block(**dict(zip(in_advanced, v))),
+          list(in_advanced.values()), [advanced], queue=False, api_visibility="private")
     corpus_file.upload(use_upload, [corpus_file, seq_len, session], [corpus_md, top_words, session],
                        api_name="upload_corpus")
     sample_btn.click(use_sample, [seq_len, session], [corpus_md, top_words, corpus_file, session],
                      api_name="use_sample")
     train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, **settings, start_from=start_from,
                                             start_repo=start_repo, session=session),
-                    [status_md, plot, samples, model_md, download, runs, examples, prompt, curve_md, run_number,
-                     progress_md, writing, write_btn, session], api_name="train", show_progress_on=[progress_md],
+                    [status_md, plot, samples, model_md, download, runs, examples, prompt, writing, curve_md,
+                     run_number, progress_md, write_btn, session], api_name="train", show_progress_on=[progress_md],
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)
     write_btn.click(lambda: gr.Tabs(selected="write"), None, [tabs], queue=False, api_visibility="private")
     stop_btn.click(Session.stop, [session], [status_md], api_name="stop", concurrency_limit=None, queue=False)

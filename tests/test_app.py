@@ -82,7 +82,7 @@ def test_train_reports_progress_then_generates_reproducibly(url, corpus):
     assert final_status.startswith("Done") and "perplexity" in final_status and "cpu" in final_status
     # Where the run stands has one place, the progress line: in every update, its share never going back, the
     # same step as the curve's last point; the status line says the plan meanwhile, not a second position.
-    lines = [o[10] for o in outputs]
+    lines = [o[11] for o in outputs]
     shares = [int(re.search(r"<b>(\d+)%</b>", line).group(1)) for line in lines]
     assert shares == sorted(shares) and shares[-1] == 100 and all("step " in line for line in lines)
     assert all(o[0].startswith("Training: ") and not re.search(r"step \d", o[0]) for o in outputs[:-1])
@@ -108,7 +108,7 @@ def test_stop_keeps_a_usable_model(url, corpus):
     c = client(url)
     job = c.submit(corpus=corpus(text_of(WORDS_A, 3000)), epochs=1000, max_seconds=0, seed=1, **SMALL,
                    api_name="/train")
-    while not any(o and "Training on" in o[10] for o in job.outputs()):
+    while not any(o and "Training on" in o[11] for o in job.outputs()):
         assert not job.done(), job.outputs()
         time.sleep(0.1)
     c.predict(api_name="/stop")

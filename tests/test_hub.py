@@ -218,4 +218,5 @@ def test_a_space_installs_the_torch_release_the_tests_ran_on():
     spec = SpecifierSet(re.search(r"^torch([<>=!~,.\d ]+)$", read("requirements.txt"), re.M).group(1).strip())
     assert len(pinned) == 1 and next(iter(pinned)) in spec
     release = next(iter(pinned)).release[:2]
-    assert Version(f"{release[0]}.{release[1] + 1}") not in spec and Version(f"{release[0]}.{release[1] - 1}") not in spec
+    major, minor = release
+    assert Version(f"{major}.{minor + 1}") not in spec and Version(f"{major}.{minor - 1}") not in spec

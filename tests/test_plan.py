@@ -101,7 +101,8 @@ def test_the_estimate_and_autos_line_count_the_same_epochs():
         planned = plan_training(corpus, Ask("auto", max_seconds=seconds), device="cpu", time_scale=1.0)
         assert len(planned.schedule.runs) > 1
         counts = [re.search(r"about ([\d.]+) epochs", line).group(1) for line in (planned.summary(), planned.why)]
-        assert counts[0] == counts[1] and f"in all, shared by its {len(planned.schedule.runs)} runs" in planned.summary()
+        assert counts[0] == counts[1]
+        assert f"in all, shared by its {len(planned.schedule.runs)} runs" in planned.summary()
     app = pytest.importorskip("app")
     line = app.estimate(0, 60, 0, **SLIDERS, session=app.new_session())
     assert re.search(r"\d+ [MG]B of memory", line) and " gb" not in line and " mb" not in line

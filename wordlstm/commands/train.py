@@ -245,8 +245,9 @@ class Bar:
 
     def __call__(self, e):
         if e.kind == "start":  # the data checks passed: from here on, show progress
-            print(f"{self.corpus.name}: {count(len(self.corpus.ids), 'token')}, {count(len(self.corpus.vocab), 'word')}; "
-                  f"training on {e.device}; {self.plan.cost.summary()}", file=sys.stderr)
+            print(f"{self.corpus.name}: {count(len(self.corpus.ids), 'token')}, "
+                  f"{count(len(self.corpus.vocab), 'word')}; training on {e.device}; {self.plan.cost.summary()}",
+                  file=sys.stderr)
             if self.plan.why:
                 print(self.plan.why, file=sys.stderr)
             self.bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}{postfix}]")

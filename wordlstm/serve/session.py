@@ -67,7 +67,8 @@ class Session:
                           planned.schedule)
         hint = advice(len(self.corpus.ids), job.result.val_ppl, planned.size, warm_start=init is not None)
         line = (f"{job.result.describe(os.path.basename(self.corpus.name), planned.train.patience)} It is run "
-                f"{run.id}: write with it in *2. Write*, or download it in *4. Share*." + (f"\n\n*{hint}*" if hint else ""))
+                f"{run.id}: write with it in *2. Write*, or download it in *4. Share*."
+                + (f"\n\n*{hint}*" if hint else ""))
         return run, line
 
     def use_run(self, number: int):

@@ -78,18 +78,17 @@ def progress_line(e, text: str) -> str:
             f"<b>{done:.0%}</b> · {what} · {e.elapsed:.0f} s{left}</div>")
 
 
-def advanced_label(*, size, epochs, seed, branches, members, start_from, min_count, stride, **sliders) -> str:
-    """The label of the page's Advanced block, from its controls' values: the settings not at their defaults."""
+def advanced_block(*, size, epochs, seed, branches, members, start_from, min_count, stride, **sliders):
+    """The page's Advanced block, labelled from its controls' values: the settings not at their defaults."""
     page = dict(size=size, epochs=int(epochs or 0), seed=int(seed or 0), branches=branches, models=members,
                 start=start_from, min_count=int(min_count))
     first = dict(size=AUTO, epochs=0, seed=TrainConfig.seed, branches="auto", models="auto",
                  start=Session.START_FROM[0], min_count=Corpus.min_count)
     changed = {k: v for k, v in page.items() if v != first[k]} | settings_asked(
         {**sliders, "stride": int(stride) or None}, size)
-    if not changed:
-        return "Advanced settings: all at their defaults"
-    return "Advanced settings, changed: " + ", ".join(f"{name.replace('_', ' ')} {value}"
-                                                      for name, value in changed.items())
+    changes = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in changed.items())
+    return gr.Accordion(label=f"Advanced settings, changed: {changes}" if changed else
+                        "Advanced settings: all at their defaults")
 
 
 def corpus_stats(corpus, seq_len: int) -> tuple[str, pd.DataFrame]:

@@ -142,7 +142,8 @@ class TrainResult:
         if self.stopped_early:  # a shared server's queue is free sooner; more training would only have overfit
             partial += f"; {self.early_note(patience)}"
         if self.members > 1:
-            each = f", {count(self.branches, 'branch', 'branches')} in all{self.leftover_note()}" if self.branches else ""
+            each = (f", {count(self.branches, 'branch', 'branches')} in all{self.leftover_note()}"
+                    if self.branches else "")
             partial += f"; an ensemble of {self.members} models trained apart{each}"
         elif self.branches:
             partial += f"; the mean of {count(self.branches, 'branch', 'branches')}{self.leftover_note()}"

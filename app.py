@@ -177,9 +177,7 @@ def generate_text(prompt, max_new_tokens, temperature, top_k, top_p, seed, sessi
 def suggest_words(text, k, session: Session) -> dict:
     """/suggest: the model's `k` most likely next words after `text` (a word being typed: its completions),
     with their probabilities."""
-    s = session.suggester(session.current())(text or "", int(k))
-    return {"words": [{"word": w, "probability": round(p, 4)} for w, p in s.words], "partial": s.partial,
-            "unknown": s.unknown}
+    return session.suggester(session.current())(text or "", int(k)).to_dict()
 
 
 @user_error

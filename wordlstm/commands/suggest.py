@@ -34,8 +34,7 @@ def main():
     if not suggestions.words:
         raise UserError(f"no word of the model's vocabulary begins with {suggestions.partial!r}")
     if args.json:
-        print(json.dumps({"words": [{"word": w, "probability": round(p, 4)} for w, p in suggestions.words],
-                          "partial": suggestions.partial, "unknown": suggestions.unknown}, ensure_ascii=False))
+        print(json.dumps(suggestions.to_dict(), ensure_ascii=False))
         return
     if suggestions.unknown:
         print(f"warning: {ckpt.vocab.unknown_note(suggestions.unknown)}", file=sys.stderr)

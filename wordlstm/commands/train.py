@@ -178,8 +178,8 @@ def resumed(args):
         raise UserError("--init-from starts a new run; a resumed run goes on from its own weights")
     config = read_config(args.resume)
     given = TrainConfig.pick(vars(args))
-    new = dict(zip(("epochs", "max_seconds"), budget(given.get("epochs"), given.get("max_seconds"))))
-    new = new if {"epochs", "max_seconds"} & set(given) else {}
+    new = dict(zip(("epochs", "max_seconds"), budget(given.get("epochs"), given.get("max_seconds")))) \
+        if {"epochs", "max_seconds"} & set(given) else {}
     # A run recorded before the schedule, early stopping and shuffled windows existed goes on as it began.
     recorded_train = {**BEFORE_THE_RECIPE, **config.get("train", {})}
     cfg = TrainConfig.from_dict(recorded_train, **new, save_every=given.get("save_every", TrainConfig.save_every))

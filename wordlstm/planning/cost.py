@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from ..errors import count
 from ..model.lstm import ModelConfig, WordLSTM
 from ..text.data import Windows, split, split_lengths
 from ..training.device import autocast, use_bf16
@@ -55,11 +56,15 @@ class Plan:
     def seconds_per_epoch(self) -> float:
         return self.steps_per_epoch * self.seconds_per_step + self.seconds_per_validation
 
+    def by_epochs(self, budget: float | None, epochs: int | None) -> bool:
+        """Whether a run of at most `epochs` epochs and `budget` seconds ends on its epochs."""
+        return bool(epochs) and not (budget and epochs * self.seconds_per_epoch > budget)
+
     def ends(self, budget: float | None, epochs: int | None) -> str:
         """Which bound will end a run of at most `epochs` epochs and `budget` seconds, for people (patience
         may end it sooner)."""
-        if epochs and not (budget and epochs * self.seconds_per_epoch > budget):
-            return f"{epochs} epoch{'s' if epochs > 1 else ''} will end it, in about {duration(epochs * self.seconds_per_epoch)}"
+        if self.by_epochs(budget, epochs):
+            return f"{count(epochs, 'epoch')} will end it, in about {duration(epochs * self.seconds_per_epoch)}"
         if budget:
             return f"the time budget will end it, after about {budget / self.seconds_per_epoch:.1f} epochs"
         return "nothing bounds it but patience"

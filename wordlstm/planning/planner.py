@@ -57,8 +57,9 @@ class TrainingPlan:
         """Which bound will end the training, for people; for runs that share a budget, the epochs it holds
         in all (the count auto's line gives too), not one run's share of them."""
         budget, runs = self.train.max_seconds, len(self.schedule.runs)
-        one = self.cost.ends(self.schedule.run_seconds(budget), self.schedule.runs[0].epochs)
-        if runs == 1 or not budget or self.schedule.runs[0].epochs and "epoch" in one.split(",")[0]:
+        share, epochs = self.schedule.run_seconds(budget), self.schedule.runs[0].epochs
+        one = self.cost.ends(share, epochs)
+        if runs == 1 or not budget or self.cost.by_epochs(share, epochs):
             return one if runs == 1 else f"{one} for each of its {runs} runs"
         return (f"the time budget will end it, after about {budget / self.cost.seconds_per_epoch:.0f} epochs "
                 f"in all, shared by its {count(runs, 'run')}")

@@ -59,13 +59,6 @@ def reachable(timeout: float = 3.0) -> bool:
         return False
 
 
-def unreachable(doing: str):
-    """A UserError at once where the Hub takes no connection, rather than after its client's retries."""
-    if not reachable():
-        raise UserError(f"cannot reach the Hub at {constants.ENDPOINT} while {doing}; check the connection and "
-                        f"try again (nothing was changed on this machine)")
-
-
 @contextlib.contextmanager
 def quiet():
     """huggingface_hub's retry warnings off: what went wrong is said once, in the UserError."""
@@ -152,8 +145,9 @@ def push(checkpoint: Checkpoint, repo_id: str, private: bool = False, token: str
     its `corpus_ids` (never uploaded) let the card say how much of each sample is new."""
     repo_id = check_repo_id(repo_id)
     token = write_token(token, "pushing")
-    unreachable(f"pushing to {repo_id}")
     with hub_errors(repo_id, f"pushing to {repo_id}"):
+        if not reachable():  # at once, rather than after the client's retries
+            raise ConnectionRefusedError
         checkpoint.push_to_hub(repo_id, private=private, token=token, commit_message="Upload wordlstm model",
                                model_card_kwargs={"repo_id": repo_id, "corpus_path": corpus_path,
                                                   "corpus_ids": corpus_ids})
@@ -165,9 +159,10 @@ def deploy_space(space_id: str, folder: str, private: bool = False, token: str |
     """Create (or update) a Gradio Space from `folder` (this repository). Returns its URL."""
     space_id = check_repo_id(space_id)
     token = write_token(token, "deploying")
-    unreachable(f"deploying {space_id}")
     api = HfApi(token=token)
     with hub_errors(space_id, f"deploying {space_id}"):
+        if not reachable():  # at once, rather than after the client's retries
+            raise ConnectionRefusedError
         api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True,
                         space_hardware=hardware)
         api.upload_folder(repo_id=space_id, repo_type="space", folder_path=folder, ignore_patterns=SPACE_IGNORE,

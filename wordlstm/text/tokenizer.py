@@ -162,22 +162,18 @@ def labelled(text: str, labels: list) -> list[tuple[str, object]]:
     """`text` as written, a piece per run of tokens with the same label (None: unlabelled; a label per
     token of tokenize(text)): what gr.HighlightedText shows. A labelled piece runs from its first token's
     first character to its last token's last; what lies between pieces (spaces, line breaks) is unlabelled."""
-    pieces, end = [], 0
-    spans = token_spans(text)
-    for i, ((start, stop), label) in enumerate(zip(spans, labels)):
-        if i and label == labels[i - 1]:
-            pieces[-1] = (pieces[-1][0] + text[end:stop], label)
-        else:
-            if end < start:
-                pieces.append((text[end:start], None))
-            pieces.append((text[start:stop], label))
-        end = stop
-    if end < len(text):
-        pieces.append((text[end:], None))
-    merged = []  # an unlabelled gap beside an unlabelled run: one piece
-    for piece, label in pieces:
-        if merged and label is None and merged[-1][1] is None:
-            merged[-1] = (merged[-1][0] + piece, None)
-        else:
-            merged.append((piece, label))
-    return merged
+    pieces = []
+
+    def add(piece: str, label):  # onto the last piece where the label is the same
+        if pieces and pieces[-1][1] == label:
+            pieces[-1] = (pieces[-1][0] + piece, label)
+        elif piece:
+            pieces.append((piece, label))
+
+    end, before = 0, None
+    for (start, stop), label in zip(token_spans(text), labels):
+        add(text[end:start], label if label == before else None)  # inside a run, the gap is the run's
+        add(text[start:stop], label)
+        end, before = stop, label
+    add(text[end:], None)
+    return pieces

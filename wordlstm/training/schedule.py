@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, count
 from ..model.ensemble import Ensemble
 from ..model.lstm import ModelConfig, WordLSTM
 from ..text.data import split, split_lengths
@@ -40,7 +40,7 @@ class Run:
     def describe(self, budget: float | None) -> str:
         where = f"model {self.member + 1}, " + ("first run" if not self.branch else f"branch {self.branch}")
         time = f", {self.share * budget:.0f} s" if budget else ""
-        most = f", at most {self.epochs} epoch{'s' if self.epochs > 1 else ''}" if self.epochs else ""
+        most = f", at most {count(self.epochs, 'epoch')}" if self.epochs else ""
         return f"{where}, seed {self.seed}{time}{most}"
 
 

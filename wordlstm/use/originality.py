@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, count
 from ..text.tokenizer import token_spans
 from .defaults import MIN_WORDS
 
@@ -78,7 +78,7 @@ class Originality:
     def summary(self) -> str:
         if not self.ngrams:
             return f"too short to check: fewer than {self.min_words} words"
-        copies = f"; {len(self.copied_spans)} copied span{'s' * (len(self.copied_spans) != 1)}" \
+        copies = f"; {count(len(self.copied_spans), 'copied span')}" \
             if self.copied_spans else ", nothing copied"
         return f"{self.novel_fraction:.0%} of {self.min_words}-word sequences are new{copies}"
 

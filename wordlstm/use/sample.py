@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, count
 from ..model import unseen
 from ..model.cache import Window
 from ..model.ensemble import members
@@ -136,7 +136,7 @@ class Generation:
                 self.why = f"at {' '.join(ending.stop)!r}"
                 return
             if ending.sentences and ends == ending.sentences:
-                self.why = f"after {ends} sentence{'s' if ends > 1 else ''}"
+                self.why = f"after {count(ends, 'sentence')}"
                 if i + 1 < max_new_tokens and detok.closes('"'):  # the quotation it ends, closed if the model does
                     reader.read(next_id)
                     if vocab.itos[sample()] == '"':

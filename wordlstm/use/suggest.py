@@ -29,6 +29,11 @@ class Suggestions:
     partial: str = ""  # the word being typed, which the words complete ("" after a space or punctuation)
     unknown: list[str] = field(default_factory=list)  # the text's words the model does not know
 
+    def to_dict(self) -> dict:
+        """As the app's /suggest and `wordlstm suggest --json` give it."""
+        return {"words": [{"word": w, "probability": round(p, 4)} for w, p in self.words], "partial": self.partial,
+                "unknown": self.unknown}
+
 
 class Suggester:
     """suggest(text, k) for one writer's text: keeps the model's reading of it between calls."""

@@ -34,6 +34,7 @@ from wordlstm.model.ensemble import Ensemble, members
 from wordlstm.planning.cost import cluster_shares, cluster_widths, flops_per_token, plan
 from wordlstm.planning.defaults import MIN_WORDS, SIZE_NAMES
 from wordlstm.planning.planner import Ask, plan_training
+from wordlstm.share.hub import load_model
 from wordlstm.training.device import use_bf16
 from wordlstm.use.suggest import Suggester
 
@@ -101,12 +102,13 @@ ABLATION = [
 ]
 
 
-def bench_plan(corpus, seconds, device, softmax="auto", precision="auto", size="small", branches=None, **recipe):
-    """The bench's training: `size`'s (auto's choice for "auto") at seed 42, with `recipe`'s changes to the
-    configs, planned as the app and the CLI plan theirs."""
-    settings = dict(seed=42, device=device, precision=precision, softmax=softmax, **recipe)
+def bench_plan(corpus, seconds, device, softmax="auto", precision="auto", size="small", branches=None, seed=42,
+               start=None, **recipe):
+    """The bench's training: `size`'s (auto's choice for "auto") at `seed`, with `recipe`'s changes to the
+    configs, from checkpoint `start` or a new model, planned as the app and the CLI plan theirs."""
+    settings = dict(seed=seed, device=device, precision=precision, softmax=softmax, **recipe)
     return plan_training(corpus, Ask(size, max_seconds=seconds, branches=branches, settings=settings),
-                         device=str(pick_device(device)))
+                         device=str(pick_device(device)), start=start)
 
 
 def train_ours(corpus, seconds, device, softmax="auto", precision="auto", size="small", branches=None, **recipe):
@@ -115,7 +117,7 @@ def train_ours(corpus, seconds, device, softmax="auto", precision="auto", size="
     if planned.why:
         print(planned.why, file=sys.stderr)
     model_cfg, cfg = planned.model, planned.train
-    model, result = train(corpus.ids, model_cfg, cfg, schedule=planned.schedule)
+    model, result = train(corpus.ids, model_cfg, cfg, schedule=planned.schedule, init=planned.init and planned.init.state)
     # The protocol's figure: the kept weights on the whole tail. The loop's last validation
     # may read only part of it, to end within the time budget.
     _, val_ids = split(corpus.ids, cfg.seq_len, cfg.val_fraction)
@@ -160,6 +162,8 @@ def admission_check(corpus, model_cfg, cfg, result, device) -> dict:
 
 def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto", **recipe):
     corpus, report = bench_prep(path)
+    if recipe.get("start") is not None:
+        report.update(coverage=round(corpus.vocab.coverage(recipe["start"].vocab), 3))
     model, model_cfg, cfg, result, val_loss = train_ours(corpus, seconds, device, softmax, precision, **recipe)
     # Forward + backward (3x forward) FLOPs per training token, the clusters weighted by the text's words;
     # an ensemble's members train one at a time, so a token goes through one of them.
@@ -302,6 +306,9 @@ def parse_args(argv=None):
     p.add_argument("--branches", type=int, default=None,
                    help="ours: after the first run, this many more from its best weights, the model their mean "
                         "(default: auto's choice; with a named size, 0)")
+    p.add_argument("--seed", type=int, default=42, help="ours: the training's seed")
+    p.add_argument("--init-from", default="new", metavar="DIR_OR_REPO_ID",
+                   help="ours: the model to start from (a warm start), or new")
     p.add_argument("--prep-only", action="store_true",
                    help="only read, clean, count and encode the corpus (ours); print one JSON line")
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
@@ -341,7 +348,8 @@ def main():
         baseline = bench_baseline(args.baseline, args.corpus, args.seconds, args.gen_tokens, device)
     print(f"running ours for {args.seconds:g} s of training...", file=sys.stderr)
     ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device, args.softmax, args.precision,
-                      size=args.size, branches=args.branches)
+                      size=args.size, branches=args.branches, seed=args.seed,
+                      start=None if args.init_from == "new" else load_model(args.init_from))
     if baseline:
         div = lambda a, b: round(a / b, 2) if b else None  # noqa: E731
         ratios = {"prep_time": div(baseline["prep_seconds"], ours["prep_seconds"]),

@@ -15,7 +15,7 @@ import torch
 
 from ..errors import UserError
 from ..model.ensemble import members
-from ..model.lstm import ModelConfig, WordLSTM
+from ..model.lstm import ModelConfig, WordLSTM, default_cutoffs
 from ..text.vocab import Vocab
 
 
@@ -45,7 +45,10 @@ def shaped_like(model_config: ModelConfig, source: WordLSTM, asked: dict | None 
             raise UserError(f"{name} {value} was asked for, but the model to start from has {name} "
                             f"{getattr(s, name)}; leave it out (a warm start takes its source's shape), "
                             f"or start from a new model")
-    return replace(model_config, **{name: getattr(s, name) for name in SHAPE}, cutoffs=None)
+    shape = {name: getattr(s, name) for name in SHAPE}
+    if s.softmax == "adaptive" and s.tie_weights and not default_cutoffs(model_config.vocab_size):
+        shape["softmax"] = "full"  # too few words for clusters: tied, the embeddings copied are its output rows
+    return replace(model_config, **shape, cutoffs=None)
 
 
 def warm_start(source, model_config: ModelConfig, vocab: Vocab, asked: dict | None = None
@@ -66,7 +69,8 @@ def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, v
         if getattr(src, name) != getattr(m, name):
             raise UserError(f"cannot start from that model: its {name} is {getattr(src, name)}, this one's "
                             f"{getattr(m, name)}; train with {flag} {getattr(src, name)}, or start from a new model")
-    if src.softmax != m.softmax or src.tie_weights != m.tie_weights:
+    into_full = src.softmax == "adaptive" and m.softmax == "full" and src.tie_weights and m.tie_weights
+    if (src.softmax != m.softmax and not into_full) or src.tie_weights != m.tie_weights:
         raise UserError(f"cannot start from that model: its output layer is {src.softmax}"
                         f"{' (tied)' if src.tie_weights else ''}, this one's {m.softmax}{' (tied)' if m.tie_weights else ''}; "
                         f"train with --softmax {src.softmax} --{'' if src.tie_weights else 'no-'}tie-weights")
@@ -78,8 +82,9 @@ def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, v
     with torch.no_grad():
         model.lstm.load_state_dict(source.lstm.state_dict())
         if model.embed is not None:  # tied under the adaptive softmax, the output rows are the embeddings
-            model.embed.weight.copy_(source.embed.weight.mean(0))
-            model.embed.weight[new] = source.embed.weight[old]
+            table = source.embedding_table()
+            model.embed.weight.copy_(table.mean(0))
+            model.embed.weight[new] = table[old]
         copied = _copy_output(model, source, new, old)
     return Transfer(model.state_dict(), len(new), copied, len(vocab))
 
@@ -93,6 +98,8 @@ def _copy_output(model: WordLSTM, source: WordLSTM, new: torch.Tensor, old: torc
     embedding. (Copying the words that changed part too, whole into the head or fitted through a
     cluster's projection, did worse: docs/recipe.md#tried-and-not-kept.)"""
     if not model.adaptive:
+        if source.adaptive:  # into a vocabulary too small for it: tied, the embeddings were the output rows
+            return len(new)
         if not model.config.tie_weights:  # tied: the embedding's copy was this
             model.head.weight[new] = source.head.weight[old]
         model.head.bias[new] = source.head.bias[old]

@@ -131,6 +131,12 @@ class Vocab:
         for matching a text against the corpus, where an unknown word matches nothing)."""
         return [self.stoi.get(w, -1) for w in tokens]
 
+    def coverage(self, other: "Vocab") -> float:
+        """The share of this vocabulary's text (its tokens, by count) whose words `other` knows: how much of a
+        text a model of `other`'s vocabulary has already read words of."""
+        total = sum(self.counts)
+        return sum(c for w, c in zip(self.itos, self.counts) if w in other.stoi) / total if total else 0.0
+
     def encode_prompt(self, text: str) -> Encoded:
         """encode(), but a prompt with no known word is an error that names the words."""
         enc = self.encode(text)

@@ -11,11 +11,11 @@ import os
 import gradio as gr
 import torch
 
-from wordlstm import (Corpus, ModelConfig, TrainConfig, UserError, defaults, load_checkpoint, load_corpus,
-                      stream, train)
+from wordlstm import Corpus, ModelConfig, TrainConfig, UserError, defaults, load_corpus, stream, train
 from wordlstm.errors import capital, count
 from wordlstm.planning.auto import MAX_MEMBERS
 from wordlstm.planning.limits import Admission, Limits
+from wordlstm.planning.start import default_model
 from wordlstm.planning.planner import Ask, plan_training, sentence
 from wordlstm.serve import zerogpu
 from wordlstm.serve.runs import KEEP
@@ -32,7 +32,6 @@ from wordlstm.use.suggest import append
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_CORPUS = os.path.join(HERE, "data", "anna.txt")
-DEFAULT_MODEL = os.path.join(HERE, "models", "anna")
 MAX_UPLOAD = os.environ.get("WORDLSTM_MAX_UPLOAD", "25mb")
 TRAIN_CONCURRENCY = int(os.environ.get("WORDLSTM_TRAIN_CONCURRENCY", "1"))  # trainings at once
 RUN_TRAINING = zerogpu.training_function()  # train(), or through a ZeroGPU lease on such a Space
@@ -54,7 +53,7 @@ def sample_corpus():
     return load_corpus(SAMPLE_CORPUS)
 
 
-DEFAULT = load_checkpoint(DEFAULT_MODEL) if os.path.isdir(DEFAULT_MODEL) else None  # read-only, shared by all
+DEFAULT = default_model()  # models/anna, read-only, shared by all (None where there is none)
 
 
 def new_session() -> Session:
@@ -84,28 +83,29 @@ def use_sample(seq_len, session: Session):
 
 # -- Train ----------------------------------------------------------------------
 def ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr, batch_size,
-        min_count, softmax, size=defaults.AUTO, branches="auto", members="auto") -> Ask:
+        min_count, softmax, size=defaults.AUTO, branches="auto", members="auto", start=defaults.AUTO) -> Ask:
     """The page's settings as an Ask."""
     return Ask.from_form(size, epochs=epochs, max_seconds=max_seconds, branches=branches, members=members,
-                         min_count=min_count, seed=int(seed), seq_len=int(seq_len), stride=int(stride) or None,
-                         batch_size=int(batch_size), lr=float(lr), embed_dim=int(embed_dim),
-                         hidden_size=int(hidden_size), num_layers=int(num_layers), dropout=float(dropout),
-                         softmax=softmax)
+                         min_count=min_count, start=start, seed=int(seed), seq_len=int(seq_len),
+                         stride=int(stride) or None, batch_size=int(batch_size), lr=float(lr), softmax=softmax,
+                         embed_dim=int(embed_dim), hidden_size=int(hidden_size), num_layers=int(num_layers),
+                         dropout=float(dropout))
 
 
 @user_error
 def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-             batch_size, min_count, softmax, session: Session, size=defaults.AUTO, branches="auto",
+             batch_size, min_count, softmax, start_from, session: Session, size=defaults.AUTO, branches="auto",
              members="auto") -> str:
     """What training with these settings would cost on the session's text (or the
     sample), and whether it fits this server: the settings panel's live line."""
-    corpus = session.corpus or sample_corpus()
+    corpus, (start, source) = session.corpus or sample_corpus(), session.start(start_from, fetch=False)
     asked = ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
-                batch_size, min_count, softmax, size, branches, members)
+                batch_size, min_count, softmax, size, branches, members, start)
     name = f"`{os.path.basename(corpus.name)}`" if session.corpus else "the sample, *Anna Karenina*, until you pick one"
     text = f"on {name} ({count(len(corpus.ids), 'token')}, {count(corpus.vocab_size_at(asked.min_count), 'word')})"
     try:
-        planned = plan_training(corpus, asked, device=TRAINS_ON, admission=ADMISSION)
+        planned = plan_training(corpus, asked, device=TRAINS_ON, admission=ADMISSION, source=source,
+                                default=session.default)
     except UserError as e:
         return f"**Does not fit this server** {text}: {e}."
     why = f"\n\n*{sentence(planned.why)}*" if planned.why else ""
@@ -123,10 +123,11 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         raise gr.Error("a training is already running in this session; stop it first")
     paths = tuple(uploaded(f, session, (".txt", ".zip")) for f in corpus or [])
     text = session.text_to_train(paths, int(min_count), ADMISSION)
-    source, source_name = session.start(start_from, start_repo)
+    start, source = session.start(start_from, start_repo)
     planned = plan_training(text, ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
                                       num_layers, dropout, lr, batch_size, min_count, softmax, size, branches,
-                                      members), device=TRAINS_ON, admission=ADMISSION, start=source)
+                                      members, start), device=TRAINS_ON, admission=ADMISSION, source=source,
+                            default=session.default)
     job = session.job = TrainingThread(text.ids, planned.model, planned.train, run=RUN_TRAINING,
                                        sampler=LiveSampler(text.vocab), init=planned.init and planned.init.state,
                                        schedule=planned.schedule)
@@ -144,7 +145,7 @@ def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, h
         raise
     if job.error is not None:
         raise job.error  # a UserError becomes one line (user_error); anything else is a bug, shown as one
-    run, watch.status = session.finished(job, planned, source_name)
+    run, watch.status = session.finished(job, planned)
     yield (*watch.views(), model_note(session), run.zip, runs_table(session), *prompts_for(session),
            gr.Markdown(visible=False), runs_menu(session), watch.progress, gr.Button(visible=True), session)
 
@@ -268,7 +269,8 @@ with Blocks(title="wordlstm") as demo:
                     members = gr.Dropdown(MODELS, value="auto", label="Models", info="auto: one, or 2-4 where the "
                                           "budget holds many epochs; K: K models, their probabilities averaged")
                     start_from = gr.Radio(Session.START_FROM, value=Session.START_FROM[0], label="Start from",
-                                          info="another model's weights (a warm start: a small text learns far more)")
+                                          info="auto: the default model for a small text in words it knows (a warm "
+                                               "start: it learns far more), else new; the estimate says which")
                     start_repo = gr.Textbox("", label="Hub model to start from", placeholder="alice/anna-lstm",
                                             info="for \"a Hub model\": its shapes replace the settings below")
                 with gr.Row():
@@ -378,7 +380,7 @@ with Blocks(title="wordlstm") as demo:
     settings = dict(epochs=epochs, max_seconds=max_seconds, seed=seed, seq_len=seq_len, stride=stride,
                     embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
                     batch_size=batch_size, min_count=min_count, softmax=softmax, size=size, branches=branches,
-                    members=members)
+                    members=members, start_from=start_from)
     shape = dict(embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
                  batch_size=batch_size)  # what a size sets among the sliders
     size.change(lambda name: [defaults.size_settings(name)[k] for k in shape], [size], list(shape.values()),
@@ -390,15 +392,15 @@ with Blocks(title="wordlstm") as demo:
     # and an estimate of an earlier budget stayed on the page.
     gr.on([demo.load, corpus_md.change] + [c.change for c in settings.values()], **show_estimate,
           api_name="estimate")
-    in_advanced = {k: c for k, c in settings.items() if k != "max_seconds"} | dict(start_from=start_from)
+    in_advanced = {k: c for k, c in settings.items() if k != "max_seconds"}
     gr.on([c.change for c in in_advanced.values()], lambda *v: advanced_block(**dict(zip(in_advanced, v))),
           list(in_advanced.values()), [advanced], queue=False, api_visibility="private")
     corpus_file.upload(use_upload, [corpus_file, seq_len, session], [corpus_md, top_words, session],
                        api_name="upload_corpus")
     sample_btn.click(use_sample, [seq_len, session], [corpus_md, top_words, corpus_file, session],
                      api_name="use_sample")
-    train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, **settings, start_from=start_from,
-                                            start_repo=start_repo, session=session),
+    train_btn.click(train_model, inputs_for(train_model, corpus=corpus_file, **settings, start_repo=start_repo,
+                                            session=session),
                     [status_md, plot, samples, model_md, download, runs, examples, prompt, writing, curve_md,
                      run_number, progress_md, write_btn, session], api_name="train", show_progress_on=[progress_md],
                     concurrency_id="train", concurrency_limit=TRAIN_CONCURRENCY)

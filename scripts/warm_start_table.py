@@ -5,7 +5,8 @@ tokens: the measurements behind auto's start (docs/recipe.md#warm-start).
     python scripts/warm_start_table.py --seconds 60 --slices 100000 250000 --foreign ../shared/corpora/*.txt
 
 Each cell is `wordlstm bench --no-baseline --size auto` (the defaults, the bench's held-out tail), run one
-at a time; prints a Markdown row per text and start, then one JSON line with every figure.
+at a time; prints a Markdown row per text (its tokens, the share the default model's words cover, each
+start's perplexities, warm over new, and what auto chooses), then one JSON line with every figure.
 """
 import argparse
 import json
@@ -15,6 +16,9 @@ import subprocess
 import sys
 import tempfile
 
+from wordlstm.planning.defaults import AUTO
+from wordlstm.planning.start import choose_start, default_model
+from wordlstm.text.data import load_corpus
 from wordlstm.text.tokenizer import tokenize
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -80,14 +84,16 @@ def main():
                 for start in args.starts:
                     r = bench(path, args.seconds, seed, start)
                     ppl.setdefault(start, []).append(r["val_ppl"])
-                    print(f"{name} seed {seed} {os.path.basename(start)}: {r['val_ppl']} ({r.get('start', '')})",
+                    print(f"{name} seed {seed} {os.path.basename(start)}: {r['val_ppl']} (from {r['start']})",
                           file=sys.stderr, flush=True)
             new, warm = (statistics.mean(ppl[s]) for s in args.starts[:2])
-            rows.append({"text": name, "tokens": r["tokens"], "coverage": r.get("coverage"), "seconds": args.seconds,
-                         **{os.path.basename(s): ppl[s] for s in args.starts}, "ratio": round(warm / new, 3)})
+            auto = choose_start(load_corpus(path), AUTO, default=default_model()).name  # what the defaults do
+            rows.append({"text": name, "tokens": r["tokens"], "coverage": r["coverage"], "seconds": args.seconds,
+                         **{os.path.basename(s): ppl[s] for s in args.starts}, "ratio": round(warm / new, 3),
+                         "auto": auto})
             cells = " | ".join(" / ".join(f"{v:.1f}" for v in ppl[s]) for s in args.starts)
-            print(f"| {name} | {r['tokens']:,} | {r.get('coverage', '')} | {args.seconds:g} s | {cells} "
-                  f"| **{warm / new:.2f}** |", flush=True)
+            print(f"| {name} | {r['tokens']:,} | {r['coverage']:.1%} | {args.seconds:g} s | {cells} "
+                  f"| **{warm / new:.2f}** | {auto} |", flush=True)
     print(json.dumps(rows))
 
 

@@ -227,7 +227,7 @@ def test_the_models_menu_trains_an_ensemble(url, corpus):
     assert config["model"]["members"] == config["metrics"]["members"] == 2
     assert [r["member"] for r in config["schedule"]["runs"]] == [0, 1]
     assert "an ensemble of 2 models trained apart" in out[0] and "It is an ensemble of 2 such models" in card
-    assert "2 models" in out[5]["data"][0][2]  # the Runs table says so
+    assert "2 models" in out[5]["data"][0][3]  # the Runs table says so
     estimate = client(url).predict(epochs=0, max_seconds=300, seed=0, **SMALL, members=3, api_name="/estimate")
     assert "an ensemble of 3 models trained apart" in estimate and "as asked" in estimate
 
@@ -323,7 +323,7 @@ def test_a_freed_run_leaves_no_files(tiny_corpus, monkeypatch):
     result = TrainResult(val_loss=2.0, steps=3, epochs=1.0, tokens=90, seconds=0.5, train_seconds=0.4, device="cpu",
                          stopped=False)
     for _ in range(3):
-        session.record(model, result, TrainConfig())
+        session.record(model, result, TrainConfig(), "a new model")
     assert sorted(os.listdir(session.folder())) == ["run-3", "wordlstm-run-3.zip"]
     assert [run.ckpt is None for run in session.runs.all] == [True, True, False]
     assert session.ckpt is session.runs.all[-1].ckpt and session.source == "run 3, trained here"
@@ -367,7 +367,7 @@ def test_a_training_can_start_from_the_current_model(url, corpus):
                      api_name="/train")
     assert ppl(warm) < 0.8 * ppl(fresh)
     newest, older = warm[5]["data"][:2]
-    assert newest[2].endswith(f"from run {older[0]}, trained here")
+    assert newest[2] == f"run {older[0]}, trained here (100% of its words known)" and older[2] == "a new model"
     with pytest.raises(AppError, match="type the repo id of the Hub model to start from"):
         c.predict(corpus=path, epochs=1, max_seconds=0, **SMALL, start_from="a Hub model", api_name="/train")
 

@@ -138,8 +138,8 @@ def test_the_apps_runs_table_names_the_models_and_counts_their_memory(tiny_corpu
 
     model_cfg, cfg, schedule = settings(tiny_corpus, members=2)
     model, result = trained(tiny_corpus.ids, model_cfg, cfg, schedule)
-    run = Runs(str(tmp_path)).record(model, tiny_corpus, result, cfg, schedule=schedule)
+    run = Runs(str(tmp_path)).record(model, tiny_corpus, result, cfg, "a new model", schedule=schedule)
     assert run.ckpt.config["schedule"] == schedule.as_dict()
-    assert ", 2 models, " in run.row[2] and isinstance(run.ckpt.model, Ensemble)
+    assert ", 2 models, " in run.row[3] and isinstance(run.ckpt.model, Ensemble)
     one = sum(p.numel() * p.element_size() for p in model.members[0].parameters())
     assert run.memory == f"{2 * one / 2**20:.1f} MB"

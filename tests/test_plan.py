@@ -28,7 +28,7 @@ def text(tmp_path):
 
 def decided(planned):
     """What a plan decides, its estimate left out (admission may time a real step near a limit)."""
-    return planned.size, planned.model, planned.train, planned.schedule, planned.why
+    return planned.size, planned.model, planned.train, planned.schedule, planned.why, planned.start.name
 
 
 def cli_plan(*flags):
@@ -39,7 +39,7 @@ def cli_plan(*flags):
 def app_plan(corpus, **controls):
     app = pytest.importorskip("app")  # needs gradio, the app extra
     asked = app.ask(**{"epochs": 0, "max_seconds": 60, "seed": 0, **SLIDERS, **controls})
-    return plan_training(corpus, asked, device="cpu")
+    return plan_training(corpus, asked, device="cpu", default=app.DEFAULT)
 
 
 @pytest.mark.parametrize("seconds", [2, 600])  # one run, and branches on a longer budget
@@ -52,6 +52,7 @@ def test_the_cli_the_bench_and_the_app_plan_the_same_asks_alike(text, tmp_path, 
     app = app_plan(corpus, max_seconds=seconds, seed=42)
     assert decided(replace(app, train=replace(app.train, device="cpu"))) == decided(cli)  # the page has no device
     assert seconds < 600 or len(cli.schedule.runs) > 1
+    assert cli.start.name == "the default model"  # a small text in words the novel has: auto's warm start
 
 
 def test_a_shape_unlike_the_sizes_unties_its_weights_and_says_so_everywhere(text, tmp_path):
@@ -104,5 +105,5 @@ def test_the_estimate_and_autos_line_count_the_same_epochs():
         assert counts[0] == counts[1]
         assert f"in all, shared by its {len(planned.schedule.runs)} runs" in planned.summary()
     app = pytest.importorskip("app")
-    line = app.estimate(0, 60, 0, **SLIDERS, session=app.new_session())
+    line = app.estimate(0, 60, 0, **SLIDERS, start_from="auto", session=app.new_session())
     assert re.search(r"\d+ [MG]B of memory", line) and " gb" not in line and " mb" not in line

@@ -106,7 +106,8 @@ def test_init_from_in_the_cli_is_recorded_in_the_config_and_the_card(tmp_path, t
     recorded = json.loads((tmp_path / "m" / "config.json").read_text())["init_from"]
     assert recorded["source"] == str(tiny_checkpoint) and recorded["vocab_size"] == words
     assert recorded["shared_words"] == words - 4  # "new", "word", "or", "two": the rest is in the tiny text
-    assert f"Initialised from `{tiny_checkpoint}`" in (tmp_path / "m" / "README.md").read_text()
+    assert f"Started from {tiny_checkpoint} (a warm start)" in (tmp_path / "m" / "README.md").read_text()
+    assert f"; started from {tiny_checkpoint})" in r.stdout  # the summary line
     # Without shape flags, the source's shape (16x1, tied or not as it is), whatever the size's defaults.
     plain = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), str(corpus), "--out",
                             str(tmp_path / "n"), "--init-from", str(tiny_checkpoint), "--epochs", "1",

@@ -32,8 +32,9 @@ from wordlstm import (SIZES, LiveSampler, ModelConfig, NgramIndex, TrainConfig, 
 from wordlstm.commands.cli import ArgumentParser
 from wordlstm.model.ensemble import Ensemble, members
 from wordlstm.planning.cost import cluster_shares, cluster_widths, flops_per_token, plan
-from wordlstm.planning.defaults import MIN_WORDS, SIZE_NAMES
+from wordlstm.planning.defaults import AUTO, MIN_WORDS, SIZE_NAMES
 from wordlstm.planning.planner import Ask, plan_training
+from wordlstm.planning.start import NEW, default_model
 from wordlstm.share.hub import load_model
 from wordlstm.training.device import use_bf16
 from wordlstm.use.suggest import Suggester
@@ -103,16 +104,18 @@ ABLATION = [
 
 
 def bench_plan(corpus, seconds, device, softmax="auto", precision="auto", size="small", branches=None, seed=42,
-               start=None, **recipe):
+               start=AUTO, **recipe):
     """The bench's training: `size`'s (auto's choice for "auto") at `seed`, with `recipe`'s changes to the
-    configs, from checkpoint `start` or a new model, planned as the app and the CLI plan theirs."""
+    configs, from `start` (auto, new, or a model's folder or repo id), planned as the app and the CLI plan theirs."""
     settings = dict(seed=seed, device=device, precision=precision, softmax=softmax, **recipe)
-    return plan_training(corpus, Ask(size, max_seconds=seconds, branches=branches, settings=settings),
-                         device=str(pick_device(device)), start=start)
+    source = None if start in (AUTO, NEW) else load_model(start)
+    return plan_training(corpus, Ask(size, max_seconds=seconds, branches=branches, settings=settings, start=start),
+                         device=str(pick_device(device)), source=source, default=default_model())
 
 
 def train_ours(corpus, seconds, device, softmax="auto", precision="auto", size="small", branches=None, **recipe):
-    """Train the bench's plan; returns the model, its configs, the TrainResult and the protocol's validation loss."""
+    """Train the bench's plan; returns the model, the TrainingPlan, the TrainResult and the protocol's validation
+    loss."""
     planned = bench_plan(corpus, seconds, device, softmax, precision, size, branches, **recipe)
     if planned.why:
         print(planned.why, file=sys.stderr)
@@ -121,7 +124,7 @@ def train_ours(corpus, seconds, device, softmax="auto", precision="auto", size="
     # The protocol's figure: the kept weights on the whole tail. The loop's last validation
     # may read only part of it, to end within the time budget.
     _, val_ids = split(corpus.ids, cfg.seq_len, cfg.val_fraction)
-    return model, model_cfg, cfg, result, evaluate(model, val_ids, cfg.seq_len)
+    return model, planned, result, evaluate(model, val_ids, cfg.seq_len)
 
 
 def without(model, **off):
@@ -138,7 +141,7 @@ def bench_ablation(path, seconds, device) -> list[dict]:
     corpus = load_corpus(path)
     rows = []
     for name, recipe in ABLATION:
-        _, _, _, result, val_loss = train_ours(corpus, seconds, device, **recipe)
+        _, _, result, val_loss = train_ours(corpus, seconds, device, **recipe)
         rows.append({"recipe": name, "val_ppl": round(math.exp(val_loss), 1), "epochs": round(result.epochs, 2),
                      "seconds": round(result.seconds, 1), "stopped_early": result.stopped_early,
                      "train_tokens_per_s": round(result.tokens_per_s)})
@@ -162,9 +165,9 @@ def admission_check(corpus, model_cfg, cfg, result, device) -> dict:
 
 def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto", **recipe):
     corpus, report = bench_prep(path)
-    if recipe.get("start") is not None:
-        report.update(coverage=round(corpus.vocab.coverage(recipe["start"].vocab), 3))
-    model, model_cfg, cfg, result, val_loss = train_ours(corpus, seconds, device, softmax, precision, **recipe)
+    model, planned, result, val_loss = train_ours(corpus, seconds, device, softmax, precision, **recipe)
+    model_cfg, cfg, default = planned.model, planned.train, default_model()
+    report.update(start=planned.start.name, coverage=default and round(corpus.vocab.coverage(default.vocab), 3))
     # Forward + backward (3x forward) FLOPs per training token, the clusters weighted by the text's words;
     # an ensemble's members train one at a time, so a token goes through one of them.
     shares = cluster_shares(model_cfg, corpus.vocab.counts)
@@ -307,8 +310,9 @@ def parse_args(argv=None):
                    help="ours: after the first run, this many more from its best weights, the model their mean "
                         "(default: auto's choice; with a named size, 0)")
     p.add_argument("--seed", type=int, default=42, help="ours: the training's seed")
-    p.add_argument("--init-from", default="new", metavar="DIR_OR_REPO_ID",
-                   help="ours: the model to start from (a warm start), or new")
+    p.add_argument("--init-from", default=AUTO, metavar="auto|new|DIR_OR_REPO_ID",
+                   help="ours: where the weights start, as `wordlstm train --init-from` (auto: the default model "
+                        "for a small text in words it knows, else new; with the book's size, always new)")
     p.add_argument("--prep-only", action="store_true",
                    help="only read, clean, count and encode the corpus (ours); print one JSON line")
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
@@ -348,8 +352,7 @@ def main():
         baseline = bench_baseline(args.baseline, args.corpus, args.seconds, args.gen_tokens, device)
     print(f"running ours for {args.seconds:g} s of training...", file=sys.stderr)
     ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device, args.softmax, args.precision,
-                      size=args.size, branches=args.branches, seed=args.seed,
-                      start=None if args.init_from == "new" else load_model(args.init_from))
+                      size=args.size, branches=args.branches, seed=args.seed, start=args.init_from)
     if baseline:
         div = lambda a, b: round(a / b, 2) if b else None  # noqa: E731
         ratios = {"prep_time": div(baseline["prep_seconds"], ours["prep_seconds"]),
@@ -367,7 +370,8 @@ def print_table(args, ours: dict, baseline: dict | None, ratios: dict):
             ("train tokens/s", "train_tokens_per_s", "train_tokens_per_s"), ("val perplexity", "val_ppl", "val_ppl"),
             ("gen tokens/s", "gen_tokens_per_s", "gen_tokens_per_s")]
     print(f"corpus {args.corpus}: {ours['tokens']:,} tokens, {ours['vocab_size']:,} words; "
-          f"{args.seconds:g} s of training each; torch {torch.__version__}, {torch.get_num_threads()} threads")
+          f"{args.seconds:g} s of training each, ours from {ours['start']}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
     print(f"{'':16}{'ours':>12}{'book':>12}{'ratio':>9}")
     for label, key, rkey in rows:
         b = baseline[key] if baseline else float("nan")

@@ -26,6 +26,7 @@ from wordlstm.errors import count
 from wordlstm.planning.defaults import AUTO, SIZE_NAMES, TIME_BUDGET, size_settings
 from wordlstm.planning.limits import Admission, Limits
 from wordlstm.planning.planner import Ask, plan_runs, plan_training
+from wordlstm.planning.start import NEW, default_model
 from wordlstm.share.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.share.hub import load_model
 from wordlstm.training.trainer import trained_config
@@ -41,9 +42,11 @@ def parse_args(argv=None):
                         "document (with --resume: the recorded ones)")
     p.add_argument("--out", default=None, help="checkpoint folder to write (created or replaced; with --resume: that folder)")
     p.add_argument("--resume", metavar="DIR", default=None, help="continue the run saved in DIR, with its settings")
-    p.add_argument("--init-from", metavar="DIR_OR_REPO_ID", default=None,
-                   help="start from this model's weights (a checkpoint folder or a Hub repo id): its shape, its LSTM, "
-                        "and the rows of the words both vocabularies share; the new text keeps its own vocabulary")
+    p.add_argument("--init-from", metavar="auto|new|DIR_OR_REPO_ID", default=AUTO,
+                   help="where the weights start: auto (the default: from the default model for a small text in "
+                        "words it knows, else new; it says which and why), new, or this model's (a checkpoint "
+                        "folder or a Hub repo id): its shape, its LSTM, and the rows of the words both vocabularies "
+                        "share; the new text keeps its own vocabulary")
     p.add_argument("--size", choices=SIZE_NAMES, default=AUTO,
                    help="auto (the default: the size and branches that make the most of the budget on this device and "
                         "text; it says what it chose and why), small (the book's 128x3), medium (256x2) or large "
@@ -144,7 +147,8 @@ def ask(args) -> Ask:
     if "patience" in given:
         given["patience"] = given["patience"] or None  # 0: never
     return Ask(args.size, epochs=epochs, max_seconds=max_seconds, branches=getattr(args, "branches", None),
-               members=getattr(args, "members", None), settings=given)
+               members=getattr(args, "members", None), settings=given,
+               start=args.init_from)
 
 
 def budget(epochs, max_seconds):
@@ -157,7 +161,8 @@ BEFORE_THE_RECIPE = {"schedule": "constant", "shuffle": False, "patience": None}
 
 
 def settings(args, rank: int = 0):
-    """(corpus, the TrainingPlan, what its weights started from) for a new run, or for the run in --resume."""
+    """(corpus, the TrainingPlan, where its weights started: config.json's "start" and "init_from") for a new
+    run, or for the run in --resume."""
     if args.resume:
         return resumed(args)
     if not args.corpus or not args.out:
@@ -167,14 +172,15 @@ def settings(args, rank: int = 0):
         check_writable(args.out)  # fail now, not after an hour of training
     asked = ask(args)
     device = str(pick_device(asked.settings.get("device", TrainConfig.device)))
-    start = load_model(args.init_from) if args.init_from else None
-    planned = plan_training(corpus, asked, device=device, admission=admission(device), start=start)
-    return corpus, planned, planned.init and planned.init.describe(args.init_from)
+    source = None if args.init_from in (AUTO, NEW) else load_model(args.init_from)
+    planned = plan_training(corpus, asked, device=device, admission=admission(device), source=source,
+                            default=default_model())
+    return corpus, planned, origin(planned.start.name, planned.init and planned.init.describe(planned.start.name))
 
 
 def resumed(args):
     """settings() for --resume: the recorded run, with a new budget if one is given."""
-    if args.init_from:
+    if args.init_from != AUTO:
         raise UserError("--init-from starts a new run; a resumed run goes on from its own weights")
     config = read_config(args.resume)
     given = TrainConfig.pick(vars(args))
@@ -196,7 +202,13 @@ def resumed(args):
     device = str(pick_device(cfg.device))
     planned = plan_runs(corpus, recorded_model_config(config, args.resume), cfg, Schedule.of(cfg), device=device,
                         admission=admission(device))
-    return corpus, planned, config.get("init_from")
+    init_from = config.get("init_from")
+    return corpus, planned, origin(config.get("start") or (init_from and init_from["source"]), init_from)
+
+
+def origin(start: str | None, init_from: dict | None) -> dict:
+    """What config.json records of where a run's weights started (a run saved before 0.19.0 may not say)."""
+    return {**({"start": start} if start else {}), **({"init_from": init_from} if init_from else {})}
 
 
 def admission(device: str) -> Admission | None:
@@ -291,7 +303,7 @@ def main():
     resume = load_train_state(args.resume) if args.resume else None
     if resume is not None and "max_seconds" in vars(args):  # a new budget is time from now on, not in all
         resume = replace(resume, position=replace(resume.position, elapsed=0.0))
-    corpus, planned, init_from = settings(args, rank)
+    corpus, planned, started = settings(args, rank)
     model_cfg, cfg, schedule, init = planned.model, planned.train, planned.schedule, planned.init
     if args.dry_run:
         print(f"{corpus.name}: {count(len(corpus.ids), 'token')}, {count(len(corpus.vocab), 'word')}\n"
@@ -311,7 +323,7 @@ def main():
             model.load_state_dict(state.position.best or state.model)
         save_checkpoint(args.out, model, corpus.vocab, train=asdict(cfg), schedule=schedule.as_dict(),
                         metrics=metrics, corpus=corpus.info(), command=command, resume=state,
-                        **({"init_from": init_from} if init_from else {}),
+                        **started,
                         corpus_ids=corpus.ids if final else None)  # the card's originality: once, at the end
         saved[:] = [state]
 
@@ -340,15 +352,16 @@ def main():
         save(result.metrics(), saved[0], final=True)  # the last state, with the final metrics
     if track is not None:
         track.finish({**result.metrics(), "tokens_per_s": result.tokens_per_s})
-    print(summary(result, cfg.patience))
+    print(summary(result, cfg.patience, started.get("start")))
     print(f"saved {os.path.abspath(args.out)}")
 
 
-def summary(result, patience: int | None) -> str:
-    """How the training ended, in one line for the terminal."""
+def summary(result, patience: int | None, start: str | None = None) -> str:
+    """How the training ended, and where it started, in one line for the terminal."""
     partial = f", validated on {result.val_coverage:.0%} of the tail: the time budget" if result.val_coverage < 1 else ""
     if result.stopped_early:
         partial += f"; {result.early_note(patience)}"
     return (f"val_loss {result.val_loss:.4f}  val_ppl {result.val_ppl:.2f}  ({result.steps} steps, "
-            f"{result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''}{partial})")
+            f"{result.seconds:.0f} s on {result.device}{', stopped' if result.stopped else ''}{partial}"
+            f"{f'; started from {start}' if start else ''})")
 

@@ -16,6 +16,7 @@ from .auto import choose
 from .cost import Plan, plan
 from .defaults import AUTO, configs, size_settings, tied
 from .limits import Admission
+from .start import Start, choose_start
 
 
 @dataclass(frozen=True)
@@ -28,17 +29,18 @@ class Ask:
     members: int | None = None
     settings: dict = field(default_factory=dict)  # ModelConfig's and TrainConfig's settings, by name
     min_count: int | None = None  # the vocabulary's, where it differs from the corpus's
+    start: str = AUTO  # "auto": auto's rule (planning/start.py); "new"; or the name of the model given to start from
 
     @classmethod
     def from_form(cls, size: str, *, epochs, max_seconds, branches="auto", members="auto", min_count=None,
-                  **controls) -> "Ask":
+                  start=AUTO, **controls) -> "Ask":
         """A form's values (the app's page): 0 epochs or seconds for none, "auto" in a menu for the planner's
         choice, and each control (a setting by name) asking for its value only where it is not the size's."""
         def picked(choice) -> int | None:
             return None if str(choice) in ("auto", "", "None") else int(choice)
         return cls(size, epochs=int(epochs or 0) or None, max_seconds=float(max_seconds or 0) or None,
                    branches=picked(branches), members=picked(members), settings=settings_asked(controls, size),
-                   min_count=min_count and int(min_count))
+                   min_count=min_count and int(min_count), start=start)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class TrainingPlan:
     cost: Plan  # the estimate: memory, time per epoch
     why: str  # one line for people: what auto chose and why, a warm start, a capped budget ("" for none)
     init: Transfer | None = None  # a warm start's weights, and what they share with the text
+    start: Start = Start(None, "a new model")  # where it starts, and why
 
     def ends(self) -> str:
         """Which bound will end the training, for people; for runs that share a budget, the epochs it holds
@@ -80,10 +83,11 @@ def sentence(text: str) -> str:
 
 
 def plan_training(corpus: Corpus, ask: Ask, *, device: str = "cpu", admission: Admission | None = None,
-                  start=None, time_scale: float | None = None) -> TrainingPlan:
+                  source=None, default=None, time_scale: float | None = None) -> TrainingPlan:
     """The training of `corpus` that `ask` describes, on `device` (a torch device's name). admission: the
     server's limits, which cap the budget and refuse what does not fit (UserError); None: estimate only.
-    start: a checkpoint to start from (a warm start: its shape replaces the size's)."""
+    source: the checkpoint the user gave to start from, named by ask.start (a warm start: its shape replaces
+    the size's); default: the default model (start.default_model()), which auto may start from."""
     Schedule.check(ask.members, ask.branches)  # before auto counts epochs per model
     vocab_size = corpus.vocab_size_at(ask.min_count) if ask.min_count else len(corpus.vocab)
     given = dict(ask.settings)
@@ -97,16 +101,17 @@ def plan_training(corpus: Corpus, ask: Ask, *, device: str = "cpu", admission: A
             notes.append("its weights untied: the embedding size asked for is not the hidden size")
     model_cfg, cfg = configs(choice.size, vocab_size, **given, epochs=ask.epochs, max_seconds=ask.max_seconds,
                              documents=corpus.documents)
-    init = None
-    if start is not None:
-        model_cfg, init = warm_start(start, model_cfg, corpus.vocab, ask.settings)
-        notes.append(f"it starts from the given model, in its shape ({model_cfg.num_layers}x{model_cfg.hidden_size}): "
-                     f"{init.shared:,} of the text's {len(corpus.vocab):,} words shared, {init.copied_output:,} with "
-                     "their output rows")
+    start, init = choose_start(corpus, ask.start, source, default, shape_asked(ask.size, ask.settings)), None
+    if start.source is not None:
+        model_cfg, init = warm_start(start.source, model_cfg, corpus.vocab, ask.settings)
+        notes.append(start.why or f"it starts from {start.name}, in its shape ({model_cfg.num_layers}x"
+                     f"{model_cfg.hidden_size}): it knows {init.coverage:.0%} of your text's words")
+    elif start.why:
+        notes.append(start.why)
     schedule = Schedule.of(cfg, choice.members, choice.branches, choice.run_epochs, choice.fill)
     planned = plan_runs(corpus, model_cfg, cfg, schedule, device=device, admission=admission, size=choice.size,
                         time_scale=choice.time_scale)
-    return replace(planned, why="; ".join(filter(None, [*notes, planned.why])), init=init)
+    return replace(planned, why="; ".join(filter(None, [*notes, planned.why])), init=init, start=start)
 
 
 def plan_runs(corpus: Corpus, model_cfg: ModelConfig, cfg: TrainConfig, schedule: Schedule, *, device: str = "cpu",
@@ -122,6 +127,11 @@ def plan_runs(corpus: Corpus, model_cfg: ModelConfig, cfg: TrainConfig, schedule
     why = "" if capped.max_seconds == cfg.max_seconds else \
         f"the time budget is capped at {capped.max_seconds:.0f} s, {admission.limits.place}'s limit"
     return TrainingPlan(size, model_cfg, capped, schedule, cost, why)
+
+
+def shape_asked(size: str, settings: dict) -> dict:
+    """The model shape a user asked for: a named size's (none for auto's), and the settings given by name."""
+    return {**(size_settings(size) if size != AUTO else {}), **settings}
 
 
 def settings_asked(controls: dict, size: str) -> dict:

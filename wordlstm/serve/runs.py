@@ -29,28 +29,32 @@ class Run:
 
 class Runs:
     """A session's runs, oldest first, written under `folder`."""
-    COLUMNS = ["run", "text", "settings", "seconds", "steps", "tokens/s", "validation perplexity", "model in memory"]
+    COLUMNS = ["run", "text", "started from", "settings", "seconds", "steps", "tokens/s", "validation perplexity",
+               "model in memory"]
     keep = KEEP  # how many runs' models are kept
 
     def __init__(self, folder: str):
         self.folder, self.all = folder, []
 
-    def record(self, model, corpus: Corpus, result, cfg, init_from: dict | None = None, schedule=None) -> Run:
-        """Save a finished training (its model, the TrainResult, the TrainConfig and Schedule) as the next run."""
+    def record(self, model, corpus: Corpus, result, cfg, start: str, init_from: dict | None = None,
+               schedule=None) -> Run:
+        """Save a finished training (its model, the TrainResult, the TrainConfig and Schedule; where it started
+        and what it took from there) as the next run."""
         number = len(self.all) + 1
         folder = os.path.join(self.folder, f"run-{number}")
         save_checkpoint(folder, model, corpus.vocab, train=asdict(cfg), metrics=result.metrics(),
                         **({"schedule": schedule.as_dict()} if schedule is not None else {}),
-                        corpus=corpus.info(), corpus_ids=corpus.ids, **({"init_from": init_from} if init_from else {}))
+                        corpus=corpus.info(), corpus_ids=corpus.ids, start=start,
+                        **({"init_from": init_from} if init_from else {}))
         m = model.config
         settings = (f"{m.num_layers}x{m.hidden_size} {m.softmax}" + (f", {m.members} models" if m.members > 1 else "")
                     + f", dropout {m.dropout}, seq {cfg.seq_len}, "
-                    f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}"
-                    + (f", from {init_from['source']}" if init_from else ""))
+                    f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}")
+        known = f" ({init_from['coverage']:.0%} of its words known)" if init_from else ""
         run = Run(number, corpus, load_checkpoint(folder),
                   pack(folder, os.path.join(self.folder, f"wordlstm-run-{number}.zip")),
-                  [number, os.path.basename(corpus.name), settings, round(result.seconds, 1), result.steps,
-                   round(result.tokens_per_s), round(result.val_ppl, 1)])
+                  [number, os.path.basename(corpus.name), start + known, settings, round(result.seconds, 1),
+                   result.steps, round(result.tokens_per_s), round(result.val_ppl, 1)])
         self.all.append(run)
         for old in self.all[:-self.keep]:  # free the models beyond the last `keep`, and their files
             if old.ckpt is not None:

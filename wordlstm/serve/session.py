@@ -52,20 +52,19 @@ class Session:
             self._runs = Runs(self.folder())
         return self._runs
 
-    def record(self, model, result, cfg, init_from: dict | None = None, schedule=None):
-        """A finished training becomes the session's next run and its current model."""
-        run = self.runs.record(model, self.corpus, result, cfg, init_from, schedule)
+    def record(self, model, result, cfg, start: str, init_from: dict | None = None, schedule=None):
+        """A finished training (from `start`, a model's name) becomes the session's next run and its current model."""
+        run = self.runs.record(model, self.corpus, result, cfg, start, init_from, schedule)
         self.ckpt, self.source = run.ckpt, f"run {run.id}, trained here"
         return run
 
-    def finished(self, job, planned, start_name: str | None):
-        """A finished training of `planned` (a TrainingPlan) in `job` (a TrainingThread), from a model named
-        `start_name` or new: (its run, the line that says how it ended, with what would help where anything
-        would)."""
-        init = planned.init
-        run = self.record(job.model.cpu(), job.result, planned.train, init and init.describe(start_name),
+    def finished(self, job, planned):
+        """A finished training of `planned` (a TrainingPlan) in `job` (a TrainingThread): (its run, the line that
+        says how it ended, with what would help where anything would)."""
+        init, start = planned.init, planned.start
+        run = self.record(job.model.cpu(), job.result, planned.train, start.name, init and init.describe(start.name),
                           planned.schedule)
-        hint = advice(len(self.corpus.ids), job.result.val_ppl, planned.size, warm_start=init is not None)
+        hint = advice(len(self.corpus.ids), job.result.val_ppl, planned.size, advised=start.advised)
         line = (f"{job.result.describe(os.path.basename(self.corpus.name), planned.train.patience)} It is run "
                 f"{run.id}: write with it in *2. Write*, or download it in *4. Share*."
                 + (f"\n\n*{hint}*" if hint else ""))
@@ -128,24 +127,28 @@ class Session:
             return corpus.openings()
         return openings(self.ckpt.model, self.ckpt.vocab)
 
-    START_FROM = ["a new model", "the default model", "my current model", "a Hub model"]
+    START_FROM = ["auto", "a new model", "the default model", "my current model", "a Hub model"]
 
-    def start(self, start_from: str, repo_id: str = ""):
-        """(the checkpoint a training starts from, its name), or (None, None) for a new model."""
+    def start(self, start_from: str, repo_id: str = "", fetch: bool = True):
+        """(what the Ask's start is, the checkpoint it names): ("auto", None) for auto's choice, ("new", None) for
+        a new model, else the model's name and checkpoint. fetch=False (for an estimate): nothing is downloaded
+        or refused."""
         repo_id = (repo_id or "").strip()
+        if not fetch and start_from in ("my current model", "a Hub model"):  # an estimate's: nothing to refuse yet
+            return start_from, start_from == "my current model" and self.ckpt or None
         if start_from == "the default model":
             if self.default is None:
                 raise UserError("this server has no default model; start from a new model")
-            return self.default, "the default model"
+            return "the default model", self.default
         if start_from == "my current model":
             if self.ckpt is None:
                 raise UserError("you have no model yet: train one, or load one in Share, then continue from it")
-            return self.ckpt, self.source
+            return self.source, self.ckpt
         if start_from == "a Hub model":
             if not repo_id:
                 raise UserError("type the repo id of the Hub model to start from, like alice/anna-lstm")
-            return load_model(repo_id, hub_only=True), f"the Hub model `{repo_id}`"
-        return None, None
+            return f"the Hub model {repo_id}", load_model(repo_id, hub_only=True)
+        return ("new" if start_from == "a new model" else "auto"), None
 
     def text_to_push(self, include: bool) -> str | None:
         """The training text's file to push beside the model, where the user asked to include it; only ever a

@@ -87,9 +87,11 @@ Trained as a first run, then {{ branches }} branches from its best weights, each
 of the time budget{% if run_epochs %}, at most {{ run_epochs }} epochs long{% endif %}{% if leftover_branches %} ({{ leftover_branches }} of them on the time left by runs that ended
 early){% endif %}; the model is the mean of the branches' weights (a model soup).
 {% endif %}{% if init_from %}
-Initialised from `{{ init_from.source }}`: its LSTM, and the rows of the {{ init_from.shared_words }} words of
-{{ init_from.vocab_size }} that both vocabularies share ({{ init_from.copied_output_rows }} with their output rows);
-the other words started from the mean embedding.
+Started from {{ init_from.source }} (a warm start): its LSTM, and the rows of the {{ init_from.shared_words }} words of
+{{ init_from.vocab_size }} that both vocabularies share ({{ init_from.copied_output_rows }} with their output rows){% if init_from.coverage %},
+{{ "%.0f" | format(init_from.coverage * 100) }}% of the text's tokens{% endif %}; the other words started from the mean embedding.
+{% elif start %}
+Started from {{ start }}.
 {% endif %}
 ## Samples
 
@@ -168,6 +170,6 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
         corpus_note=note, hyperparameters=hyperparameters(model_cfg, train), results=results,
         command=config.get("command"), branches=metrics.get("branches", 0), members=metrics.get("members", 1),
         leftover_branches=metrics.get("leftover_branches", 0), run_epochs=run_epochs(config),
-        init_from=config.get("init_from"),
+        init_from=config.get("init_from"), start=config.get("start"),
         samples=samples, sample_settings=", ".join(f"{k} {v}" for k, v in SAMPLE_SETTINGS.items()) + f", prompt \"{prompt}\"",
         versions=config.get("versions", {}))

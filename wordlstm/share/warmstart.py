@@ -25,11 +25,12 @@ class Transfer:
     shared: int  # words of the new vocabulary that the source knew
     copied_output: int  # of them, the words whose output rows were copied too
     vocab_size: int
+    coverage: float  # the share of the text's tokens whose words the source knew
 
     def describe(self, source: str) -> dict:
         """What the model card records: where the weights came from, and how much of them."""
         return {"source": source, "shared_words": self.shared, "copied_output_rows": self.copied_output,
-                "vocab_size": self.vocab_size}
+                "vocab_size": self.vocab_size, "coverage": round(self.coverage, 4)}
 
 
 SHAPE = ("embed_dim", "hidden_size", "num_layers", "tie_weights", "softmax")  # what a warm start takes from its source
@@ -39,16 +40,23 @@ def shaped_like(model_config: ModelConfig, source: WordLSTM, asked: dict | None 
     """model_config with the source's shape (SHAPE), its other settings kept: what a warm start from
     `source` needs. `asked`: the settings a user gave by name; one that contradicts the source is a
     UserError naming both values."""
-    s = source.config
-    for name, value in (asked or {}).items():
-        if name in SHAPE and value != getattr(s, name) and not (name == "softmax" and value == "auto"):
-            raise UserError(f"{name} {value} was asked for, but the model to start from has {name} "
-                            f"{getattr(s, name)}; leave it out (a warm start takes its source's shape), "
-                            f"or start from a new model")
+    s, clash = source.config, conflict(source, asked or {})
+    if clash:
+        raise UserError(f"{clash}; leave it out (a warm start takes its source's shape), or start from a new model")
     shape = {name: getattr(s, name) for name in SHAPE}
     if s.softmax == "adaptive" and s.tie_weights and not default_cutoffs(model_config.vocab_size):
         shape["softmax"] = "full"  # too few words for clusters: tied, the embeddings copied are its output rows
     return replace(model_config, **shape, cutoffs=None)
+
+
+def conflict(source: WordLSTM, asked: dict) -> str | None:
+    """Where the settings `asked` for by name contradict `source`'s shape, which a warm start takes: which
+    setting, for people; None where they do not."""
+    s = source.config
+    for name, value in asked.items():
+        if name in SHAPE and value != getattr(s, name) and not (name == "softmax" and value == "auto"):
+            return f"{name} {value} was asked for, but the model to start from has {name} {getattr(s, name)}"
+    return None
 
 
 def warm_start(source, model_config: ModelConfig, vocab: Vocab, asked: dict | None = None
@@ -86,7 +94,8 @@ def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, v
             model.embed.weight.copy_(table.mean(0))
             model.embed.weight[new] = table[old]
         copied = _copy_output(model, source, new, old)
-    return Transfer(model.state_dict(), len(new), copied, len(vocab))
+    known = sum(c for c, i in zip(counts, in_source) if i >= 0) / max(1, sum(counts))
+    return Transfer(model.state_dict(), len(new), copied, len(vocab), float(known))
 
 
 def _copy_output(model: WordLSTM, source: WordLSTM, new: torch.Tensor, old: torch.Tensor) -> int:

@@ -44,8 +44,9 @@ def shaped_like(model_config: ModelConfig, source: WordLSTM, asked: dict | None 
     if clash:
         raise UserError(f"{clash}; leave it out (a warm start takes its source's shape), or start from a new model")
     shape = {name: getattr(s, name) for name in SHAPE}
-    if s.softmax == "adaptive" and s.tie_weights and not default_cutoffs(model_config.vocab_size):
-        shape["softmax"] = "full"  # too few words for clusters: tied, the embeddings copied are its output rows
+    full = (asked or {}).get("softmax") == "full" or not default_cutoffs(model_config.vocab_size)
+    if s.softmax == "adaptive" and s.tie_weights and full:
+        shape["softmax"] = "full"  # asked for, or too few words for clusters: tied, the embeddings are its output rows
     return replace(model_config, **shape, cutoffs=None)
 
 
@@ -54,7 +55,8 @@ def conflict(source: WordLSTM, asked: dict) -> str | None:
     setting, for people; None where they do not."""
     s = source.config
     for name, value in asked.items():
-        if name in SHAPE and value != getattr(s, name) and not (name == "softmax" and value == "auto"):
+        into_full = name == "softmax" and value == "full" and s.softmax == "adaptive" and s.tie_weights
+        if name in SHAPE and value != getattr(s, name) and not (name == "softmax" and value == "auto" or into_full):
             return f"{name} {value} was asked for, but the model to start from has {name} {getattr(s, name)}"
     return None
 

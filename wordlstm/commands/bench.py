@@ -3,6 +3,7 @@
     wordlstm bench --corpus ../shared/corpora/anna.txt --seconds 60
     wordlstm bench --prep-only --corpus big.txt      # preparation only, ours
     wordlstm bench --analysis --corpus ../shared/corpora/anna.txt --seconds 60   # live samples, score, copies
+    wordlstm bench --surface --corpus ../shared/corpora/tinyshakespeare.txt      # the text as written, no training
     wordlstm bench --ablation --corpus ../shared/corpora/anna.txt --seconds 60   # each piece of the recipe
     wordlstm bench --no-baseline --size medium --seconds 300 --corpus ../shared/corpora/anna.txt
 
@@ -36,6 +37,7 @@ from wordlstm.planning.defaults import AUTO, MIN_WORDS, SIZE_NAMES
 from wordlstm.planning.planner import Ask, plan_training
 from wordlstm.planning.start import NEW, default_model
 from wordlstm.share.hub import load_model
+from wordlstm.text.surface import reproduced
 from wordlstm.training.device import use_bf16
 from wordlstm.use.suggest import Suggester
 
@@ -211,6 +213,21 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     return report
 
 
+def bench_surface(path) -> dict:
+    """The surface measure (text/surface.reproduced) of the text at `path`, printed for people; its figures."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    rules, learned = reproduced(text, learned=False), reproduced(text)
+    print(f"{path}: {learned['surface']:.2%} of the last tenth's {learned['chunks']:,} chunks written back exactly "
+          f"({rules['surface']:.2%} by the rules alone; {learned['entries']:,} learned entries; lines not kept)")
+    for kind, n in sorted(learned["misses"].items(), key=lambda kv: -kv[1]):
+        shown = "; ".join(f"{a!r} as {b!r}" for a, b in learned["examples"][kind][:3])
+        print(f"  {n / learned['chunks']:6.2%}  {kind}: {shown}")
+    return {"corpus": path, "surface": round(learned["surface"], 4), "rules": round(rules["surface"], 4),
+            "chunks": learned["chunks"], "entries": learned["entries"], "lines": learned["lines"],
+            "misses": learned["misses"]}
+
+
 def median_seconds(fn, runs=5) -> float:
     times = []
     for _ in range(runs + 1):  # one warm-up run
@@ -318,6 +335,9 @@ def parse_args(argv=None):
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
     p.add_argument("--ablation", action="store_true",
                    help="ours only: train once per step of the recipe (see ABLATION), one JSON line of perplexities")
+    p.add_argument("--surface", action="store_true",
+                   help="no training: how much of the text's last tenth its first nine tenths write back as written "
+                        "(case, spacing, marks), the learned surface against the rules alone; one JSON line last")
     p.add_argument("--analysis", action="store_true",
                    help="ours only: the cost of live samples, of scoring 10,000 tokens, and of the originality check")
     return p.parse_args(argv)
@@ -328,6 +348,9 @@ def main():
 
     if args.analysis:
         print(json.dumps(bench_analysis(args.corpus, args.seconds, args.device)))
+        return 0
+    if args.surface:
+        print(json.dumps(bench_surface(args.corpus)))
         return 0
     if args.ablation:
         print(json.dumps({"corpus": args.corpus, "seconds": args.seconds,

@@ -35,7 +35,7 @@ def tokenize(text: str) -> list[str]:
 NO_SPACE_BEFORE = set(",.;:?!)%")
 _NO_SPACE_AFTER = set("($/")
 _SUFFIXES = {"s", "t", "ll", "re", "ve", "d", "m"}  # don ' t -> don't, anna ' s -> anna's
-_TOGGLES = {'"', "_", "`"}  # paired marks: the first opens, the next closes
+TOGGLES = {'"', "_", "`"}  # paired marks: the first opens, the next closes
 SENTENCE_ENDS = {".", "!", "?"}
 _WORD_OR_MARK = re.compile("[^\\s\\-" + re.escape(PUNCT) + "]+|[" + re.escape(PUNCT) + "]")  # tokenize's, in case
 
@@ -50,8 +50,9 @@ class Detokenizer:
     a text whose quote spanned paragraphs left one unclosed). None: the book's lower-case tokens as
     they are. Either way, tokenize() of the text gives back the tokens, but for an empty pair."""
 
-    def __init__(self, forms: dict[str, str] | None = None):
-        self.prev = None
+    def __init__(self, forms: dict[str, str] | None = None, surface=None):
+        self.surface = surface  # text/surface.py's Surface: the text's own case and spacing, where it taught them
+        self.prev = self.prev2 = None
         self.open = set()  # toggling marks currently open
         self.glued_apostrophe = False  # the previous token was a ' stuck to its word
         self.forms = forms
@@ -61,14 +62,15 @@ class Detokenizer:
         self.before = ""
 
     def add(self, token: str) -> str:
-        piece = self._spaced(token)
+        starts = self.sentence_start
+        space, word, _ = self.decide(token)
+        piece = (" " if space else "") + word
         if self.forms is None:
             return piece
-        if token in _TOGGLES and token in self.open:  # it opens: written with what it encloses
-            self.held.append((token, piece, self.before, self.sentence_start))
-            self.sentence_start |= token == '"'  # a quotation starts with a capital: she said, "Yes
+        if token in TOGGLES and token in self.open:  # it opens: written with what it encloses
+            self.held.append((token, piece, self.before, starts))
             return ""
-        if token in _TOGGLES and self.held and self.held[-1][0] == token:  # it would close at once
+        if token in TOGGLES and self.held and self.held[-1][0] == token:  # it would close at once
             mark, _, before, self.sentence_start = self.held.pop()
             if before[:1].isalnum():  # after a word: an empty pair, left out
                 return ""
@@ -78,19 +80,37 @@ class Detokenizer:
             self.held.append((token, " " + token, mark, self.sentence_start))
             self.sentence_start = True
             return mark
-        word = self.forms.get(token, token)
+        held, self.held = "".join(p for _, p, _, _ in self.held), []
+        return held + piece
+
+    def decide(self, token: str) -> tuple[bool, str, str]:
+        """(whether a space stands before `token`, its written form, its key: a paired mark's says whether it
+        opens or closes), from the rules and, where it taught them, the text's surface; the state moves on."""
+        key = token + ("c" if token in self.open else "o") if token in TOGGLES else token
+        before2, before = self.prev2 or "", self.prev
+        space = self._spaced(token).startswith(" ")
+        if self.surface is not None and before is not None:
+            learned = self.surface.spaced(before, key)
+            space = space if learned is None else learned
+        self.prev2 = before
+        if self.forms is None:
+            return space, token, key
+        word = usual = self.forms.get(token, token)
         if self.sentence_start and word[:1].isalpha():
             word = word[0].upper() + word[1:]
-        if token in SENTENCE_ENDS:
+        if self.surface is not None:
+            word = self.surface.form(before2, before or "", token, usual) or word
+        if token in TOGGLES and token in self.open:  # it opens
+            self.sentence_start |= token == '"'  # a quotation starts with a capital: she said, "Yes
+        elif token in SENTENCE_ENDS:
             self.sentence_start = True
         elif token[:1].isalnum() or token == '"' and self.before in ("?", "!"):  # "Where?" asked the dog
             self.sentence_start = False
-        held, self.held = "".join(p for _, p, _, _ in self.held), []
-        return held + piece[: len(piece) - len(token)] + word
+        return space, word, key
 
     def closes(self, token: str) -> bool:
         """Whether `token` next would close a mark the text has open (a quotation)."""
-        return token in _TOGGLES and token in self.open
+        return token in TOGGLES and token in self.open
 
     def _spaced(self, token: str) -> str:
         prev, space = self.prev, self.prev is not None
@@ -99,13 +119,13 @@ class Detokenizer:
             space = False
         elif prev in _NO_SPACE_AFTER:
             space = False
-        elif prev in _TOGGLES and prev in self.open:  # just after an opening mark
+        elif prev in TOGGLES and prev in self.open:  # just after an opening mark
             space = False
         elif prev == "'" and not self.glued_apostrophe:  # after an opening '
             space = False
         elif prev == "'" and token in _SUFFIXES:
             space = False
-        if token in _TOGGLES:
+        if token in TOGGLES:
             if token in self.open:  # closing: stick to the previous word
                 space = False
                 self.open.discard(token)
@@ -128,8 +148,8 @@ def tokenize_at_most(text: str, limit: int = MAX_TEXT_TOKENS) -> list[str]:
     return tokens
 
 
-def detokenize(tokens, forms: dict[str, str] | None = None) -> str:
-    d = Detokenizer(forms)
+def detokenize(tokens, forms: dict[str, str] | None = None, surface=None) -> str:
+    d = Detokenizer(forms, surface)
     return "".join(d.add(t) for t in tokens)
 
 
@@ -151,6 +171,17 @@ def written_forms(text: str) -> dict[str, str]:
         if n > best.get(token, ("", 0))[1]:
             best[token] = (form, n)
     return {token: form for token, (form, _) in best.items() if form != token}
+
+
+def scan(text: str) -> tuple[list[str], list[str], list[bool]]:
+    """`text`'s tokens as written, as tokenize() gives them, and whether a space (or a line break) stands
+    before each."""
+    written, tokens, spaces, end = [], [], [], None
+    for m in _WORD_OR_MARK.finditer(text.replace("-", " ")):
+        written.append(m.group())
+        spaces.append(end is not None and m.start() > end)
+        end = m.end()
+    return written, [w.lower() for w in written], spaces
 
 
 def token_spans(text: str) -> list[tuple[int, int]]:

@@ -1,0 +1,72 @@
+"""The surface a text teaches (wordlstm.text.surface): its case by context and its spacing, learned where they
+beat the rules; and the measure of it, `wordlstm bench --surface`."""
+import json
+
+import pytest
+
+from test_commands import wordlstm
+from wordlstm import UserError
+from wordlstm.text.surface import Surface, reproduced
+from wordlstm.text.tokenizer import detokenize, tokenize, written_forms
+
+# WikiText's habit: a space on both sides of every mark, quotes included.
+SPACED = ('The band played " Where the Streets " at the show , and the crowd sang . ' * 6
+          + 'It was filming , and the song " Pride " ran ( live ) for days . ' * 6)
+# A play: each speaker in capitals after a line's end; the name in capitals nowhere else, and words with
+# an inner apostrophe written whole.
+PLAY = "ACT I.\n" + ("GREMIO: O'er the hill the night comes on.\nBAPTISTA: Ne'er was a night so long; I met Gremio there.\n"
+        "GREMIO: 'Tis so, and o'er the sea the same.\nBAPTISTA: Ne'er tell me, Gremio.\n") * 4
+
+
+def write(text, learned=True):
+    forms = written_forms(text)
+    return detokenize(tokenize(text), forms, Surface.learn(text, forms) if learned else None)
+
+
+def test_a_text_that_spaces_its_marks_is_written_back_so():
+    assert write(SPACED) == SPACED.strip()
+    assert write(SPACED, learned=False) != SPACED.strip()  # the rules write the book's prose: `filming, and`
+
+
+def test_case_by_context_and_inner_apostrophes_are_learned():
+    written = write(PLAY)
+    assert written.split()[2:] == PLAY.split()[2:]  # GREMIO: at a line's start, Gremio in one; O'er, 'Tis
+    rules = write(PLAY, learned=False)
+    assert "Gremio:" in rules and "O' er" in rules  # what the rules alone wrote
+
+
+def test_the_rules_stay_where_the_text_taught_nothing():
+    text = 'She said, "Yes." He went out. "Where?" asked the dog. ' * 3
+    forms = written_forms(text)
+    surface = Surface.learn(text, forms)
+    assert detokenize(tokenize(text), forms, surface) == detokenize(tokenize(text), forms)  # nothing to beat
+    assert detokenize(["he", "said", "."], forms, surface) == "He said."
+
+
+def test_the_surface_round_trips_through_json_and_is_read_strictly():
+    surface = Surface.learn(PLAY, written_forms(PLAY))
+    again = Surface.from_dict(json.loads(json.dumps(surface.to_dict())))
+    assert (again.case, again.space) == (surface.case, surface.space) and len(again) > 0
+    for bad in ([], {"case": {}}, {"case": {"a": 1}, "space": {}}, {"case": {}, "space": {"a": "yes"}}):
+        with pytest.raises(UserError, match="surface"):
+            Surface.from_dict(bad)
+
+
+def test_the_measure_counts_what_the_last_tenth_writes_back_and_its_misses():
+    text = (PLAY * 3) + "GREMIO: Zounds, here comes Petruchio!\n"
+    rules, learned = reproduced(text, learned=False), reproduced(text)
+    assert learned["surface"] == 1.0 - sum(learned["misses"].values()) / learned["chunks"]
+    assert rules["surface"] < learned["surface"]
+    assert "case of a word the text had not written before" in learned["misses"]  # Petruchio: new to the text
+    assert learned["lines"] is False
+
+
+@pytest.mark.slow
+def test_bench_surface_prints_the_measure_then_one_json_line(tmp_path):
+    corpus = tmp_path / "play.txt"
+    corpus.write_text(PLAY * 3)
+    r = wordlstm("bench", "--surface", "--corpus", corpus)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout.splitlines()[-1])
+    assert report["surface"] > 0.95 > report["rules"] and report["lines"] is False
+    assert "chunks written back exactly" in r.stdout.splitlines()[0]

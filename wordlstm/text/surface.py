@@ -1,0 +1,169 @@
+"""How a text writes its tokens, learned from the text: the surface the book's tokens leave out.
+
+The tokenizer lowers every word and pads every mark with spaces; the Detokenizer's rules put the book's
+prose back (marks reattached, a capital at each sentence start, each word's usual case). A text that writes
+otherwise (a play's speakers in capitals, a space before each comma, `o'er` whole) is learned here, as a
+truecaser learns case: from the training text, the form a token takes after the one or two tokens before
+it, and whether a space stands before it after the one before (a quote mark keyed as opening or closing),
+each kept only where it beats what the rules (or a shorter context) would write on that text. Unseen
+contexts back off to a shorter one, then to the rules. Small: a text keeps a few thousand entries.
+"""
+import collections
+import difflib
+
+from ..errors import UserError
+from .tokenizer import TOGGLES, Detokenizer, detokenize, scan, tokenize, written_forms
+
+SEP = "\t"  # between a context's tokens: no token holds whitespace
+MIN_SEEN = 2  # a context seen once is the text's accident, not its habit
+
+
+class Surface:
+    """The learned exceptions to the rules: case[context] -> form, space[context] -> whether a space stands
+    before. A context is its tokens joined by SEP: (two before, one before, token) or (one before, token)
+    for case; (one before, token), (token,) or (one before,) + "" for space (Detokenizer.key)."""
+
+    def __init__(self, case: dict[str, str], space: dict[str, bool]):
+        self.case, self.space = case, space
+
+    def __len__(self):
+        return len(self.case) + len(self.space)
+
+    def form(self, before2: str, before: str, token: str, usual: str) -> str | None:
+        """The token's written form after `before2`, `before` (tokens), where the text taught one: its own in
+        that context, or its usual form `usual` as written after `before` (as it is, or capitalised)."""
+        form = self.case.get(SEP.join((before2, before, token))) or self.case.get(SEP.join((before, token)))
+        if form is None and token[:1].isalpha():
+            return _as(self.case.get(before + SEP), usual)
+        return form
+
+    def spaced(self, before: str, key: str) -> bool | None:
+        """Whether a space stands before the token keyed `key` after `before`, where the text taught it."""
+        if key[:1] in TOGGLES or before in TOGGLES:  # around a paired mark, only a habit of the text's marks
+            contexts = (key,) if key[:1] in TOGGLES else (before + SEP,)
+        else:
+            contexts = (SEP.join((before, key)), key, before + SEP)
+        for context in contexts:
+            if context in self.space:
+                return self.space[context]
+        return None
+
+    @classmethod
+    def learn(cls, text: str, forms: dict[str, str] | None) -> "Surface":
+        """The exceptions that `text` (written with `forms`, its words' usual forms) makes to the rules."""
+        written, tokens, spaces = scan(text)
+        rules = Detokenizer(forms)
+        keys, rule_forms, rule_spaces = [], [], []
+        for t in tokens:  # the rules' decisions, token by token, with the text's own tokens before
+            space, form, key = rules.decide(t)
+            keys.append(key), rule_forms.append(form), rule_spaces.append(space)
+        before = [""] + tokens[:-1]
+        before2 = ["", ""] + tokens[:-2]
+        # Whether a paired mark opens or closes is the rules' guess (they pair them in turn, and a quotation
+        # that spans paragraphs leaves one open), so around them only a text's one habit is learned: a space
+        # on both sides of every mark, as WikiText writes them. Elsewhere: the token, then the token before,
+        # then the pair, each learned against what the shorter ones predict.
+        space = _spaced_marks(tokens, spaces)
+        free = [i for i in range(len(tokens)) if tokens[i] not in TOGGLES and before[i] not in TOGGLES]
+        for context in (lambda i: keys[i], lambda i: before[i] + SEP, lambda i: SEP.join((before[i], keys[i]))):
+            predicted = [_first(space, (SEP.join((before[i], keys[i])), keys[i], before[i] + SEP), rule_spaces[i])
+                         for i in free]
+            space.update(_beats([context(i) for i in free], [spaces[i] for i in free], predicted))
+        usual = [forms.get(t, t) if forms else t for t in tokens]
+        words = [i for i, t in enumerate(tokens) if t[:1].isalpha()]
+        # After a token, words as usual or capitalised (a verse line's capital); then the pair; then three.
+        case = _beats([before[i] + SEP for i in words], [_kind(written[i], usual[i]) for i in words],
+                      [_kind(rule_forms[i], usual[i]) for i in words])
+        predicted = [(_as(case.get(before[i] + SEP), usual[i]) if t[:1].isalpha() else None) or rule_forms[i]
+                     for i, t in enumerate(tokens)]
+        case.update(_beats([SEP.join((before[i], t)) for i, t in enumerate(tokens)], written, predicted))
+        predicted = [case.get(SEP.join((before[i], t)), predicted[i]) for i, t in enumerate(tokens)]
+        case.update(_beats([SEP.join((before2[i], before[i], t)) for i, t in enumerate(tokens)], written, predicted))
+        return cls({k: v for k, v in case.items() if v is not None}, space)
+
+    def to_dict(self) -> dict:
+        return {"case": self.case, "space": {k: int(v) for k, v in self.space.items()}}
+
+    @classmethod
+    def from_dict(cls, d) -> "Surface":
+        """Read strictly: a vocabulary file's "surface" must be two tables of strings to a form or a 0/1."""
+        if not (isinstance(d, dict) and isinstance(d.get("case"), dict) and isinstance(d.get("space"), dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in d["case"].items())
+                and all(isinstance(k, str) and v in (0, 1) for k, v in d["space"].items())):
+            raise UserError("the vocabulary file's surface is not two tables of strings; the checkpoint is corrupt")
+        return cls(dict(d["case"]), {k: bool(v) for k, v in d["space"].items()})
+
+
+def _spaced_marks(tokens: list[str], spaces: list[bool]) -> dict[str, bool]:
+    """Space entries for the paired marks a text writes with a space on both sides (nearly always)."""
+    out = {}
+    for mark in TOGGLES:
+        at = [i for i, t in enumerate(tokens) if t == mark and 0 < i < len(tokens) - 1]
+        if len(at) >= 10 and sum(spaces[i] and spaces[i + 1] for i in at) >= 0.95 * len(at):
+            out.update({mark + "o": True, mark + "c": True, mark + SEP: True})
+    return out
+
+
+def _kind(form: str, usual: str) -> str | None:
+    """How `form` writes a word whose usual form is `usual`: "=" as usual, "^" capitalised, None otherwise."""
+    return "=" if form == usual else "^" if form == usual[:1].upper() + usual[1:] else None
+
+
+def _as(kind: str | None, usual: str) -> str | None:
+    return usual if kind == "=" else usual[:1].upper() + usual[1:] if kind == "^" else None
+
+
+def _first(table: dict, contexts, default):
+    return next((table[c] for c in contexts if c in table), default)
+
+
+def _beats(contexts: list[str], actual: list, predicted: list) -> dict:
+    """For each context seen MIN_SEEN times or more, its most frequent actual value, where that value is right
+    more often than `predicted` was in that context."""
+    seen: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    right = collections.Counter()
+    for c, a, p in zip(contexts, actual, predicted):
+        seen[c][a] += 1
+        right[c] += a == p
+    out = {}
+    for c, values in seen.items():
+        value, n = values.most_common(1)[0]
+        if sum(values.values()) >= MIN_SEEN and n > right[c]:
+            out[c] = value
+    return out
+
+
+def reproduced(text: str, learned: bool = True) -> dict:
+    """How much of `text` its own surface writes back: its last tenth (cut at a line break) tokenized, then
+    written with what the first nine tenths taught (their written forms, and with `learned` their Surface),
+    compared with the original chunk by chunk (a chunk lies between two spaces; `-` reads as a space). The
+    share of the original's chunks reproduced exactly, and the misses counted by kind, with examples."""
+    cut = text.rfind("\n", 0, int(len(text) * 0.9))
+    head, tail = text[: cut + 1], text[cut + 1:]
+    forms = written_forms(head)
+    surface = Surface.learn(head, forms) if learned else None
+    original = tail.replace("-", " ").split()
+    written = detokenize(tokenize(tail), forms, surface).replace("-", " ").split()
+    known = set(tokenize(head))
+    matcher = difflib.SequenceMatcher(None, original, written, autojunk=False)
+    kinds, examples = collections.Counter(), collections.defaultdict(list)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            a, b = " ".join(original[i1:i2]), " ".join(written[j1:j2])
+            kind = _miss(a, b, known)
+            kinds[kind] += i2 - i1
+            examples[kind].append((a, b))
+    same = sum(m.size for m in matcher.get_matching_blocks())
+    return {"surface": same / max(1, len(original)), "chunks": len(original), "misses": dict(kinds),
+            "examples": {k: v[:5] for k, v in examples.items()}, "entries": surface and len(surface),
+            "lines": False}
+
+
+def _miss(original: str, written: str, known: set) -> str:
+    """What kind of miss writing `original` as `written` is."""
+    if original.lower() == written.lower():
+        new = any(w not in known for w in tokenize(original) if w[:1].isalpha())
+        return "case of a word the text had not written before" if new else "case"
+    if original.replace(" ", "") == written.replace(" ", ""):
+        return "spacing"
+    return "case and spacing" if original.replace(" ", "").lower() == written.replace(" ", "").lower() else "other"

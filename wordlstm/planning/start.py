@@ -32,7 +32,7 @@ def default_model() -> Checkpoint | None:
 class Start:
     """Where a training starts, as decided."""
     source: Checkpoint | None  # the model whose weights it starts from; None: a new model
-    name: str  # for people and the records: NEW_MODEL, "the default model", "the Hub model `alice/x`"
+    name: str  # for people and the records: NEW_MODEL, "the default model", "the Hub model alice/x", a folder
     why: str = ""  # auto's reason, for its one line; "" where the user chose
     advised: bool = False  # the user chose a new model where auto would have started from the default one
 

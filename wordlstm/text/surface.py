@@ -120,17 +120,13 @@ def _first(table: dict, contexts, default):
 def _beats(contexts: list[str], actual: list, predicted: list) -> dict:
     """For each context seen MIN_SEEN times or more, its most frequent actual value, where that value is right
     more often than `predicted` was in that context."""
-    seen: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    right = collections.Counter()
-    for c, a, p in zip(contexts, actual, predicted):
-        seen[c][a] += 1
-        right[c] += a == p
-    out = {}
-    for c, values in seen.items():
-        value, n = values.most_common(1)[0]
-        if sum(values.values()) >= MIN_SEEN and n > right[c]:
-            out[c] = value
-    return out
+    seen, pairs = collections.Counter(contexts), collections.Counter(zip(contexts, actual))
+    right = collections.Counter(c for c, a, p in zip(contexts, actual, predicted) if a == p)
+    best: dict[str, tuple] = {}
+    for (c, value), n in pairs.items():
+        if seen[c] >= MIN_SEEN and n > best.get(c, (None, 0))[1]:
+            best[c] = (value, n)
+    return {c: value for c, (value, n) in best.items() if n > right[c]}
 
 
 def reproduced(text: str, learned: bool = True) -> dict:

@@ -16,7 +16,7 @@ from .defaults import AUTO
 
 NEW, NEW_MODEL = "new", "a new model"
 WARM_BELOW = 300_000  # tokens: a larger text learns as much on its own within the budget (#warm-start)
-MIN_COVERAGE = 0.8  # of the text's tokens, whose words the default model knows (#warm-start)
+MIN_COVERAGE = 0.7  # of the text's tokens, whose words the default model knows (#warm-start)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
 
 

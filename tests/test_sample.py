@@ -23,7 +23,8 @@ def test_greedy_is_deterministic_and_top_k_1_equals_greedy(tiny_model, tiny_voca
 def test_stream_yields_prompt_then_one_piece_per_token(tiny_model, tiny_vocab):
     prompt = tiny_vocab.encode_prompt("The cat, ")
     pieces = list(stream(tiny_model, tiny_vocab, prompt, max_new_tokens=12, seed=0))
-    assert pieces[0] == "The cat," and len(pieces) == 13  # the prompt as written: a sentence starts
+    # The prompt as written: a sentence starts, and its comma spaced as the tiny text spaces its marks
+    assert pieces[0] == "The cat ," and len(pieces) == 13
     assert "".join(pieces) == generate(tiny_model, tiny_vocab, "The cat, ", max_new_tokens=12, seed=0)
     assert len(list(stream(tiny_model, tiny_vocab, prompt, max_new_tokens=0))) == 1
 

@@ -1,11 +1,13 @@
 """The surface a text teaches (wordlstm.text.surface): its case by context and its spacing, learned where they
 beat the rules; and the measure of it, `wordlstm bench --surface`."""
 import json
+import re
 
 import pytest
 
 from test_commands import wordlstm
-from wordlstm import UserError
+from wordlstm import (ModelConfig, UserError, WordLSTM, corpus_from_text, load_checkpoint, save_checkpoint,
+                      stream)
 from wordlstm.text.surface import Surface, reproduced
 from wordlstm.text.tokenizer import detokenize, tokenize, written_forms
 
@@ -70,3 +72,17 @@ def test_bench_surface_prints_the_measure_then_one_json_line(tmp_path):
     report = json.loads(r.stdout.splitlines()[-1])
     assert report["surface"] > 0.95 > report["rules"] and report["lines"] is False
     assert "chunks written back exactly" in r.stdout.splitlines()[0]
+
+
+def test_a_corpus_learns_its_surface_and_its_model_writes_with_it(tmp_path):
+    corpus = corpus_from_text(SPACED)
+    assert corpus.vocab.surface is not None and corpus.vocab.surface.spaced("filming", ",") is True
+    model = WordLSTM(ModelConfig(len(corpus.vocab), 8, 8, 1))
+    save_checkpoint(tmp_path / "m", model, corpus.vocab)
+    ckpt = load_checkpoint(tmp_path / "m")
+    assert ckpt.vocab.surface.space == corpus.vocab.surface.space  # through vocab.json
+    text = "".join(stream(ckpt.model, ckpt.vocab, ckpt.vocab.encode("The band"), max_new_tokens=300, seed=0))
+    assert " , " in text and not re.search(r"\w[,.]", text)  # every mark spaced, as the text spaces them
+    ckpt.vocab.surface = None  # a checkpoint saved before 0.19.0: the rules, the book's prose
+    text = "".join(stream(ckpt.model, ckpt.vocab, ckpt.vocab.encode("The band"), max_new_tokens=300, seed=0))
+    assert " , " not in text and re.search(r"\w,", text)

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import UserError, count
+from .surface import Surface
 from .texts import read_texts, sources_of
 from .tokenizer import written_forms
 from .vocab import Vocab
 
 WORD_BYTES = 250  # a vocabulary word's str, its places in itos and counts, its stoi and forms entries
+SURFACE_SAMPLE = 1_000_000  # characters the surface is learned from, at most: about 3 s
 
 
 @dataclass
@@ -161,9 +163,16 @@ def corpus_from_texts(texts: list[tuple[str, str]], min_count: int = 1, max_voca
     if written:
         joined = "\n\n".join(t for _, t in texts) if len(texts) > 1 else texts[0][1]
         vocab.forms = {w: f for w, f in written_forms(joined).items() if w in vocab.stoi}
+        vocab.surface = Surface.learn(surface_sample(joined), vocab.forms)
         openings = sentence_openings(joined)
     return Corpus(vocab, torch.from_numpy(ids), sha, name, min_count, max_vocab, openings,
                   files=[(file, n) for (file, _), n in zip(texts, lengths)])
+
+
+def surface_sample(text: str) -> str:
+    """What the surface is learned from: the text, or its first SURFACE_SAMPLE characters (its lines whole), so
+    that a large text costs a few seconds, not minutes (a text's habits show in its first megabyte)."""
+    return text if len(text) <= SURFACE_SAMPLE else text[: text.rfind("\n", 0, SURFACE_SAMPLE) + 1 or SURFACE_SAMPLE]
 
 
 def split_lengths(documents, seq_len: int, val_fraction: float = 0.1) -> tuple[tuple[int, ...], tuple[int, ...]]:

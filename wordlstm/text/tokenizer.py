@@ -176,7 +176,7 @@ def written_forms(text: str) -> dict[str, str]:
 def scan(text: str) -> tuple[list[str], list[str], list[bool]]:
     """`text`'s tokens as written, as tokenize() gives them, and whether a space (or a line break) stands
     before each."""
-    written, tokens, spaces, end = [], [], [], None
+    written, spaces, end = [], [], None
     for m in _WORD_OR_MARK.finditer(text.replace("-", " ")):
         written.append(m.group())
         spaces.append(end is not None and m.start() > end)

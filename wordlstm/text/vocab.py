@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import UserError
+from .surface import Surface
 from .tokenizer import tokenize
 
 UNK = "<unk>"
@@ -44,6 +45,7 @@ class Vocab:
         # recorded (a vocabulary saved before forms were), and the text stays in the book's lower case.
         self.forms = None if forms is None else {
             w: f for w, f in forms.items() if w in self.stoi and isinstance(f, str) and f.lower() == w}
+        self.surface: Surface | None = None  # the text's case and spacing by context (surface.py); None: the rules
 
     def __len__(self):
         return len(self.itos)
@@ -162,14 +164,17 @@ class Vocab:
     # -- JSON ------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"tokenizer": "book", "unk": UNK if self.unk_id is not None else None,
-                "itos": self.itos, "counts": self.counts, **({"forms": self.forms} if self.forms is not None else {})}
+                "itos": self.itos, "counts": self.counts, **({"forms": self.forms} if self.forms is not None else {}),
+                **({"surface": self.surface.to_dict()} if self.surface is not None else {})}
 
     @classmethod
     def from_dict(cls, d: dict):
         if not isinstance(d, dict) or not isinstance(d.get("itos"), list) or not d["itos"]:
             raise UserError("the vocabulary file has no word list ('itos'); the checkpoint is corrupt")
         forms = d.get("forms")
-        return cls(d["itos"], d.get("counts"), forms if isinstance(forms, dict) else None)
+        vocab = cls(d["itos"], d.get("counts"), forms if isinstance(forms, dict) else None)
+        vocab.surface = Surface.from_dict(d["surface"]) if "surface" in d else None  # saved from 0.19.0 on
+        return vocab
 
     def save(self, path):
         with open(path, "w", encoding="utf-8") as f:

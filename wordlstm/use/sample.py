@@ -113,7 +113,7 @@ class Generation:
     def _generate(self, model, vocab, prompt, max_new_tokens, temperature, top_k, top_p, seed, ending):
         generator = torch.Generator()
         generator.manual_seed(seed if seed is not None else int(torch.seed()))
-        detok = Detokenizer(vocab.forms)  # the training text's written forms, where recorded
+        detok = Detokenizer(vocab.forms, vocab.surface)  # the training text's written forms and surface, if recorded
         yield "".join(detok.add(t) for t in prompt.tokens)
         self.why = f"at the {max_new_tokens}-token bound"
         if max_new_tokens == 0:
@@ -234,7 +234,7 @@ def openings(model, vocab: Vocab, n: int = 4, words: int = 3) -> list[str]:
                 break
             ids.append(best)
             reader.read(best)
-        found.append(detokenize([vocab.itos[i] for i in ids], vocab.forms))
+        found.append(detokenize([vocab.itos[i] for i in ids], vocab.forms, vocab.surface))
     return found or [default_prompt(vocab)]
 
 

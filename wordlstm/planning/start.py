@@ -15,8 +15,11 @@ from ..text.data import Corpus
 from .defaults import AUTO
 
 NEW, NEW_MODEL = "new", "a new model"
-WARM_BELOW = 300_000  # tokens: a larger text learns as much on its own within the budget (#warm-start)
-MIN_COVERAGE = 0.7  # of the text's tokens, whose words the default model knows (#warm-start)
+# The gain falls with the text's size (0.66 of a new model's perplexity at 20K tokens, 0.92 at 261K) and held on
+# every English text measured, WikiText's 74% known included; a text sharing only its punctuation (25%) lost
+# 5%. No larger text was measured but the novel the default model read: those start new (#warm-start).
+WARM_BELOW = 300_000  # tokens
+MIN_COVERAGE = 0.7  # of the text's tokens, whose words the default model knows
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
 
 

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from conftest import ANNA
 from test_commands import wordlstm
 from wordlstm import (ModelConfig, UserError, WordLSTM, corpus_from_text, load_checkpoint, save_checkpoint,
                       stream)
@@ -86,3 +87,17 @@ def test_a_corpus_learns_its_surface_and_its_model_writes_with_it(tmp_path):
     ckpt.vocab.surface = None  # a checkpoint saved before 0.19.0: the rules, the book's prose
     text = "".join(stream(ckpt.model, ckpt.vocab, ckpt.vocab.encode("The band"), max_new_tokens=300, seed=0))
     assert " , " not in text and re.search(r"\w,", text)
+
+
+def test_the_text_written_back_tokenizes_to_the_same_tokens():
+    """Whatever the surface learned, it only moves spaces next to a mark and changes case: the originality
+    check and the scorer read generated text back into the very tokens that were generated."""
+    with open(ANNA, encoding="utf-8") as f:
+        novel = f.read()
+    for text in (novel[:1_500_000], SPACED * 3, PLAY * 3):
+        cut = text.rfind("\n", 0, int(len(text) * 0.9)) + 1 or int(len(text) * 0.9)
+        forms = written_forms(text[:cut])
+        tokens = tokenize(text[cut:])
+        assert tokenize(detokenize(tokens, forms, Surface.learn(text[:cut], forms))) == tokens
+    glue = Surface({}, {"st\tgeorge": False, "st\t.": False})  # a learned "no space" between two words
+    assert detokenize(["st", "george", "st", "."], None, glue) == "st george st."

@@ -5,7 +5,8 @@ each of ,.:;?!$()/_&%*@'` and '"' stands alone as a token; split on whitespace.
 
 `detokenize` undoes the padding well enough to read: punctuation is reattached,
 quotes hug the words they enclose, and re-tokenizing its output gives back the
-same tokens (it only ever removes a space next to a punctuation token). With a
+same tokens (it only ever removes a space next to a punctuation token, the
+text's learned surface included). With a
 vocabulary's written forms (`written_forms`) it also restores the text's case.
 """
 import collections
@@ -91,7 +92,8 @@ class Detokenizer:
         space = self._spaced(token).startswith(" ")
         if self.surface is not None and before is not None:
             learned = self.surface.spaced(before, key)
-            space = space if learned is None else learned
+            if learned is not None and (learned or token in PUNCT or before in PUNCT):  # two words stay two
+                space = learned
         self.prev2 = before
         if self.forms is None:
             return space, token, key

@@ -143,7 +143,7 @@ def bench_ablation(path, seconds, device) -> list[dict]:
     corpus = load_corpus(path)
     rows = []
     for name, recipe in ABLATION:
-        _, _, result, val_loss = train_ours(corpus, seconds, device, **recipe)
+        _, _, result, val_loss = train_ours(corpus, seconds, device, start=NEW, **recipe)  # the recipe alone
         rows.append({"recipe": name, "val_ppl": round(math.exp(val_loss), 1), "epochs": round(result.epochs, 2),
                      "seconds": round(result.seconds, 1), "stopped_early": result.stopped_early,
                      "train_tokens_per_s": round(result.tokens_per_s)})

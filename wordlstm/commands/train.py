@@ -147,8 +147,7 @@ def ask(args) -> Ask:
     if "patience" in given:
         given["patience"] = given["patience"] or None  # 0: never
     return Ask(args.size, epochs=epochs, max_seconds=max_seconds, branches=getattr(args, "branches", None),
-               members=getattr(args, "members", None), settings=given,
-               start=args.init_from)
+               members=getattr(args, "members", None), settings=given, start=args.init_from)
 
 
 def budget(epochs, max_seconds):

@@ -96,8 +96,7 @@ def transfer(source: WordLSTM, source_vocab: Vocab, model_config: ModelConfig, v
             model.embed.weight.copy_(table.mean(0))
             model.embed.weight[new] = table[old]
         copied = _copy_output(model, source, new, old)
-    known = sum(c for c, i in zip(counts, in_source) if i >= 0) / max(1, sum(counts))
-    return Transfer(model.state_dict(), len(new), copied, len(vocab), float(known))
+    return Transfer(model.state_dict(), len(new), copied, len(vocab), vocab.coverage(source_vocab))
 
 
 def _copy_output(model: WordLSTM, source: WordLSTM, new: torch.Tensor, old: torch.Tensor) -> int:

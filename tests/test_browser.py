@@ -19,6 +19,10 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not os.path.exists(CHROMIUM) and os.environ.get("WORDLSTM_REQUIRE_BROWSER") != "1",
     reason="chromium is not installed (apt-get install -y chromium)")]
+# The tiny text's tokens written as prose, as a user's text is: the model writes as its text does (its learned
+# surface), so the samples' "no space before a mark" holds for a text that writes so.
+PROSE = ('The cat sat on the mat. The dog ate the bone, and the bird sang a song! "Where is the cat?" asked the '
+         'dog. The cat is on the mat. ') * 12
 
 
 def launch(p):
@@ -144,7 +148,7 @@ def test_upload_train_generate_in_a_browser(url, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     corpus = tmp_path / "tiny.txt"
-    corpus.write_text(TINY)
+    corpus.write_text(PROSE)
     shots = os.environ.get("WORDLSTM_SCREENSHOTS") or str(tmp_path)
     with sync_playwright() as p:
         browser = launch(p)

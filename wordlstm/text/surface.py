@@ -21,7 +21,8 @@ MIN_SEEN = 2  # a context seen once is the text's accident, not its habit
 class Surface:
     """The learned exceptions to the rules: case[context] -> form, space[context] -> whether a space stands
     before. A context is its tokens joined by SEP: (two before, one before, token) or (one before, token)
-    for case; (one before, token), (token,) or (one before,) + "" for space (Detokenizer.key)."""
+    for case; (one before, token), (token,) or (one before,) + "" for space, a paired mark's token keyed by
+    whether it opens or closes ('"o', '"c': Detokenizer.decide)."""
 
     def __init__(self, case: dict[str, str], space: dict[str, bool]):
         self.case, self.space = case, space

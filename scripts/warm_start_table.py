@@ -1,8 +1,8 @@
 """New model against a warm start from the default model, on whole texts and on their first 100K and 250K
 tokens: the measurements behind auto's start (docs/recipe.md#warm-start).
 
-    python scripts/warm_start_table.py --seconds 60 --seeds 0 1 2 ../shared/corpora/tinyshakespeare.txt
-    python scripts/warm_start_table.py --seconds 60 --slices 100000 250000 --foreign ../shared/corpora/*.txt
+    python scripts/warm_start_table.py ../shared/corpora/tinyshakespeare.txt --seconds 60 --seeds 0 1 2
+    python scripts/warm_start_table.py ../shared/corpora/*.txt --seconds 60 --slices 100000 250000 --foreign
 
 Each cell is `wordlstm bench --no-baseline --size auto` (the defaults, the bench's held-out tail), run one
 at a time; prints a Markdown row per text (its tokens, the share the default model's words cover, each

@@ -14,8 +14,8 @@ from wordlstm.serve.session import Session
 from wordlstm.share.checkpoint import load_checkpoint
 from wordlstm.text.tokenizer import tokenize
 
-# A fixed permutation of the alphabet: a "language" sharing no word with the novel, its sizes unchanged.
 NAMES = {"anna", "levin", "vronsky", "kitty", "oblonsky", "stepan", "arkadyevitch", "dolly", "darya", "karenin"}
+# A fixed permutation of the alphabet: a "language" sharing no word with the novel, its sizes unchanged.
 CIPHER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "qwertzuiopasdfghjklyxcvbnm")
 
 

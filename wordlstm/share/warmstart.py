@@ -106,7 +106,7 @@ def _copy_output(model: WordLSTM, source: WordLSTM, new: torch.Tensor, old: torc
     word is in the same part (head or cluster) of both vocabularies; every other row of a part
     starts from the mean of its copied rows, as an untied model's new words start from the mean
     embedding. (Copying the words that changed part too, whole into the head or fitted through a
-    cluster's projection, did worse: docs/recipe.md#tried-and-not-kept.)"""
+    cluster's projection, did worse: CHANGELOG.md#tried-and-not-kept.)"""
     if not model.adaptive:
         if source.adaptive:  # into a vocabulary too small for it: tied, the embeddings were the output rows
             return len(new)

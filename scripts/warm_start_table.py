@@ -87,7 +87,7 @@ def main():
                     print(f"{name} seed {seed} {os.path.basename(start)}: {r['val_ppl']} (from {r['start']})",
                           file=sys.stderr, flush=True)
             new, warm = (statistics.mean(ppl[s]) for s in args.starts[:2])
-            auto = choose_start(load_corpus(path), AUTO, default=default_model()).name  # what the defaults do
+            auto = choose_start(load_corpus(path, written=False), AUTO, default=default_model()).name  # auto's
             rows.append({"text": name, "tokens": r["tokens"], "coverage": r["coverage"], "seconds": args.seconds,
                          **{os.path.basename(s): ppl[s] for s in args.starts}, "ratio": round(warm / new, 3),
                          "auto": auto})

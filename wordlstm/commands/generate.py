@@ -44,7 +44,8 @@ def main():
     args = p.parse_args()
 
     ckpt = load_model(args.checkpoint, device=args.device, token=args.token)
-    corpus = load_corpus(args.check_copies) if args.check_copies else None  # a bad path fails before generating
+    # A bad path fails before generating; its ids and words are all the check reads.
+    corpus = load_corpus(args.check_copies, written=False) if args.check_copies else None
     prompt = ckpt.vocab.encode_prompt(args.prompt)
     ending = Ending.of(ckpt.vocab, args.sentences, args.stop)
     note = ckpt.vocab.unknown_note(prompt.unknown)

@@ -26,6 +26,6 @@ def main():
     p.add_argument("--json", action="store_true", help="print one JSON line, for programs")
     args = p.parse_args()
 
-    corpus, text = load_corpus(args.corpus), read_text(args.file)
+    corpus, text = load_corpus(args.corpus, written=False), read_text(args.file)  # its ids and words are enough
     report = originality(corpus.ids, corpus.vocab.lookup(tokenize(text)), args.min_words)
     print(json.dumps(report.to_dict()) if args.json else "\n".join(report.lines(text)))

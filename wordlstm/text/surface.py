@@ -12,7 +12,7 @@ import collections
 import difflib
 
 from ..errors import UserError
-from .tokenizer import TOGGLES, Detokenizer, detokenize, scan, tokenize, written_forms
+from .tokenizer import PUNCT, TOGGLES, Detokenizer, detokenize, scan, tokenize, written_forms
 
 SEP = "\t"  # between a context's tokens: no token holds whitespace
 MIN_SEEN = 2  # a context seen once is the text's accident, not its habit
@@ -39,14 +39,16 @@ class Surface:
         return form
 
     def spaced(self, before: str, key: str) -> bool | None:
-        """Whether a space stands before the token keyed `key` after `before`, where the text taught it."""
+        """Whether a space stands before the token keyed `key` after `before`, where the text taught it. A space
+        is only ever taken away next to a mark: two words written as one would read back as one token."""
         if key[:1] in TOGGLES or before in TOGGLES:  # around a paired mark, only a habit of the text's marks
             contexts = (key,) if key[:1] in TOGGLES else (before + SEP,)
         else:
             contexts = (SEP.join((before, key)), key, before + SEP)
         for context in contexts:
             if context in self.space:
-                return self.space[context]
+                space = self.space[context]
+                return space if space or key[:1] in PUNCT or before in PUNCT else None
         return None
 
     @classmethod
@@ -67,8 +69,8 @@ class Surface:
         space = _spaced_marks(tokens, spaces)
         free = [i for i in range(len(tokens)) if tokens[i] not in TOGGLES and before[i] not in TOGGLES]
         for context in (lambda i: keys[i], lambda i: before[i] + SEP, lambda i: SEP.join((before[i], keys[i]))):
-            predicted = [_first(space, (SEP.join((before[i], keys[i])), keys[i], before[i] + SEP), rule_spaces[i])
-                         for i in free]
+            so_far = cls({}, space)  # what the entries learned so far write, as writing reads them
+            predicted = [rule_spaces[i] if (s := so_far.spaced(before[i], keys[i])) is None else s for i in free]
             space.update(_beats([context(i) for i in free], [spaces[i] for i in free], predicted))
         usual = [forms.get(t, t) if forms else t for t in tokens]
         words = [i for i, t in enumerate(tokens) if t[:1].isalpha()]
@@ -112,10 +114,6 @@ def _kind(form: str, usual: str) -> str | None:
 
 def _as(kind: str | None, usual: str) -> str | None:
     return usual if kind == "=" else usual[:1].upper() + usual[1:] if kind == "^" else None
-
-
-def _first(table: dict, contexts, default):
-    return next((table[c] for c in contexts if c in table), default)
 
 
 def _beats(contexts: list[str], actual: list, predicted: list) -> dict:

@@ -92,8 +92,7 @@ class Detokenizer:
         space = self._spaced(token).startswith(" ")
         if self.surface is not None and before is not None:
             learned = self.surface.spaced(before, key)
-            if learned is not None and (learned or token in PUNCT or before in PUNCT):  # two words stay two
-                space = learned
+            space = space if learned is None else learned
         self.prev2 = before
         if self.forms is None:
             return space, token, key

@@ -24,7 +24,8 @@ from wordlstm.serve.views import (BRANCHES as BRANCH_LOSS, SURPRISE, Watch, adva
                                   model_note, next_word_menu, prompts_for, runs_menu, runs_table, samples_table, scored)
 from wordlstm.serve.web import (CSS, Blocks, expect_to_take, inputs_for, poll_calmly, private_state,
                                 serve_until_interrupted, user_error)
-from wordlstm.text.tokenizer import labelled
+from wordlstm.text.lines import ASK as LINES
+from wordlstm.text.tokenizer import NEWLINE, labelled
 from wordlstm.training.runner import TrainingThread
 from wordlstm.training.schedule import MAX_BRANCHES
 from wordlstm.use.sample import MAX_NEW_TOKENS, Ending, LiveSampler
@@ -95,10 +96,10 @@ def ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_
 @user_error
 def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
              batch_size, min_count, softmax, start_from, session: Session, size=defaults.AUTO, branches="auto",
-             members="auto") -> str:
-    """What training with these settings would cost on the session's text (or the
-    sample), and whether it fits this server: the settings panel's live line."""
-    corpus, (start, source) = session.corpus or sample_corpus(), session.start(start_from, fetch=False)
+             members="auto", lines="auto") -> str:
+    """The settings panel's live line: what training so would cost on the session's text (or the sample), if it fits."""
+    corpus = session.corpus and session.text_to_train((), session.corpus.min_count, ADMISSION, lines)  # lines as asked
+    corpus, (start, source) = corpus or sample_corpus(), session.start(start_from, fetch=False)
     asked = ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers, dropout, lr,
                 batch_size, min_count, softmax, size, branches, members, start)
     name = f"`{os.path.basename(corpus.name)}`" if session.corpus else "the sample, *Anna Karenina*, until you pick one"
@@ -114,15 +115,14 @@ def estimate(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
 
 @user_error
 def train_model(corpus, epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size, num_layers,
-                dropout, lr, batch_size, min_count, softmax, start_from, start_repo, session: Session,
+                dropout, lr, batch_size, min_count, lines, softmax, start_from, start_repo, session: Session,
                 size=defaults.AUTO, branches="auto", members="auto", progress=gr.Progress()):
-    """Train on `corpus` (or the corpus picked in Data, or the sample), from a new model or
-    from another one (warm start); streams status and curves."""
+    """Train on `corpus` (or the text picked in Data, or the sample), new or from another model; streams curves."""
     progress(0, desc="Reading the corpus...")
     if session.job is not None and not session.job.done:
         raise gr.Error("a training is already running in this session; stop it first")
     paths = tuple(uploaded(f, session, (".txt", ".zip")) for f in corpus or [])
-    text = session.text_to_train(paths, int(min_count), ADMISSION)
+    text = session.text_to_train(paths, int(min_count), ADMISSION, lines)
     start, source = session.start(start_from, start_repo)
     planned = plan_training(text, ask(epochs, max_seconds, seed, seq_len, stride, embed_dim, hidden_size,
                                       num_layers, dropout, lr, batch_size, min_count, softmax, size, branches,
@@ -200,7 +200,7 @@ def score_text(text, session: Session):
     """Perplexity of `text` under the current model, each word's surprise, the ten most surprising."""
     result = session.score(text)
     summary, top = scored(result)
-    return summary, labelled(text, [w.label for w in result.words]), top
+    return summary, labelled(text, [w.label for w in result.words if w.word != NEWLINE]), top
 
 
 @user_error
@@ -285,6 +285,7 @@ with Blocks(title="wordlstm") as demo:
                     dropout = gr.Slider(0, 0.8, S["dropout"], step=0.05, label="Dropout", info="between LSTM layers")
                 with gr.Row():
                     min_count = gr.Slider(1, 20, Corpus.min_count, step=1, label="Min count", info="rarer: <unk>")
+                    lines = gr.Radio(list(LINES), value="auto", label="Line breaks as tokens", info="auto: for verse")
                     softmax = gr.Dropdown(["auto", "adaptive", "full"], value=M.softmax, label="Output layer",
                                           info="adaptive: about 5x faster on 2,000+ words; full: the book's")
             # Where a training stands, from its events (gradio's bar lost its text at each streamed update)
@@ -380,7 +381,7 @@ with Blocks(title="wordlstm") as demo:
     settings = dict(epochs=epochs, max_seconds=max_seconds, seed=seed, seq_len=seq_len, stride=stride,
                     embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout, lr=lr,
                     batch_size=batch_size, min_count=min_count, softmax=softmax, size=size, branches=branches,
-                    members=members, start_from=start_from)
+                    members=members, start_from=start_from, lines=lines)
     shape = dict(embed_dim=embed_dim, hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
                  batch_size=batch_size)  # what a size sets among the sliders
     size.change(lambda name: [defaults.size_settings(name)[k] for k in shape], [size], list(shape.values()),
@@ -390,8 +391,7 @@ with Blocks(title="wordlstm") as demo:
     # One listener for every trigger, the corpus's summary included: "always_last" then runs the estimate
     # once more after one in flight, with the latest settings. Two listeners could finish out of order,
     # and an estimate of an earlier budget stayed on the page.
-    gr.on([demo.load, corpus_md.change] + [c.change for c in settings.values()], **show_estimate,
-          api_name="estimate")
+    gr.on([demo.load, corpus_md.change] + [c.change for c in settings.values()], **show_estimate, api_name="estimate")
     in_advanced = {k: c for k, c in settings.items() if k != "max_seconds"}
     gr.on([c.change for c in in_advanced.values()], lambda *v: advanced_block(**dict(zip(in_advanced, v))),
           list(in_advanced.values()), [advanced], queue=False, api_visibility="private")

@@ -29,7 +29,7 @@ import torch
 import numpy as np
 
 from wordlstm import (SIZES, LiveSampler, ModelConfig, NgramIndex, TrainConfig, detokenize, evaluate, generate,
-                      load_corpus, originality, pick_device, score, split, stream, tokenize, train)
+                      load_corpus, originality, pick_device, score, split, stream, train)
 from wordlstm.commands.cli import ArgumentParser
 from wordlstm.model.ensemble import Ensemble, members
 from wordlstm.planning.cost import cluster_shares, cluster_widths, flops_per_token, plan
@@ -37,6 +37,7 @@ from wordlstm.planning.defaults import AUTO, MIN_WORDS, SIZE_NAMES
 from wordlstm.planning.planner import Ask, plan_training
 from wordlstm.planning.start import NEW, default_model
 from wordlstm.share.hub import load_model
+from wordlstm.text.lines import ASK
 from wordlstm.text.surface import reproduced
 from wordlstm.training.device import use_bf16
 from wordlstm.use.suggest import Suggester
@@ -72,14 +73,15 @@ def multiprocessors(device_name) -> int | None:
     return torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
 
 
-def bench_prep(path, max_vocab=None):
+def bench_prep(path, max_vocab=None, lines="no"):
     # Prep is measured as the baseline measures it: wall time and growth of the
     # peak RSS in this process, from the raw file to windows ready to train on.
     rss0, t0 = peak_rss_mib(), time.perf_counter()
     # What training needs: the ids and the vocabulary, as the book prepares them. The written forms and
     # sentence openings (for text and prompts that read as the corpus does) are for people, not counted.
-    corpus = load_corpus(path, max_vocab=max_vocab, written=False)
+    corpus = load_corpus(path, max_vocab=max_vocab, written=False, lines=lines)
     report = {"system": "wordlstm", "tokens": len(corpus.ids), "vocab_size": len(corpus.vocab),
+              "lines": corpus.lines.keep,
               "prep_seconds": round(time.perf_counter() - t0, 3),
               "prep_peak_rss_mib": round(max(peak_rss_mib() - rss0, 0.1), 1)}
     return corpus, report
@@ -165,8 +167,8 @@ def admission_check(corpus, model_cfg, cfg, result, device) -> dict:
     return report
 
 
-def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto", **recipe):
-    corpus, report = bench_prep(path)
+def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="auto", lines="no", **recipe):
+    corpus, report = bench_prep(path, lines=lines)
     model, planned, result, val_loss = train_ours(corpus, seconds, device, softmax, precision, **recipe)
     model_cfg, cfg, default = planned.model, planned.train, default_model()
     report.update(start=planned.start.name, coverage=default and round(corpus.vocab.coverage(default.vocab), 3))
@@ -213,13 +215,14 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     return report
 
 
-def bench_surface(path) -> dict:
+def bench_surface(path, lines="auto") -> dict:
     """The surface measure (text/surface.reproduced) of the text at `path`, printed for people; its figures."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    rules, learned = reproduced(text, learned=False), reproduced(text)
+    rules, learned = reproduced(text, learned=False, lines=lines), reproduced(text, lines=lines)
     print(f"{path}: {learned['surface']:.2%} of the last tenth's {learned['chunks']:,} chunks written back exactly "
-          f"({rules['surface']:.2%} by the rules alone; {learned['entries']:,} learned entries; lines not kept)")
+          f"({rules['surface']:.2%} by the rules alone; {learned['entries']:,} learned entries; "
+          f"lines {'kept' if learned['lines'] else 'not kept'})")
     for kind, n in sorted(learned["misses"].items(), key=lambda kv: -kv[1]):
         shown = "; ".join(f"{a!r} as {b!r}" for a, b in learned["examples"][kind][:3])
         print(f"  {n / learned['chunks']:6.2%}  {kind}: {shown}")
@@ -268,7 +271,7 @@ def bench_analysis(path, seconds, device, min_words=MIN_WORDS):
     index = NgramIndex(corpus.ids, min_words)
     index_s = time.perf_counter() - t0
     text = generate(model, corpus.vocab, "the", max_new_tokens=999, seed=0)
-    ids = corpus.vocab.lookup(tokenize(text))
+    ids = corpus.vocab.lookup(corpus.vocab.tokenize(text))
     check_s = median_seconds(lambda: originality(corpus.ids, ids, min_words, index))
     return {"corpus": path, "tokens": len(corpus.ids), "train_seconds": round(result.seconds, 1),
             "validations": len(validations), "sample_seconds": round(result.sample_seconds, 3),
@@ -330,6 +333,9 @@ def parse_args(argv=None):
     p.add_argument("--init-from", default=AUTO, metavar="auto|new|DIR_OR_REPO_ID",
                    help="ours: where the weights start, as `wordlstm train --init-from` (auto: the default model "
                         "for a small text in words it knows, else new; with the book's size, always new)")
+    p.add_argument("--lines", choices=ASK, default=None,
+                   help="ours: whether line breaks are tokens, as `wordlstm train --lines` (default: auto with "
+                        "--no-baseline or --surface; else no, so that both sides predict the book's tokens)")
     p.add_argument("--prep-only", action="store_true",
                    help="only read, clean, count and encode the corpus (ours); print one JSON line")
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
@@ -350,7 +356,7 @@ def main():
         print(json.dumps(bench_analysis(args.corpus, args.seconds, args.device)))
         return 0
     if args.surface:
-        print(json.dumps(bench_surface(args.corpus)))
+        print(json.dumps(bench_surface(args.corpus, args.lines or "auto")))
         return 0
     if args.ablation:
         print(json.dumps({"corpus": args.corpus, "seconds": args.seconds,
@@ -358,7 +364,7 @@ def main():
         return 0
 
     if args.prep_only:
-        _, report = bench_prep(args.corpus, args.max_vocab)
+        _, report = bench_prep(args.corpus, args.max_vocab, args.lines or "no")
         print(json.dumps({**report, "corpus": args.corpus, "bytes": os.path.getsize(args.corpus),
                           "peak_rss_mib": round(peak_rss_mib(), 1)}))
         return 0
@@ -375,7 +381,8 @@ def main():
         baseline = bench_baseline(args.baseline, args.corpus, args.seconds, args.gen_tokens, device)
     print(f"running ours for {args.seconds:g} s of training...", file=sys.stderr)
     ours = bench_ours(args.corpus, args.seconds, args.gen_tokens, args.device, args.softmax, args.precision,
-                      size=args.size, branches=args.branches, seed=args.seed, start=args.init_from)
+                      size=args.size, branches=args.branches, seed=args.seed, start=args.init_from,
+                      lines=args.lines or ("auto" if args.no_baseline else "no"))
     if baseline:
         div = lambda a, b: round(a / b, 2) if b else None  # noqa: E731
         ratios = {"prep_time": div(baseline["prep_seconds"], ours["prep_seconds"]),

@@ -10,7 +10,7 @@ The text, prompt included, goes to stdout as it is generated; warnings, and why 
 """
 import sys
 
-from wordlstm import MAX_NEW_TOKENS, load_corpus, stream, tokenize
+from wordlstm import MAX_NEW_TOKENS, load_corpus, stream
 from wordlstm.commands.cli import ArgumentParser
 from wordlstm.planning.defaults import MIN_WORDS, NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P
 from wordlstm.share.hub import load_model
@@ -60,6 +60,6 @@ def main():
     print()
     print(f"ended {pieces.why}", file=sys.stderr)
     if corpus is not None:
-        report = originality(corpus.ids, corpus.vocab.lookup(tokenize(text)), args.min_words)
-        print("\n".join(report.lines(text)))
+        report = originality(corpus.ids, corpus.vocab.lookup(corpus.vocab.tokenize(text)), args.min_words)
+        print("\n".join(report.lines(text, corpus.vocab.lines)))
 

@@ -13,7 +13,6 @@ from wordlstm import load_corpus
 from wordlstm.commands.cli import ArgumentParser
 from wordlstm.planning.defaults import MIN_WORDS
 from wordlstm.text.texts import read_text
-from wordlstm.text.tokenizer import tokenize
 from wordlstm.use.originality import originality
 
 
@@ -27,5 +26,5 @@ def main():
     args = p.parse_args()
 
     corpus, text = load_corpus(args.corpus, written=False), read_text(args.file)  # its ids and words are enough
-    report = originality(corpus.ids, corpus.vocab.lookup(tokenize(text)), args.min_words)
-    print(json.dumps(report.to_dict()) if args.json else "\n".join(report.lines(text)))
+    report = originality(corpus.ids, corpus.vocab.lookup(corpus.vocab.tokenize(text)), args.min_words)
+    print(json.dumps(report.to_dict()) if args.json else "\n".join(report.lines(text, corpus.vocab.lines)))

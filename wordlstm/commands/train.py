@@ -29,6 +29,7 @@ from wordlstm.planning.planner import Ask, plan_runs, plan_training
 from wordlstm.planning.start import NEW, default_model
 from wordlstm.share.checkpoint import check_writable, load_train_state, read_config, recorded_model_config
 from wordlstm.share.hub import load_model
+from wordlstm.text.lines import ASK as LINES
 from wordlstm.training.trainer import trained_config
 from wordlstm.use.sample import LiveSampler
 
@@ -57,6 +58,10 @@ def parse_args(argv=None):
                    help=f"words seen fewer times become <unk> (default {Corpus.min_count}: keep all)")
     p.add_argument("--max-vocab", type=int, default=Corpus.max_vocab,
                    help="keep at most this many words, the rest become <unk>")
+    p.add_argument("--lines", choices=LINES, default="auto",
+                   help="whether line breaks are tokens, so that the model writes lines: auto (the default: yes for "
+                        "a text of short lines that mostly end without . ! or ?, as verse, lyrics and lists; it says "
+                        "so), yes, or no (the book's: a line break is a space)")
     p.add_argument("--track", nargs="?", const="wordlstm", default=None, metavar="PROJECT",
                    help="log the run to trackio (project 'wordlstm' by default; needs pip install 'wordlstm[track]'); "
                         "compare runs with `trackio show`")
@@ -166,7 +171,7 @@ def settings(args, rank: int = 0):
         return resumed(args)
     if not args.corpus or not args.out:
         raise UserError("give a corpus and --out DIR (or --resume DIR)")
-    corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab)
+    corpus = load_corpus(args.corpus, min_count=args.min_count, max_vocab=args.max_vocab, lines=args.lines)
     if rank == 0:  # the one process that writes
         check_writable(args.out)  # fail now, not after an hour of training
     asked = ask(args)
@@ -194,7 +199,7 @@ def resumed(args):
         raise UserError(f"this run trained on {len(files)} files; give them again, before --resume "
                         f"({', '.join(files[:5])}{' ...' if len(files) > 5 else ''})")
     corpus = load_corpus(args.corpus or recorded.get("name"), min_count=recorded.get("min_count", 1),
-                         max_vocab=recorded.get("max_vocab"))
+                         max_vocab=recorded.get("max_vocab"), lines="yes" if recorded.get("lines") else "no")
     if corpus.sha256 != recorded.get("sha256"):
         raise UserError(f"{corpus.name} is not the text this run trained on (sha256 differs); give that text")
     args.out = args.out or args.resume

@@ -94,7 +94,7 @@ def plan_training(corpus: Corpus, ask: Ask, *, device: str = "cpu", admission: A
     choice = choose(ask.size, tokens=len(corpus.ids), vocab_size=vocab_size, max_seconds=ask.max_seconds,
                     epochs=ask.epochs, device=device, branches=ask.branches, members=ask.members,
                     time_scale=time_scale, word_counts=corpus.vocab.counts if vocab_size == len(corpus.vocab) else None)
-    notes = [choice.why]
+    notes = [choice.why, corpus.lines.why if corpus.lines.keep else ""]  # prose, the default, goes unsaid
     if "tie_weights" not in given:  # a size's tie holds while the shape asked for allows it
         given["tie_weights"] = tied(choice.size, given)
         if not given["tie_weights"] and tied(choice.size, {}):

@@ -10,7 +10,7 @@ from ..share.archive import unpack
 from ..share.hub import load_model, push
 from ..text.data import load_corpus
 from ..text.texts import size_of
-from ..text.tokenizer import tokenize_at_most
+from ..text.tokenizer import NEWLINE, tokenize_at_most
 from ..use.originality import Checker
 from ..use.sample import openings
 from ..use.score import score
@@ -76,22 +76,24 @@ class Session:
         self.ckpt, self.corpus, self.source = found.ckpt, found.corpus, f"run {found.id}, trained here"
         return found
 
-    def read(self, paths: tuple, min_count: int, admission):
-        """The corpus of `paths` (the session's own files, or the sample) with `min_count`: the session's corpus
-        where it is that text already, the shared sample where it is that, else read once `admission` admits
-        its memory."""
-        if self.corpus is not None and (self.corpus.sources, self.corpus.min_count) == (paths, min_count):
+    def read(self, paths: tuple, min_count: int, admission, lines: str = "auto"):
+        """The corpus of `paths` (the session's own files, or the sample) with `min_count` and `lines` (whether
+        line breaks are tokens: lines.ASK): the session's corpus where it is that text already, the shared sample
+        where it is that, else read once `admission` admits its memory."""
+        if self.corpus is not None and (self.corpus.sources, self.corpus.min_count, self.corpus.lines.asked) == \
+                (paths, min_count, lines):
             return self.corpus
-        if self.shared is not None and paths == (self.sample,) and min_count == self.shared().min_count:
+        if self.shared is not None and paths == (self.sample,) and min_count == self.shared().min_count \
+                and lines in ("auto", "yes" if self.shared().lines.keep else "no"):
             return self.shared()
         with admission.reading(size_of(paths)):
-            return load_corpus(paths, min_count=min_count, parent=self.folder())
+            return load_corpus(paths, min_count=min_count, parent=self.folder(), lines=lines)
 
-    def text_to_train(self, uploaded: tuple, min_count: int, admission):
+    def text_to_train(self, uploaded: tuple, min_count: int, admission, lines: str = "auto"):
         """The text a training reads, now the session's corpus: the files just uploaded, else the text picked
-        before (or the sample), read again where `min_count` changed."""
+        before (or the sample), read again where `min_count` or `lines` changed."""
         paths = uploaded or (self.corpus.sources if self.corpus is not None else (self.sample,))
-        self.corpus = self.read(paths, min_count, admission)
+        self.corpus = self.read(paths, min_count, admission, lines)
         return self.corpus
 
     def current(self):
@@ -175,12 +177,13 @@ class Session:
 
     def copies(self, text: str, min_words: int) -> tuple[str, list]:
         """Which spans of `text` are copied word for word from the current model's training text: a line
-        (Markdown), and each of the text's tokens' label ("copied" or None)."""
+        (Markdown), and the label ("copied" or None) of each of its words and marks (a line break has none)."""
         if not (text or "").strip():
             raise UserError("generate a text first, or paste one, to check it for copies")
-        tokens, corpus = tokenize_at_most(text), self.training_text()
+        corpus = self.training_text()
+        tokens = tokenize_at_most(text, lines=corpus.vocab.lines)
         report = self.originality(corpus, corpus.vocab.lookup(tokens), min_words)
-        labels = ["copied" if c else None for c in report.copied(len(tokens))]
+        labels = ["copied" if c else None for t, c in zip(tokens, report.copied(len(tokens))) if t != NEWLINE]
         return f"**{report.summary()}** (against `{os.path.basename(corpus.name)}`).", labels
 
     def load_zip(self, path: str, name: str):
@@ -208,7 +211,7 @@ class Session:
         ckpt = self.current()
         if not (text or "").strip():
             raise UserError("paste a text to score, a few sentences or more")
-        tokenize_at_most(text)  # score() tokenizes again: a few milliseconds, against seconds of scoring
+        tokenize_at_most(text, lines=ckpt.vocab.lines)  # score() tokenizes again: a few milliseconds, against seconds of scoring
         return score(ckpt.model, ckpt.vocab, text)
 
     def suggester(self, ckpt) -> Suggester:

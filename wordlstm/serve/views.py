@@ -78,12 +78,12 @@ def progress_line(e, text: str) -> str:
             f"<b>{done:.0%}</b> · {what} · {e.elapsed:.0f} s{left}</div>")
 
 
-def advanced_block(*, size, epochs, seed, branches, members, start_from, min_count, stride, **sliders):
+def advanced_block(*, size, epochs, seed, branches, members, start_from, min_count, stride, lines="auto", **sliders):
     """The page's Advanced block, labelled from its controls' values: the settings not at their defaults."""
     page = dict(size=size, epochs=int(epochs or 0), seed=int(seed or 0), branches=branches, models=members,
-                start=start_from, min_count=int(min_count))
+                start=start_from, min_count=int(min_count), line_breaks=lines)
     first = dict(size=AUTO, epochs=0, seed=TrainConfig.seed, branches="auto", models="auto",
-                 start=Session.START_FROM[0], min_count=Corpus.min_count)
+                 start=Session.START_FROM[0], min_count=Corpus.min_count, line_breaks="auto")
     changed = {k: v for k, v in page.items() if v != first[k]} | settings_asked(
         {**sliders, "stride": int(stride) or None}, size)
     changes = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in changed.items())

@@ -8,7 +8,6 @@ import os
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..errors import UserError
-from ..text.tokenizer import tokenize
 from ..training.schedule import Schedule
 from ..use.defaults import MIN_WORDS, TEMPERATURE, TOP_K, TOP_P
 from ..use.originality import NgramIndex, originality
@@ -56,6 +55,7 @@ Or `wordlstm generate {{ repo_id }} --prompt "{{ prompt }}"`, or the "Load from 
 | tokens | {{ "{:,}".format(corpus.tokens) if corpus.tokens is number else "?" }} |
 | vocabulary | {{ "{:,}".format(model.vocab_size) }} words (min count {{ corpus.min_count }}, max vocab {{ corpus.max_vocab }}) |
 | sha256 | `{{ corpus.sha256 }}` |
+| line breaks | {{ "tokens: the model writes lines" if corpus.lines else "read as spaces (the book's tokens)" }} |
 {% if corpus.files %}
 It was trained on {{ corpus.files | length }} files, each a document: no training window spans two, and each gave
 the last part of its text to validation.
@@ -97,7 +97,7 @@ Started from {{ start }}.
 
 Settings: {{ sample_settings }}.
 
-{% for s in samples %}- seed {{ s.seed }}{% if s.novel is not none %} ({{ s.novel }}){% endif %}: {{ s.text }}
+{% for s in samples %}- seed {{ s.seed }}{% if s.novel is not none %} ({{ s.novel }}){% endif %}: {{ s.text | replace("\n", "  \n  ") }}
 {% endfor %}
 ## Versions
 
@@ -154,7 +154,7 @@ def build_card(model, vocab, config: dict, repo_id: str | None = None, corpus_in
     if corpus_ids is not None and samples:
         index = NgramIndex(corpus_ids, MIN_WORDS)
         for s in samples:
-            s["novel"] = originality(corpus_ids, vocab.lookup(tokenize(s["text"])), MIN_WORDS, index).summary()
+            s["novel"] = originality(corpus_ids, vocab.lookup(vocab.tokenize(s["text"])), MIN_WORDS, index).summary()
     results = {k: metrics[k] for k in ("val_loss", "val_ppl", "steps", "epochs", "tokens", "seconds", "device", "stopped")
                if k in metrics}
     for k in ("val_loss", "val_ppl", "epochs"):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import UserError, count
+from .lines import Lines, choose_lines
 from .surface import Surface
 from .texts import read_texts, sources_of
 from .tokenizer import written_forms
@@ -38,6 +39,7 @@ class Corpus:
     sentence_openings: list[str] = field(default_factory=list)  # frequent ones, as written: example prompts
     files: list[tuple[str, int]] = field(default_factory=list)  # (file name, tokens) of each document, in order
     sources: tuple[str, ...] = ()  # the paths it was read from: files, folders, zips
+    lines: Lines = Lines(False, "")  # whether its line breaks are tokens (lines.py), and why
 
     @property
     def documents(self) -> tuple[int, ...]:
@@ -48,7 +50,7 @@ class Corpus:
         """What a checkpoint records about its training text."""
         files = {"files": [{"name": f, "tokens": n} for f, n in self.files]} if self.documents else {}
         return {"name": self.name, "sha256": self.sha256, "tokens": len(self.ids), "vocab_size": len(self.vocab),
-                "min_count": self.min_count, "max_vocab": self.max_vocab, **files}
+                "min_count": self.min_count, "max_vocab": self.max_vocab, "lines": self.lines.keep, **files}
 
     @property
     def nbytes(self) -> int:
@@ -77,6 +79,8 @@ class Corpus:
         md += (f"{len(Windows(train_ids, seq_len, lengths=train_lengths)):,} training and "
                f"{len(Windows(val_ids, seq_len, lengths=val_lengths)):,} "
                f"validation windows of {seq_len} tokens.")
+        if self.lines.keep:  # prose, the default, goes unsaid
+            md += f" {self.lines.why[:1].upper()}{self.lines.why[1:]}."
         return md + self.describe_files(seq_len)
 
     def describe_files(self, seq_len: int, shown: int = 50) -> str:
@@ -130,11 +134,12 @@ def sentence_openings(text: str, words: int = 3, keep: int = 12) -> list[str]:
 
 
 def load_corpus(sources, min_count: int = 1, max_vocab: int | None = None, name: str | None = None,
-                written: bool = True, parent: str | None = None) -> Corpus:
+                written: bool = True, parent: str | None = None, lines: str = "auto") -> Corpus:
     """The corpus of a .txt file, or of several, a folder of them or a .zip of them (texts.read_texts;
-    a zip is unpacked under `parent`), each file a document."""
+    a zip is unpacked under `parent`), each file a document; `lines`: whether line breaks are tokens
+    (lines.ASK)."""
     paths = sources_of(sources)
-    corpus = corpus_from_texts(read_texts(paths, parent=parent), min_count, max_vocab, written=written,
+    corpus = corpus_from_texts(read_texts(paths, parent=parent), min_count, max_vocab, written=written, lines=lines,
                                name=name or (paths[0] if len(paths) == 1 else f"{os.path.basename(paths[0])} and "
                                              f"{len(paths) - 1} more"))
     corpus.sources = tuple(paths)
@@ -142,16 +147,20 @@ def load_corpus(sources, min_count: int = 1, max_vocab: int | None = None, name:
 
 
 def corpus_from_text(text: str, min_count: int = 1, max_vocab: int | None = None, name: str = "corpus",
-                     written: bool = True) -> Corpus:
+                     written: bool = True, lines: str = "auto") -> Corpus:
     """The corpus of `text`. written: also read how the text writes its words (Vocab.forms) and its
-    sentence openings, for text and prompts that read as it does; the model needs neither."""
-    return corpus_from_texts([(os.path.basename(name), text)], min_count, max_vocab, name, written)
+    sentence openings, for text and prompts that read as it does; the model needs neither. lines: whether
+    its line breaks are tokens: "yes", "no", or "auto" (lines.choose_lines)."""
+    return corpus_from_texts([(os.path.basename(name), text)], min_count, max_vocab, name, written, lines)
 
 
 def corpus_from_texts(texts: list[tuple[str, str]], min_count: int = 1, max_vocab: int | None = None,
-                      name: str = "corpus", written: bool = True) -> Corpus:
+                      name: str = "corpus", written: bool = True, lines: str = "auto") -> Corpus:
     """The corpus of the documents `texts`, (file name, text) each: one vocabulary, one stream."""
-    vocab, ids, lengths = Vocab.build_documents([t for _, t in texts], min_count=min_count, max_vocab=max_vocab)
+    joined = "\n\n".join(t for _, t in texts) if len(texts) > 1 else texts[0][1]
+    kept = choose_lines(joined, lines)
+    vocab, ids, lengths = Vocab.build_documents([t for _, t in texts], min_count=min_count, max_vocab=max_vocab,
+                                                lines=kept.keep)
     if len(texts) == 1:  # the text's own hash, as before documents
         sha = hashlib.sha256(texts[0][1].encode("utf-8")).hexdigest()
     else:
@@ -161,12 +170,11 @@ def corpus_from_texts(texts: list[tuple[str, str]], min_count: int = 1, max_voca
         sha = h.hexdigest()
     openings = []
     if written:
-        joined = "\n\n".join(t for _, t in texts) if len(texts) > 1 else texts[0][1]
         vocab.forms = {w: f for w, f in written_forms(joined).items() if w in vocab.stoi}
-        vocab.surface = Surface.learn(surface_sample(joined), vocab.forms)
+        vocab.surface = Surface.learn(surface_sample(joined), vocab.forms, kept.keep)
         openings = sentence_openings(joined)
     return Corpus(vocab, torch.from_numpy(ids), sha, name, min_count, max_vocab, openings,
-                  files=[(file, n) for (file, _), n in zip(texts, lengths)])
+                  files=[(file, n) for (file, _), n in zip(texts, lengths)], lines=kept)
 
 
 def surface_sample(text: str) -> str:

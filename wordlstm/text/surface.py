@@ -12,6 +12,7 @@ import collections
 import difflib
 
 from ..errors import UserError
+from .lines import choose_lines
 from .tokenizer import PUNCT, TOGGLES, Detokenizer, detokenize, scan, tokenize, written_forms
 
 SEP = "\t"  # between a context's tokens: no token holds whitespace
@@ -35,7 +36,7 @@ class Surface:
         that context, or its usual form `usual` as written after `before` (as it is, or capitalised)."""
         form = self.case.get(SEP.join((before2, before, token))) or self.case.get(SEP.join((before, token)))
         if form is None and token[:1].isalpha():
-            return _as(self.case.get(before + SEP), usual)
+            return _as(self.case.get(SEP.join((before2, before, ""))) or self.case.get(before + SEP), usual)
         return form
 
     def spaced(self, before: str, key: str) -> bool | None:
@@ -52,9 +53,10 @@ class Surface:
         return None
 
     @classmethod
-    def learn(cls, text: str, forms: dict[str, str] | None) -> "Surface":
-        """The exceptions that `text` (written with `forms`, its words' usual forms) makes to the rules."""
-        written, tokens, spaces = scan(text)
+    def learn(cls, text: str, forms: dict[str, str] | None, lines: bool = False) -> "Surface":
+        """The exceptions that `text` (written with `forms`, its words' usual forms; with `lines`, its line breaks
+        tokens) makes to the rules."""
+        written, tokens, spaces = scan(text, lines)
         rules = Detokenizer(forms)
         keys, rule_forms, rule_spaces = [], [], []
         for t in tokens:  # the rules' decisions, token by token, with the text's own tokens before
@@ -74,11 +76,17 @@ class Surface:
             space.update(_beats([context(i) for i in free], [spaces[i] for i in free], predicted))
         usual = [forms.get(t, t) if forms else t for t in tokens]
         words = [i for i, t in enumerate(tokens) if t[:1].isalpha()]
-        # After a token, words as usual or capitalised (a verse line's capital); then the pair; then three.
-        case = _beats([before[i] + SEP for i in words], [_kind(written[i], usual[i]) for i in words],
-                      [_kind(rule_forms[i], usual[i]) for i in words])
-        predicted = [(_as(case.get(before[i] + SEP), usual[i]) if t[:1].isalpha() else None) or rule_forms[i]
-                     for i, t in enumerate(tokens)]
+        # After a token, then after two, words as usual, capitalised or in capitals (a verse line's capital,
+        # but not where a line goes on mid-sentence; a play's speaker); then the pair; then three.
+        kinds = [_kind(written[i], usual[i]) for i in words]
+        case = _beats([before[i] + SEP for i in words], kinds, [_kind(rule_forms[i], usual[i]) for i in words])
+        after_one = [_as(case.get(before[i] + SEP), usual[i]) or rule_forms[i] for i in words]
+        case.update(_beats([SEP.join((before2[i], before[i], "")) for i in words], kinds,
+                           [_kind(f, usual[i]) for f, i in zip(after_one, words)]))
+        predicted = list(rule_forms)
+        for i in words:
+            kind = case.get(SEP.join((before2[i], before[i], ""))) or case.get(before[i] + SEP)
+            predicted[i] = _as(kind, usual[i]) or rule_forms[i]
         case.update(_beats([SEP.join((before[i], t)) for i, t in enumerate(tokens)], written, predicted))
         predicted = [case.get(SEP.join((before[i], t)), predicted[i]) for i, t in enumerate(tokens)]
         case.update(_beats([SEP.join((before2[i], before[i], t)) for i, t in enumerate(tokens)], written, predicted))
@@ -108,12 +116,15 @@ def _spaced_marks(tokens: list[str], spaces: list[bool]) -> dict[str, bool]:
 
 
 def _kind(form: str, usual: str) -> str | None:
-    """How `form` writes a word whose usual form is `usual`: "=" as usual, "^" capitalised, None otherwise."""
-    return "=" if form == usual else "^" if form == usual[:1].upper() + usual[1:] else None
+    """How `form` writes a word whose usual form is `usual`: "=" as usual, "^" capitalised, "A" in capitals,
+    None otherwise."""
+    return "=" if form == usual else "^" if form == usual[:1].upper() + usual[1:] else \
+        "A" if form == usual.upper() else None
 
 
 def _as(kind: str | None, usual: str) -> str | None:
-    return usual if kind == "=" else usual[:1].upper() + usual[1:] if kind == "^" else None
+    return usual if kind == "=" else usual[:1].upper() + usual[1:] if kind == "^" else \
+        usual.upper() if kind == "A" else None
 
 
 def _beats(contexts: list[str], actual: list, predicted: list) -> dict:
@@ -128,17 +139,17 @@ def _beats(contexts: list[str], actual: list, predicted: list) -> dict:
     return {c: value for c, (value, n) in best.items() if n > right[c]}
 
 
-def reproduced(text: str, learned: bool = True) -> dict:
-    """How much of `text` its own surface writes back: its last tenth (cut at a line break) tokenized, then
-    written with what the first nine tenths taught (their written forms, and with `learned` their Surface),
+def reproduced(text: str, learned: bool = True, lines: str = "auto") -> dict:
+    """How much of `text` its own surface writes back: its last tenth (cut at a line break) tokenized (with its
+    line breaks where `lines` keeps them: lines.choose_lines), then written with what the first nine tenths taught (their written forms, and with `learned` their Surface),
     compared with the original chunk by chunk (a chunk lies between two spaces; `-` reads as a space). The
     share of the original's chunks reproduced exactly, and the misses counted by kind, with examples."""
     cut = text.rfind("\n", 0, int(len(text) * 0.9))
     head, tail = text[: cut + 1], text[cut + 1:]
-    forms = written_forms(head)
-    surface = Surface.learn(head, forms) if learned else None
+    forms, keep = written_forms(head), choose_lines(head, lines).keep
+    surface = Surface.learn(head, forms, keep) if learned else None
     original = tail.replace("-", " ").split()
-    written = detokenize(tokenize(tail), forms, surface).replace("-", " ").split()
+    written = detokenize(tokenize(tail, keep), forms, surface).replace("-", " ").split()
     known = set(tokenize(head))
     matcher = difflib.SequenceMatcher(None, original, written, autojunk=False)
     kinds, examples = collections.Counter(), collections.defaultdict(list)
@@ -151,7 +162,7 @@ def reproduced(text: str, learned: bool = True) -> dict:
     same = sum(m.size for m in matcher.get_matching_blocks())
     return {"surface": same / max(1, len(original)), "chunks": len(original), "misses": dict(kinds),
             "examples": {k: v[:5] for k, v in examples.items()}, "entries": surface and len(surface),
-            "lines": False}
+            "lines": keep}
 
 
 def _miss(original: str, written: str, known: set) -> str:

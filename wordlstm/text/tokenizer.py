@@ -2,6 +2,8 @@
 
 Cleaning (the book's, chapter 8): lower-case; newlines and '-' become spaces;
 each of ,.:;?!$()/_&%*@'` and '"' stands alone as a token; split on whitespace.
+A text that keeps its lines (verse, lyrics, lists: text/lines.py) also gets a
+NEWLINE token at each line break; the book's mode, the default, has none.
 
 `detokenize` undoes the padding well enough to read: punctuation is reattached,
 quotes hug the words they enclose, and re-tokenizing its output gives back the
@@ -20,14 +22,25 @@ PUNCT = ",.:;?!$()/_&%*@'`\""
 MAX_TEXT_TOKENS = 50_000  # what a server scores or checks at once: about 2 s of scoring on 2 CPU cores
 
 
-def tokenize(text: str) -> list[str]:
-    """Clean `text` the book's way and split it into word tokens."""
+NEWLINE = "\n"  # the token of a line break, in a text that keeps its lines
+
+
+def tokenize(text: str, lines: bool = False) -> list[str]:
+    """Clean `text` the book's way and split it into word tokens; with `lines`, a NEWLINE token at each line
+    break (\r\n and \r read as \n)."""
     # A chain of str.replace, as in the book, is 3x faster than one str.translate
     # with this table in CPython. Newlines need no replacing: split() cuts there.
     text = text.lower().replace("-", " ")
     for c in PUNCT:
         text = text.replace(c, f" {c} ")
-    return text.split()
+    if not lines:
+        return text.split()
+    tokens = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        tokens += line.split()
+        tokens.append(NEWLINE)
+    tokens.pop()  # the break after the last line is not in the text
+    return tokens
 
 
 # Detokenizing: whether to put a space between two tokens depends only on the
@@ -39,6 +52,7 @@ _SUFFIXES = {"s", "t", "ll", "re", "ve", "d", "m"}  # don ' t -> don't, anna ' s
 TOGGLES = {'"', "_", "`"}  # paired marks: the first opens, the next closes
 SENTENCE_ENDS = {".", "!", "?"}
 _WORD_OR_MARK = re.compile("[^\\s\\-" + re.escape(PUNCT) + "]+|[" + re.escape(PUNCT) + "]")  # tokenize's, in case
+_OR_BREAK = re.compile(_WORD_OR_MARK.pattern + "|\r\n|\r|\n")  # and, with lines, its line breaks
 
 
 class Detokenizer:
@@ -90,7 +104,7 @@ class Detokenizer:
         key = token + ("c" if token in self.open else "o") if token in TOGGLES else token
         before2, before = self.prev2 or "", self.prev
         space = self._spaced(token).startswith(" ")
-        if self.surface is not None and before is not None:
+        if self.surface is not None and before is not None and NEWLINE not in (token, before):
             learned = self.surface.spaced(before, key)
             space = space if learned is None else learned
         self.prev2 = before
@@ -116,7 +130,7 @@ class Detokenizer:
     def _spaced(self, token: str) -> str:
         prev, space = self.prev, self.prev is not None
         self.before = prev or ""
-        if token in NO_SPACE_BEFORE or token == "/":
+        if token in NO_SPACE_BEFORE or token == "/" or NEWLINE in (token, prev):  # a line starts where it starts
             space = False
         elif prev in _NO_SPACE_AFTER:
             space = False
@@ -140,9 +154,10 @@ class Detokenizer:
         return (" " if space else "") + token
 
 
-def tokenize_at_most(text: str, limit: int = MAX_TEXT_TOKENS) -> list[str]:
-    """tokenize(text), or UserError where it has more than `limit` tokens: a server's bound on one request."""
-    tokens = tokenize(text)
+def tokenize_at_most(text: str, limit: int = MAX_TEXT_TOKENS, lines: bool = False) -> list[str]:
+    """tokenize(text, lines), or UserError where it has more than `limit` tokens: a server's bound on one
+    request."""
+    tokens = tokenize(text, lines)
     if len(tokens) > limit:
         raise UserError(f"the text has {len(tokens):,} tokens (words and punctuation); "
                         f"give at most {limit:,} at a time")
@@ -174,25 +189,27 @@ def written_forms(text: str) -> dict[str, str]:
     return {token: form for token, (form, _) in best.items() if form != token}
 
 
-def scan(text: str) -> tuple[list[str], list[str], list[bool]]:
-    """`text`'s tokens as written, as tokenize() gives them, and whether a space (or a line break) stands
-    before each."""
+def scan(text: str, lines: bool = False) -> tuple[list[str], list[str], list[bool]]:
+    """`text`'s tokens as written, as tokenize(text, lines) gives them, and whether a space (or, without
+    `lines`, a line break) stands before each; never next to a NEWLINE."""
     written, spaces, end = [], [], None
-    for m in _WORD_OR_MARK.finditer(text.replace("-", " ")):
-        written.append(m.group())
-        spaces.append(end is not None and m.start() > end)
+    for m in (_OR_BREAK if lines else _WORD_OR_MARK).finditer(text.replace("-", " ")):
+        word = m.group()
+        broken = word[0] in "\r\n"
+        written.append(NEWLINE if broken else word)
+        spaces.append(end is not None and m.start() > end and not broken and written[-2:-1] != [NEWLINE])
         end = m.end()
     return written, [w.lower() for w in written], spaces
 
 
-def token_spans(text: str) -> list[tuple[int, int]]:
-    """Where each of tokenize(text)'s tokens is written in `text`: (start, end) character offsets."""
-    return [m.span() for m in _WORD_OR_MARK.finditer(text.replace("-", " "))]
+def token_spans(text: str, lines: bool = False) -> list[tuple[int, int]]:
+    """Where each of tokenize(text, lines)'s tokens is written in `text`: (start, end) character offsets."""
+    return [m.span() for m in (_OR_BREAK if lines else _WORD_OR_MARK).finditer(text.replace("-", " "))]
 
 
-def labelled(text: str, labels: list) -> list[tuple[str, object]]:
+def labelled(text: str, labels: list, lines: bool = False) -> list[tuple[str, object]]:
     """`text` as written, a piece per run of tokens with the same label (None: unlabelled; a label per
-    token of tokenize(text)): what gr.HighlightedText shows. A labelled piece runs from its first token's
+    token of tokenize(text, lines)): what gr.HighlightedText shows. A labelled piece runs from its first token's
     first character to its last token's last; what lies between pieces (spaces, line breaks) is unlabelled."""
     pieces = []
 
@@ -203,7 +220,7 @@ def labelled(text: str, labels: list) -> list[tuple[str, object]]:
             pieces.append((piece, label))
 
     end, before = 0, None
-    for (start, stop), label in zip(token_spans(text), labels):
+    for (start, stop), label in zip(token_spans(text, lines), labels):
         add(text[end:start], label if label == before else None)  # inside a run, the gap is the run's
         add(text[start:stop], label)
         end, before = stop, label

@@ -18,11 +18,12 @@ import numpy as np
 
 from ..errors import UserError
 from .surface import Surface
-from .tokenizer import tokenize
+from .tokenizer import NEWLINE, tokenize
 
 UNK = "<unk>"
 _CHUNK_CHARS = 1 << 16  # clean and count this much text at a time: bounded memory
 _SPACE = re.compile(r"\s")
+_NOT_CR = re.compile(r"[^\S\r]")
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Vocab:
         self.forms = None if forms is None else {
             w: f for w, f in forms.items() if w in self.stoi and isinstance(f, str) and f.lower() == w}
         self.surface: Surface | None = None  # the text's case and spacing by context (surface.py); None: the rules
+        self.lines = False  # whether its text kept its line breaks as NEWLINE tokens (lines.py)
 
     def __len__(self):
         return len(self.itos)
@@ -58,9 +60,10 @@ class Vocab:
         return vocab, ids
 
     @classmethod
-    def build_documents(cls, texts: list[str], min_count: int = 1, max_vocab: int | None = None):
+    def build_documents(cls, texts: list[str], min_count: int = 1, max_vocab: int | None = None,
+                        lines: bool = False):
         """Returns (vocab, ids, lengths): one vocabulary for all the texts, ids them all one after the
-        other as an int32 numpy array, and each text's number of tokens.
+        other as an int32 numpy array, and each text's number of tokens; with `lines`, line breaks are tokens.
 
         One pass: words get provisional ids in order of first occurrence, then a
         stable sort by count renumbers them. Nothing holds one object per token.
@@ -73,8 +76,8 @@ class Vocab:
         parts, lengths = [], []
         for text in texts:
             lengths.append(0)
-            for chunk in _chunks(text):
-                words = tokenize(chunk)
+            for chunk in _chunks(text, lines):
+                words = tokenize(chunk, lines)
                 for w in dict.fromkeys(words):  # the chunk's distinct words, in order: a short loop
                     if w not in first_seen:
                         first_seen[w] = len(first_seen)
@@ -108,12 +111,17 @@ class Vocab:
         if unk is not None:
             remap[~kept] = remap[unk]
         vocab = cls([words[i] for i in keep], counts[keep].tolist())
+        vocab.lines = lines
         return vocab, remap[ids], lengths
 
     # -- text <-> ids ------------------------------------------------------------
+    def tokenize(self, text: str) -> list[str]:
+        """`text`'s tokens as this vocabulary's text was cleaned: with its line breaks, where it kept them."""
+        return tokenize(text, self.lines)
+
     def encode(self, text: str) -> Encoded:
         """Clean and encode text; unknown words never raise, they are reported."""
-        return self.encode_tokens(tokenize(text))
+        return self.encode_tokens(self.tokenize(text))
 
     def encode_tokens(self, tokens: list[str]) -> Encoded:
         """encode() of a text already cleaned into tokens."""
@@ -134,10 +142,11 @@ class Vocab:
         return [self.stoi.get(w, -1) for w in tokens]
 
     def coverage(self, other: "Vocab") -> float:
-        """The share of this vocabulary's text (its tokens, by count) whose words `other` knows: how much of a
-        text a model of `other`'s vocabulary has already read words of."""
-        total = sum(self.counts)
-        return sum(c for w, c in zip(self.itos, self.counts) if w in other.stoi) / total if total else 0.0
+        """The share of this vocabulary's text (its tokens, by count, line breaks aside) whose words `other` knows:
+        how much of a text a model of `other`'s vocabulary has already read words of."""
+        counts = [(w, c) for w, c in zip(self.itos, self.counts) if w != NEWLINE]
+        total = sum(c for _, c in counts)
+        return sum(c for w, c in counts if w in other.stoi) / total if total else 0.0
 
     def encode_prompt(self, text: str) -> Encoded:
         """encode(), but a prompt with no known word is an error that names the words."""
@@ -164,7 +173,7 @@ class Vocab:
     # -- JSON ------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"tokenizer": "book", "unk": UNK if self.unk_id is not None else None,
-                "itos": self.itos, "counts": self.counts, **({"forms": self.forms} if self.forms is not None else {}),
+                **({"lines": True} if self.lines else {}), "itos": self.itos, "counts": self.counts, **({"forms": self.forms} if self.forms is not None else {}),
                 **({"surface": self.surface.to_dict()} if self.surface is not None else {})}
 
     @classmethod
@@ -174,6 +183,9 @@ class Vocab:
         forms = d.get("forms")
         vocab = cls(d["itos"], d.get("counts"), forms if isinstance(forms, dict) else None)
         vocab.surface = Surface.from_dict(d["surface"]) if "surface" in d else None  # saved from 0.19.0 on
+        if d.get("lines", False) not in (True, False):
+            raise UserError("the vocabulary file's 'lines' is not true or false; the checkpoint is corrupt")
+        vocab.lines = d.get("lines", False)  # from 0.20.0 on
         return vocab
 
     def save(self, path):
@@ -186,11 +198,12 @@ class Vocab:
             return cls.from_dict(json.load(f))
 
 
-def _chunks(text: str):
-    """Cut text at whitespace into pieces of about _CHUNK_CHARS (tokens never span whitespace)."""
-    start, n = 0, len(text)
+def _chunks(text: str, lines: bool = False):
+    """Cut text at whitespace into pieces of about _CHUNK_CHARS (tokens never span whitespace); with `lines`,
+    never inside a \r\n, which reads as one break."""
+    start, n, cut = 0, len(text), _NOT_CR if lines else _SPACE
     while start < n:
-        space = _SPACE.search(text, min(start + _CHUNK_CHARS, n))
+        space = cut.search(text, min(start + _CHUNK_CHARS, n))
         end = space.end() if space else n
         yield text[start:end]
         start = end

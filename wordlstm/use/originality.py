@@ -82,10 +82,10 @@ class Originality:
             if self.copied_spans else ", nothing copied"
         return f"{self.novel_fraction:.0%} of {self.min_words}-word sequences are new{copies}"
 
-    def lines(self, text: str) -> list[str]:
-        """The report for people, a line each: the summary, then each copied span of `text` (the text checked)
-        as it is written there, on one line, and where the corpus has it."""
-        spans = token_spans(text)
+    def lines(self, text: str, breaks: bool = False) -> list[str]:
+        """The report for people, a line each: the summary, then each copied span of `text` (the text checked,
+        its line breaks tokens with `breaks`) as it is written there, on one line, and where the corpus has it."""
+        spans = token_spans(text, breaks)
         return [f"originality: {self.summary()}"] + [
             f"  copied (corpus token {offset:,}): {' '.join(text[spans[start][0]:spans[end - 1][1]].split())}"
             for start, end, offset in self.copied_spans]

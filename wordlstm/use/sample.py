@@ -13,7 +13,7 @@ from ..model import unseen
 from ..model.cache import Window
 from ..model.ensemble import members
 from ..model.lstm import WordLSTM
-from ..text.tokenizer import SENTENCE_ENDS, Detokenizer, detokenize, tokenize
+from ..text.tokenizer import SENTENCE_ENDS, Detokenizer, detokenize
 from ..text.vocab import Encoded, Vocab
 from .defaults import NEW_TOKENS, TEMPERATURE, TOP_K, TOP_P
 
@@ -87,7 +87,7 @@ class Ending:
         """The ending a user asked for, checked against the model's vocabulary; UserError if it cannot be met."""
         if sentences < 0:
             raise UserError(f"sentences must be 0 (off) or more (got {sentences})")
-        tokens = tuple(tokenize(stop or ""))
+        tokens = tuple(vocab.tokenize(stop or ""))
         unknown = [t for t in tokens if t not in vocab.stoi]
         if unknown:
             raise UserError(f"the model never writes {unknown[0]!r}: it is not in its vocabulary; stop at a word "

@@ -13,7 +13,6 @@ import torch
 
 from ..errors import UserError
 from ..model.lstm import WordLSTM
-from ..text.tokenizer import tokenize
 from ..text.vocab import Vocab
 
 TOP = 5  # guesses kept per word
@@ -62,7 +61,7 @@ def score(model: WordLSTM, vocab: Vocab, text: str, rows: int = 1024) -> Score:
     them, and they are left out of the perplexity and counted apart."""
     if model.config.vocab_size != len(vocab):
         raise UserError(f"the model has {model.config.vocab_size} tokens but the vocabulary {len(vocab)}")
-    tokens = tokenize(text)
+    tokens = vocab.tokenize(text)
     ids = [vocab.stoi.get(w, vocab.unk_id) for w in tokens]
     read = [i for i, t in enumerate(ids) if t is not None]  # the positions the model reads
     if len(read) < 2:

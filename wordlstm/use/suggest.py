@@ -50,7 +50,7 @@ class Suggester:
         if not 1 <= k <= MAX_K:
             raise UserError(f"k must be between 1 and {MAX_K} (got {k})")
         text = text or ""
-        tokens = tokenize_at_most(text)
+        tokens = tokenize_at_most(text, lines=self.vocab.lines)
         partial = re.search(r"[^\W_]*$", text).group()  # as typed: its case tells the suggestions' case
         if partial and tokens and tokens[-1] == partial.lower():
             tokens.pop()

@@ -72,6 +72,15 @@ def test_a_large_text_starts_new(novel, default):
     assert start.source is None and "large enough" in start.why
 
 
+def test_a_texts_size_is_counted_in_words_not_line_breaks(novel, default):
+    """The size rule was measured on the book's tokens: a text read with its line breaks is no larger for them."""
+    text = novel[: novel.rfind("\n", 0, int(len(novel) * 0.66))]
+    plain, lined = (corpus_from_text(text, written=False, lines=lines) for lines in ("no", "yes"))
+    assert len(plain.ids) < WARM_BELOW <= len(lined.ids)
+    for corpus in (plain, lined):
+        assert choose_start(corpus, "auto", default=default).name == "the default model"
+
+
 def test_the_users_choice_wins(small, default, tiny_checkpoint):
     new = choose_start(small, "new", default=default)
     assert new.source is None and new.advised  # a new model where auto would have started warm

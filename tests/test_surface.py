@@ -9,7 +9,7 @@ from conftest import ANNA
 from test_commands import wordlstm
 from wordlstm import (ModelConfig, UserError, WordLSTM, corpus_from_text, load_checkpoint, save_checkpoint,
                       stream)
-from wordlstm.text.surface import Surface, reproduced
+from wordlstm.text.surface import Surface, form_misses, reproduced
 from wordlstm.text.tokenizer import detokenize, tokenize, written_forms
 
 # WikiText's habit: a space on both sides of every mark, quotes included.
@@ -101,3 +101,38 @@ def test_the_text_written_back_tokenizes_to_the_same_tokens():
         assert tokenize(detokenize(tokens, forms, Surface.learn(text[:cut], forms))) == tokens
     glue = Surface({}, {"st\tgeorge": False, "st\t.": False})  # a learned "no space" between two words
     assert detokenize(["st", "george", "st", "."], None, glue) == "st george st."
+
+
+def test_the_form_check_counts_what_generated_text_gets_wrong():
+    training = "Anna went o'er the hill. Then Anna came, and Anna saw. So Anna said, \"Yes.\" 'Tis so."
+    good = form_misses(['Then Anna said, "Yes," and "no." "So." O\'er the hill.'], training)
+    assert good["misses"] == dict.fromkeys(good["misses"], 0) and good["words"] == 11  # o'er: two tokens
+    bad = form_misses(['Then anna said "" and, " "yes o\' er\n\n"Open', 'so " "x'], training)
+    assert bad["misses"] == {"doubled quotes": 1, "empty quotations": 2, "open quotations": 1,
+                             "names in lower case": 1, "words split at an apostrophe": 1}
+    assert bad["line_breaks"] == 2
+
+
+@pytest.mark.slow
+def test_bench_surface_checks_what_a_model_of_the_text_writes(tmp_path):
+    corpus = corpus_from_text(PLAY * 3)
+    save_checkpoint(tmp_path / "m", WordLSTM(ModelConfig(len(corpus.vocab), 8, 8, 1)), corpus.vocab)
+    text = tmp_path / "play.txt"
+    text.write_text(PLAY * 3)
+    r = wordlstm("bench", "--surface", "--corpus", text, "--model", tmp_path / "m")
+    assert r.returncode == 0, r.stderr
+    generated = json.loads(r.stdout.splitlines()[-1])["generated"]
+    assert generated["words"] >= 2000 and set(generated["misses"]) >= {"doubled quotes", "names in lower case"}
+    assert f"{generated['words']:,} words written at the defaults" in r.stdout
+
+
+def test_a_words_apostrophe_stays_with_it_where_the_text_spaces_its_quotes_after_that_word():
+    """tinyshakespeare writes `the word 'banished'` more often than `word's`: the space the surface learned
+    before a quote after `word` must not split `word's`, which the next token shows."""
+    text = "The word 'banished' and the word 'grace' and the word 'love' and the word's end. " * 3
+    forms = written_forms(text)
+    surface = Surface.learn(text, forms)
+    assert surface.spaced("word", "'") is True
+    assert detokenize(tokenize("the word ' s end . the word ' grace '"), forms, surface) == \
+        "The word's end. The word 'grace'"
+    assert detokenize(tokenize("the word '"), forms, surface) == "The word '"  # held to the end, then written

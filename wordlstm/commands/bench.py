@@ -38,8 +38,9 @@ from wordlstm.planning.planner import Ask, plan_training
 from wordlstm.planning.start import NEW, default_model
 from wordlstm.share.hub import load_model
 from wordlstm.text.lines import ASK
-from wordlstm.text.surface import reproduced
+from wordlstm.text.surface import form_misses, reproduced
 from wordlstm.training.device import use_bf16
+from wordlstm.use.sample import default_prompt
 from wordlstm.use.suggest import Suggester
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # a clone's root
@@ -215,10 +216,13 @@ def bench_ours(path, seconds, gen_tokens, device, softmax="auto", precision="aut
     return report
 
 
-def bench_surface(path, lines="auto") -> dict:
-    """The surface measure (text/surface.reproduced) of the text at `path`, printed for people; its figures."""
+def bench_surface(path, lines="auto", model=None, words=2000) -> dict:
+    """The surface measure (text/surface.reproduced) of the text at `path`, printed for people; its figures. With
+    `model` (a checkpoint trained on that text), also what `words` words of its text get wrong of the text's form
+    (surface.form_misses)."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
+    generated = model and generated_form(model, text, words)
     rules, learned = reproduced(text, learned=False, lines=lines), reproduced(text, lines=lines)
     print(f"{path}: {learned['surface']:.2%} of the last tenth's {learned['chunks']:,} chunks written back exactly "
           f"({rules['surface']:.2%} by the rules alone; {learned['entries']:,} learned entries; "
@@ -226,9 +230,22 @@ def bench_surface(path, lines="auto") -> dict:
     for kind, n in sorted(learned["misses"].items(), key=lambda kv: -kv[1]):
         shown = "; ".join(f"{a!r} as {b!r}" for a, b in learned["examples"][kind][:3])
         print(f"  {n / learned['chunks']:6.2%}  {kind}: {shown}")
+    if generated:
+        print(f"{model}: {generated['words']:,} words written at the defaults, {generated['line_breaks']:,} line "
+              f"breaks; " + ", ".join(f"{k} {n}" for k, n in generated["misses"].items()))
     return {"corpus": path, "surface": round(learned["surface"], 4), "rules": round(rules["surface"], 4),
             "chunks": learned["chunks"], "entries": learned["entries"], "lines": learned["lines"],
-            "misses": learned["misses"]}
+            "misses": learned["misses"], **({"generated": generated} if generated else {})}
+
+
+def generated_form(model, training: str, words: int) -> dict:
+    """surface.form_misses of texts the checkpoint `model` writes at the defaults (1,000 tokens each, from its
+    default prompt, seeds 0, 1, ...) until they hold `words` words."""
+    ckpt, texts, seed, seen = load_model(model), [], 0, 0
+    while seen < words:
+        texts.append(generate(ckpt.model, ckpt.vocab, default_prompt(ckpt.vocab), max_new_tokens=1000, seed=seed))
+        seen, seed = form_misses(texts, "")["words"], seed + 1
+    return form_misses(texts, training)
 
 
 def median_seconds(fn, runs=5) -> float:
@@ -344,6 +361,9 @@ def parse_args(argv=None):
     p.add_argument("--surface", action="store_true",
                    help="no training: how much of the text's last tenth its first nine tenths write back as written "
                         "(case, spacing, marks), the learned surface against the rules alone; one JSON line last")
+    p.add_argument("--model", default=None, metavar="DIR_OR_REPO_ID",
+                   help="with --surface: also check 2,000 words this model (trained on --corpus) writes: doubled or "
+                        "empty quotations, names in lower case, words split at an apostrophe, its line breaks")
     p.add_argument("--analysis", action="store_true",
                    help="ours only: the cost of live samples, of scoring 10,000 tokens, and of the originality check")
     return p.parse_args(argv)
@@ -356,7 +376,7 @@ def main():
         print(json.dumps(bench_analysis(args.corpus, args.seconds, args.device)))
         return 0
     if args.surface:
-        print(json.dumps(bench_surface(args.corpus, args.lines or "auto")))
+        print(json.dumps(bench_surface(args.corpus, args.lines or "auto", args.model)))
         return 0
     if args.ablation:
         print(json.dumps({"corpus": args.corpus, "seconds": args.seconds,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..share.checkpoint import Checkpoint, load_checkpoint
 from ..share.warmstart import conflict
 from ..text.data import Corpus
+from ..text.tokenizer import NEWLINE
 from .defaults import AUTO
 
 NEW, NEW_MODEL = "new", "a new model"
@@ -63,8 +64,10 @@ def _auto(corpus: Corpus, default: Checkpoint | None, shape: dict) -> Start:
     known = corpus.vocab.coverage(default.vocab)
     if known < MIN_COVERAGE:
         return Start(None, NEW_MODEL, f"it starts new: the default model knows only {known:.0%} of your text's words")
-    if len(corpus.ids) >= WARM_BELOW:
+    vocab = corpus.vocab
+    tokens = len(corpus.ids) - (vocab.counts[vocab.stoi[NEWLINE]] if NEWLINE in vocab.stoi else 0)  # as measured:
+    if tokens >= WARM_BELOW:  # the book's tokens, line breaks aside
         return Start(None, NEW_MODEL, f"it starts new: your text is large enough to learn on its own "
-                                      f"({len(corpus.ids):,} tokens)")
+                                      f"({tokens:,} tokens)")
     return Start(default, "the default model", f"it starts from the default model: it knows {known:.0%} of your "
                                                "text's words")

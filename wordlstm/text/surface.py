@@ -10,10 +10,11 @@ contexts back off to a shorter one, then to the rules. Small: a text keeps a few
 """
 import collections
 import difflib
+import re
 
 from ..errors import UserError
 from .lines import choose_lines
-from .tokenizer import PUNCT, TOGGLES, Detokenizer, detokenize, scan, tokenize, written_forms
+from .tokenizer import PUNCT, TOGGLES, Detokenizer, always_capitalised, detokenize, scan, tokenize, written_forms
 
 SEP = "\t"  # between a context's tokens: no token holds whitespace
 MIN_SEEN = 2  # a context seen once is the text's accident, not its habit
@@ -163,6 +164,34 @@ def reproduced(text: str, learned: bool = True, lines: str = "auto") -> dict:
     return {"surface": same / max(1, len(original)), "chunks": len(original), "misses": dict(kinds),
             "examples": {k: v[:5] for k, v in examples.items()}, "entries": surface and len(surface),
             "lines": keep}
+
+
+_LETTERS = r"[^\W\d_]+"
+_WHOLE = re.compile(f"{_LETTERS}'{_LETTERS}")  # o'er, 'tis's tis, don't
+_APART = re.compile(f"({_LETTERS})(?: '|' | ' )({_LETTERS})")  # o' er, o 'er
+_EMPTY = re.compile(r'(?:^|(?<=\s))"\s+"|"\s+"(?=\s|$)')  # a mark on its own beside another
+
+
+def form_misses(texts: list[str], training: str) -> dict:
+    """What generated `texts` get wrong of their training text's form: a doubled quote mark (`""`); `" "` but
+    between a mark that closes a word and one that opens the next (`."  "Oh`: an empty quotation); a paragraph that leaves a quotation open (a paragraph: what
+    lies between blank lines, or the whole text where it has none); a name the training text always
+    capitalises (tokenizer.always_capitalised) written otherwise; a word it writes whole around an apostrophe
+    written apart (`o' er`). With the words checked and the line breaks written."""
+    names, whole = always_capitalised(training), {w.lower() for w in _WHOLE.findall(training)}
+    misses = dict.fromkeys(("doubled quotes", "empty quotations", "open quotations", "names in lower case",
+                            "words split at an apostrophe"), 0)
+    words = breaks = 0
+    for text in texts:
+        misses["doubled quotes"] += text.count('""')
+        misses["empty quotations"] += len(_EMPTY.findall(text))
+        misses["open quotations"] += sum(p.count('"') % 2 for p in re.split(r"\n\s*\n", text))
+        written, _, _ = scan(text)
+        misses["names in lower case"] += sum(w.lower() in names and not w[:1].isupper() for w in written)
+        misses["words split at an apostrophe"] += sum(f"{a}'{b}".lower() in whole for a, b in _APART.findall(text))
+        words += sum(w[:1].isalpha() for w in written)
+        breaks += text.count("\n")
+    return {"words": words, "line_breaks": breaks, "misses": misses}
 
 
 def _miss(original: str, written: str, known: set) -> str:

@@ -75,8 +75,23 @@ class Detokenizer:
         self.held: list[tuple] = []  # with forms, opening marks not written yet: (mark, piece, the token before,
         # whether a sentence started before it)
         self.before = ""
+        self.apostrophe = ""  # a ' the surface spaced from the word before, held: the token after says whose it is
 
     def add(self, token: str) -> str:
+        held, self.apostrophe = self.apostrophe, ""
+        piece = self._add(token)
+        if held and token in _SUFFIXES:  # the word's own (Levin's, don't), however the text spaces its quotes
+            held = held.lstrip()
+        elif token == "'" and piece.startswith(" ") and self.surface is not None and self.before[-1:].isalnum():
+            self.apostrophe, piece = piece, ""  # after `word`: a quote ('banished') or the word's ('s)
+        return held + piece
+
+    def finish(self) -> str:
+        """What is still held when the text ends."""
+        held, self.apostrophe = self.apostrophe, ""
+        return held
+
+    def _add(self, token: str) -> str:
         starts = self.sentence_start
         space, word, _ = self.decide(token)
         piece = (" " if space else "") + word
@@ -166,13 +181,32 @@ def tokenize_at_most(text: str, limit: int = MAX_TEXT_TOKENS, lines: bool = Fals
 
 def detokenize(tokens, forms: dict[str, str] | None = None, surface=None) -> str:
     d = Detokenizer(forms, surface)
-    return "".join(d.add(t) for t in tokens)
+    return "".join(d.add(t) for t in tokens) + d.finish()
 
 
 def written_forms(text: str) -> dict[str, str]:
     """Each token's most frequent written form in `text`, where it is not the token itself: "anna" ->
     "Anna", "i" -> "I", "god" -> "God" ("the" stays "the"). Sentence starts, where every word is
     capitalised, are left out of the count. The tokens are tokenize()'s: only their case differs."""
+    best: dict[str, tuple[str, int]] = {}
+    for form, n in _form_counts(text).items():
+        token = form.lower()
+        if n > best.get(token, ("", 0))[1]:
+            best[token] = (form, n)
+    return {token: form for token, (form, _) in best.items() if form != token}
+
+
+def always_capitalised(text: str, min_count: int = 3) -> set[str]:
+    """The tokens `text` writes with a capital wherever a sentence does not start (seen `min_count` times or
+    more there): its names, "Anna", "Levin", "I"."""
+    upper, lower = collections.Counter(), collections.Counter()
+    for form, n in _form_counts(text).items():
+        (upper if form[:1].isupper() else lower)[form.lower()] += n
+    return {t for t, n in upper.items() if n >= min_count and not lower[t] and t[:1].isalpha()}
+
+
+def _form_counts(text: str) -> collections.Counter:
+    """How often each written form of a word stands in `text` where a sentence does not start."""
     counts, start = collections.Counter(), True
     for t in _WORD_OR_MARK.findall(text.replace("-", " ")):
         if t in SENTENCE_ENDS:
@@ -181,12 +215,7 @@ def written_forms(text: str) -> dict[str, str]:
             if not start:
                 counts[t] += 1
             start = False
-    best: dict[str, tuple[str, int]] = {}
-    for form, n in counts.items():
-        token = form.lower()
-        if n > best.get(token, ("", 0))[1]:
-            best[token] = (form, n)
-    return {token: form for token, (form, _) in best.items() if form != token}
+    return counts
 
 
 def scan(text: str, lines: bool = False) -> tuple[list[str], list[str], list[bool]]:

@@ -134,16 +134,17 @@ class Generation:
             ends += token in SENTENCE_ENDS
             if ending.stop and tuple(written[-len(ending.stop):]) == ending.stop:
                 self.why = f"at {' '.join(ending.stop)!r}"
-                return
+                if end := detok.finish():
+                    yield end
+                return  # where the writer asked, even inside a quotation
             if ending.sentences and ends == ending.sentences:
                 self.why = f"after {count(ends, 'sentence')}"
-                if i + 1 < max_new_tokens and detok.closes('"'):  # the quotation it ends, closed if the model does
-                    reader.read(next_id)
-                    if vocab.itos[sample()] == '"':
-                        yield detok.add('"')
-                return
+                break
             if i + 1 < max_new_tokens:  # the last word needs no step after it
                 reader.read(next_id)
+        end = (detok.add('"') if detok.closes('"') else "") + detok.finish()  # a quotation left open is closed
+        if end:
+            yield end
 
 
 class Reader:

@@ -211,7 +211,7 @@ class Session:
         ckpt = self.current()
         if not (text or "").strip():
             raise UserError("paste a text to score, a few sentences or more")
-        tokenize_at_most(text, lines=ckpt.vocab.lines)  # score() tokenizes again: a few milliseconds, against seconds of scoring
+        tokenize_at_most(text, lines=ckpt.vocab.lines)  # score() tokenizes again: milliseconds, against seconds
         return score(ckpt.model, ckpt.vocab, text)
 
     def suggester(self, ckpt) -> Suggester:

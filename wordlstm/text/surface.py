@@ -14,7 +14,8 @@ import re
 
 from ..errors import UserError
 from .lines import choose_lines
-from .tokenizer import PUNCT, TOGGLES, Detokenizer, always_capitalised, detokenize, scan, tokenize, written_forms
+from .tokenizer import (PUNCT, SPACED_SUFFIX, SUFFIXES, TOGGLES, Detokenizer, always_capitalised, detokenize, scan,
+                        tokenize, written_forms)
 
 SEP = "\t"  # between a context's tokens: no token holds whitespace
 MIN_SEEN = 2  # a context seen once is the text's accident, not its habit
@@ -113,6 +114,11 @@ def _spaced_marks(tokens: list[str], spaces: list[bool]) -> dict[str, bool]:
         at = [i for i, t in enumerate(tokens) if t == mark and 0 < i < len(tokens) - 1]
         if len(at) >= 10 and sum(spaces[i] and spaces[i + 1] for i in at) >= 0.95 * len(at):
             out.update({mark + "o": True, mark + "c": True, mark + SEP: True})
+    # And a word's apostrophe spaced from it (WikiText's `he 's`), which writing holds until the suffix shows.
+    at = [i for i, t in enumerate(tokens[1:-1], 1)
+          if t == "'" and tokens[i + 1] in SUFFIXES and tokens[i - 1][-1].isalnum()]
+    if len(at) >= 10 and sum(spaces[i] for i in at) >= 0.95 * len(at):
+        out[SPACED_SUFFIX] = True
     return out
 
 
@@ -142,9 +148,10 @@ def _beats(contexts: list[str], actual: list, predicted: list) -> dict:
 
 def reproduced(text: str, learned: bool = True, lines: str = "auto") -> dict:
     """How much of `text` its own surface writes back: its last tenth (cut at a line break) tokenized (with its
-    line breaks where `lines` keeps them: lines.choose_lines), then written with what the first nine tenths taught (their written forms, and with `learned` their Surface),
-    compared with the original chunk by chunk (a chunk lies between two spaces; `-` reads as a space). The
-    share of the original's chunks reproduced exactly, and the misses counted by kind, with examples."""
+    line breaks where `lines` keeps them: lines.choose_lines), then written with what the first nine tenths
+    taught (their written forms, and with `learned` their Surface), compared with the original chunk by chunk
+    (a chunk lies between two spaces; `-` reads as a space). The share of the original's chunks reproduced
+    exactly, and the misses counted by kind, with examples."""
     cut = text.rfind("\n", 0, int(len(text) * 0.9))
     head, tail = text[: cut + 1], text[cut + 1:]
     forms, keep = written_forms(head), choose_lines(head, lines).keep
@@ -174,10 +181,11 @@ _EMPTY = re.compile(r'(?:^|(?<=\s))"\s+"|"\s+"(?=\s|$)')  # a mark on its own be
 
 def form_misses(texts: list[str], training: str) -> dict:
     """What generated `texts` get wrong of their training text's form: a doubled quote mark (`""`); `" "` but
-    between a mark that closes a word and one that opens the next (`."  "Oh`: an empty quotation); a paragraph that leaves a quotation open (a paragraph: what
-    lies between blank lines, or the whole text where it has none); a name the training text always
-    capitalises (tokenizer.always_capitalised) written otherwise; a word it writes whole around an apostrophe
-    written apart (`o' er`). With the words checked and the line breaks written."""
+    between a mark that closes a word and one that opens the next (`." "Oh`), an empty quotation; a paragraph
+    that leaves a quotation open (a paragraph: what lies between blank lines, or the whole text where it has
+    none); a name the training text always capitalises (tokenizer.always_capitalised) written otherwise; a word
+    it writes whole around an apostrophe written apart (`o' er`). With the words checked and the line breaks
+    written."""
     names, whole = always_capitalised(training), {w.lower() for w in _WHOLE.findall(training)}
     misses = dict.fromkeys(("doubled quotes", "empty quotations", "open quotations", "names in lower case",
                             "words split at an apostrophe"), 0)

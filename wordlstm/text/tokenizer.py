@@ -48,7 +48,8 @@ def tokenize(text: str, lines: bool = False) -> list[str]:
 # streamable: Detokenizer.add(token) returns the piece of text to append.
 NO_SPACE_BEFORE = set(",.;:?!)%")
 _NO_SPACE_AFTER = set("($/")
-_SUFFIXES = {"s", "t", "ll", "re", "ve", "d", "m"}  # don ' t -> don't, anna ' s -> anna's
+SUFFIXES = {"s", "t", "ll", "re", "ve", "d", "m"}  # don ' t -> don't, anna ' s -> anna's
+SPACED_SUFFIX = "'s"  # a Surface.space key (no token pair): whether a text writes `he 's`, as WikiText does
 TOGGLES = {'"', "_", "`"}  # paired marks: the first opens, the next closes
 SENTENCE_ENDS = {".", "!", "?"}
 _WORD_OR_MARK = re.compile("[^\\s\\-" + re.escape(PUNCT) + "]+|[" + re.escape(PUNCT) + "]")  # tokenize's, in case
@@ -80,8 +81,8 @@ class Detokenizer:
     def add(self, token: str) -> str:
         held, self.apostrophe = self.apostrophe, ""
         piece = self._add(token)
-        if held and token in _SUFFIXES:  # the word's own (Levin's, don't), however the text spaces its quotes
-            held = held.lstrip()
+        if held and token in SUFFIXES and not self.surface.space.get(SPACED_SUFFIX):  # the word's own (Levin's),
+            held = held.lstrip()  # however the text spaces its quotes
         elif token == "'" and piece.startswith(" ") and self.surface is not None and self.before[-1:].isalnum():
             self.apostrophe, piece = piece, ""  # after `word`: a quote ('banished') or the word's ('s)
         return held + piece
@@ -153,7 +154,7 @@ class Detokenizer:
             space = False
         elif prev == "'" and not self.glued_apostrophe:  # after an opening '
             space = False
-        elif prev == "'" and token in _SUFFIXES:
+        elif prev == "'" and token in SUFFIXES:
             space = False
         if token in TOGGLES:
             if token in self.open:  # closing: stick to the previous word

@@ -173,7 +173,8 @@ class Vocab:
     # -- JSON ------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"tokenizer": "book", "unk": UNK if self.unk_id is not None else None,
-                **({"lines": True} if self.lines else {}), "itos": self.itos, "counts": self.counts, **({"forms": self.forms} if self.forms is not None else {}),
+                **({"lines": True} if self.lines else {}), "itos": self.itos, "counts": self.counts,
+                **({"forms": self.forms} if self.forms is not None else {}),
                 **({"surface": self.surface.to_dict()} if self.surface is not None else {})}
 
     @classmethod

@@ -15,7 +15,7 @@ model card or the sampler.
 """
 import importlib
 
-__version__ = "0.19.0"
+__version__ = "0.20.0"
 
 _PUBLIC = {  # name: the module that defines it
     "UserError": "errors",

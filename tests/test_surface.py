@@ -139,3 +139,7 @@ def test_a_words_apostrophe_stays_with_it_where_the_text_spaces_its_quotes_after
     spaced = "It 's the band 's song , and he 's there . " * 12  # WikiText's habit: every such apostrophe spaced
     forms = written_forms(spaced)
     assert detokenize(tokenize(spaced), forms, Surface.learn(spaced, forms)) == spaced.strip()
+    elided = "I think 'tis so, and 'twas ever so: Anna's word, Kate's too. " * 6  # a word that starts with one
+    forms = written_forms(elided)
+    assert detokenize(tokenize(elided), forms, Surface.learn(elided, forms)) == elided.strip()
+    assert "think' tis" in detokenize(tokenize(elided), forms)  # the rules: the ' glued to the word before

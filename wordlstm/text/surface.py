@@ -14,10 +14,11 @@ import re
 
 from ..errors import UserError
 from .lines import choose_lines
-from .tokenizer import (PUNCT, SPACED_SUFFIX, SUFFIXES, TOGGLES, Detokenizer, always_capitalised, detokenize, scan,
+from .tokenizer import (PUNCT, SUFFIXES, TOGGLES, Detokenizer, always_capitalised, detokenize, scan,
                         tokenize, written_forms)
 
-SEP = "\t"  # between a context's tokens: no token holds whitespace
+SEP = "\t"  # between a context's tokens: no token holds whitespace, but NEWLINE ("\n")
+APOSTROPHE = "'" + SEP + SEP  # + the token after a ': a space entry for the space before the 
 MIN_SEEN = 2  # a context seen once is the text's accident, not its habit
 
 
@@ -40,6 +41,15 @@ class Surface:
         if form is None and token[:1].isalpha():
             return _as(self.case.get(SEP.join((before2, before, ""))) or self.case.get(before + SEP), usual)
         return form
+
+    def apostrophe(self, space: bool, before: str, after: str) -> bool:
+        """Whether a space stands before a ' between `before` and `after`, where `space` was decided before `after`
+        was known (Detokenizer.add holds the ' until then): as the text taught for a ' before `after` ('tis,
+        'mongst, WikiText's he 's), else glued to a word whose own it is (Levin's, don't), else `space`."""
+        learned = self.space.get(APOSTROPHE + after)
+        if learned is not None:
+            return learned
+        return False if after in SUFFIXES and before[-1:].isalnum() else space
 
     def spaced(self, before: str, key: str) -> bool | None:
         """Whether a space stands before the token keyed `key` after `before`, where the text taught it. A space
@@ -76,6 +86,11 @@ class Surface:
             so_far = cls({}, space)  # what the entries learned so far write, as writing reads them
             predicted = [rule_spaces[i] if (s := so_far.spaced(before[i], keys[i])) is None else s for i in free]
             space.update(_beats([context(i) for i in free], [spaces[i] for i in free], predicted))
+        # Then the space before a ', by the token after it, which writing knows once it has held the ' till then.
+        so_far, at = cls({}, space), [i for i in range(1, len(tokens) - 1) if tokens[i] == "'"]
+        predicted = [so_far.apostrophe(rule_spaces[i] if (s := so_far.spaced(before[i], "'")) is None else s,
+                                       before[i], tokens[i + 1]) for i in at]
+        space.update(_beats([APOSTROPHE + tokens[i + 1] for i in at], [spaces[i] for i in at], predicted))
         usual = [forms.get(t, t) if forms else t for t in tokens]
         words = [i for i, t in enumerate(tokens) if t[:1].isalpha()]
         # After a token, then after two, words as usual, capitalised or in capitals (a verse line's capital,
@@ -114,11 +129,6 @@ def _spaced_marks(tokens: list[str], spaces: list[bool]) -> dict[str, bool]:
         at = [i for i, t in enumerate(tokens) if t == mark and 0 < i < len(tokens) - 1]
         if len(at) >= 10 and sum(spaces[i] and spaces[i + 1] for i in at) >= 0.95 * len(at):
             out.update({mark + "o": True, mark + "c": True, mark + SEP: True})
-    # And a word's apostrophe spaced from it (WikiText's `he 's`), which writing holds until the suffix shows.
-    at = [i for i, t in enumerate(tokens[1:-1], 1)
-          if t == "'" and tokens[i + 1] in SUFFIXES and tokens[i - 1][-1].isalnum()]
-    if len(at) >= 10 and sum(spaces[i] for i in at) >= 0.95 * len(at):
-        out[SPACED_SUFFIX] = True
     return out
 
 

@@ -49,7 +49,6 @@ def tokenize(text: str, lines: bool = False) -> list[str]:
 NO_SPACE_BEFORE = set(",.;:?!)%")
 _NO_SPACE_AFTER = set("($/")
 SUFFIXES = {"s", "t", "ll", "re", "ve", "d", "m"}  # don ' t -> don't, anna ' s -> anna's
-SPACED_SUFFIX = "'s"  # a Surface.space key (no token pair): whether a text writes `he 's`, as WikiText does
 TOGGLES = {'"', "_", "`"}  # paired marks: the first opens, the next closes
 SENTENCE_ENDS = {".", "!", "?"}
 _WORD_OR_MARK = re.compile("[^\\s\\-" + re.escape(PUNCT) + "]+|[" + re.escape(PUNCT) + "]")  # tokenize's, in case
@@ -76,21 +75,22 @@ class Detokenizer:
         self.held: list[tuple] = []  # with forms, opening marks not written yet: (mark, piece, the token before,
         # whether a sentence started before it)
         self.before = ""
-        self.apostrophe = ""  # a ' the surface spaced from the word before, held: the token after says whose it is
+        self.apostrophe = None  # with a surface, a ' held, and the token before it: the token after says whose it is
 
     def add(self, token: str) -> str:
-        held, self.apostrophe = self.apostrophe, ""
+        held = ""
+        if self.apostrophe is not None:  # a word's own (Levin's), a word's start ('tis), or a quote ('banished')
+            (held, before), self.apostrophe = self.apostrophe, None
+            held = (" " if self.surface.apostrophe(held.startswith(" "), before, token) else "") + held.lstrip()
         piece = self._add(token)
-        if held and token in SUFFIXES and not self.surface.space.get(SPACED_SUFFIX):  # the word's own (Levin's),
-            held = held.lstrip()  # however the text spaces its quotes
-        elif token == "'" and piece.startswith(" ") and self.surface is not None and self.before[-1:].isalnum():
-            self.apostrophe, piece = piece, ""  # after `word`: a quote ('banished') or the word's ('s)
+        if token == "'" and self.surface is not None and self.before:
+            self.apostrophe, piece = (piece, self.before), ""
         return held + piece
 
     def finish(self) -> str:
         """What is still held when the text ends."""
-        held, self.apostrophe = self.apostrophe, ""
-        return held
+        held, self.apostrophe = self.apostrophe, None
+        return held[0] if held else ""
 
     def _add(self, token: str) -> str:
         starts = self.sentence_start
@@ -237,9 +237,9 @@ def token_spans(text: str, lines: bool = False) -> list[tuple[int, int]]:
     return [m.span() for m in (_OR_BREAK if lines else _WORD_OR_MARK).finditer(text.replace("-", " "))]
 
 
-def labelled(text: str, labels: list, lines: bool = False) -> list[tuple[str, object]]:
+def labelled(text: str, labels: list) -> list[tuple[str, object]]:
     """`text` as written, a piece per run of tokens with the same label (None: unlabelled; a label per
-    token of tokenize(text, lines)): what gr.HighlightedText shows. A labelled piece runs from its first token's
+    token of tokenize(text)): what gr.HighlightedText shows. A labelled piece runs from its first token's
     first character to its last token's last; what lies between pieces (spaces, line breaks) is unlabelled."""
     pieces = []
 
@@ -250,7 +250,7 @@ def labelled(text: str, labels: list, lines: bool = False) -> list[tuple[str, ob
             pieces.append((piece, label))
 
     end, before = 0, None
-    for (start, stop), label in zip(token_spans(text, lines), labels):
+    for (start, stop), label in zip(token_spans(text), labels):
         add(text[end:start], label if label == before else None)  # inside a run, the gap is the run's
         add(text[start:stop], label)
         end, before = stop, label

@@ -6,7 +6,7 @@ import torch
 
 from conftest import ANNA
 from test_commands import wordlstm
-from wordlstm import (ModelConfig, TrainConfig, UserError, Vocab, corpus_from_text, load_checkpoint, save_checkpoint,
+from wordlstm import (ModelConfig, TrainConfig, UserError, Vocab, WordLSTM, corpus_from_text, load_checkpoint, save_checkpoint,
                       stream, train)
 from wordlstm.text import vocab as vocab_module
 from wordlstm.text.lines import choose_lines
@@ -138,3 +138,16 @@ def test_the_cli_says_lines_are_kept_records_them_and_resumes_with_them(tmp_path
     assert r.returncode == 0 and json.loads(r.stdout.splitlines()[-1])["lines"] is True
     assert "lines kept" in r.stdout
 
+
+
+def test_the_writing_box_reads_line_breaks_and_never_offers_one():
+    """A model of verse reads the writer's line breaks as it read its text's, and its menu offers words: a line
+    break is the writer's Enter key."""
+    from wordlstm.use.suggest import Suggester
+    corpus = corpus_from_text(VERSE)
+    torch.manual_seed(0)
+    model = WordLSTM(ModelConfig(len(corpus.vocab), 8, 8, 1))
+    suggester = Suggester(model, corpus.vocab)
+    found = suggester("The moon is up above the hill\n", k=len(corpus.vocab))
+    assert suggester.read[-1] == corpus.vocab.stoi[NEWLINE]  # the break read as a token
+    assert NEWLINE not in [w for w, _ in found.words] and len(found.words) == len(corpus.vocab) - 1

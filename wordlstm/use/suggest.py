@@ -14,7 +14,7 @@ import torch
 
 from ..errors import UserError
 from ..model.lstm import WordLSTM
-from ..text.tokenizer import NO_SPACE_BEFORE, SENTENCE_ENDS, tokenize_at_most
+from ..text.tokenizer import NEWLINE, NO_SPACE_BEFORE, SENTENCE_ENDS, tokenize_at_most
 from ..text.vocab import Vocab
 from .sample import read
 
@@ -60,12 +60,13 @@ class Suggester:
         ids = encoded.ids or self.start
         if not ids:
             raise UserError("type a word the model knows first")
-        probs = self._probs(ids)
+        probs = self._probs(ids).clone()  # out of inference mode: written below
         if partial:  # only the words it may be becoming
             start = partial.lower()
             probs = probs * torch.tensor([w.startswith(start) for w in self.vocab.itos], dtype=probs.dtype)
-        if self.vocab.unk_id is not None:
-            probs[self.vocab.unk_id] = 0.0
+        for never in (self.vocab.unk_id, self.vocab.stoi.get(NEWLINE)):  # a line break is the writer's Enter key
+            if never is not None:
+                probs[never] = 0.0
         if partial and probs.sum() > 0:
             probs = probs / probs.sum()
         top = torch.topk(probs, min(k, int((probs > 0).sum())))

@@ -50,7 +50,9 @@ def test_the_surface_round_trips_through_json_and_is_read_strictly():
     surface = Surface.learn(PLAY, written_forms(PLAY))
     again = Surface.from_dict(json.loads(json.dumps(surface.to_dict())))
     assert (again.case, again.space) == (surface.case, surface.space) and len(again) > 0
-    for bad in ([], {"case": {}}, {"case": {"a": 1}, "space": {}}, {"case": {}, "space": {"a": "yes"}}):
+    assert Surface.from_dict({"case": {}, "space": {}}).closes == set()  # a vocabulary saved by 0.19.0
+    for bad in ([], {"case": {}}, {"case": {"a": 1}, "space": {}}, {"case": {}, "space": {"a": "yes"}},
+                {"case": {}, "space": {}, "closes": ","}):
         with pytest.raises(UserError, match="surface"):
             Surface.from_dict(bad)
 
@@ -143,3 +145,15 @@ def test_a_words_apostrophe_stays_with_it_where_the_text_spaces_its_quotes_after
     forms = written_forms(elided)
     assert detokenize(tokenize(elided), forms, Surface.learn(elided, forms)) == elided.strip()
     assert "think' tis" in detokenize(tokenize(elided), forms)  # the rules: the ' glued to the word before
+
+
+def test_a_text_that_begins_inside_a_quotation_closes_it_as_the_training_text_does():
+    """A generated text may begin inside a quotation: its first mark, after `,` where the training text closes
+    its quotations, closes one, and the marks after it pair from there (not `to see, "She said," that`)."""
+    dialog = 'He came in. "I am late," she said, "but here." "Yes," he said. "And you?" ' * 4
+    forms = written_forms(dialog)
+    surface = Surface.learn(dialog, forms)
+    assert "," in surface.closes and "said" not in surface.closes
+    tokens = tokenize('to see , " she said , " that you are late . " " yes , " he said .')
+    assert detokenize(tokens, forms, surface) == 'To see," she said, "that you are late." "Yes," he said.'
+    assert detokenize(tokens, forms) == 'To see, "She said," that you are late." "Yes," he said.'  # the rules

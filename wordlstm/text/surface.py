@@ -28,11 +28,12 @@ class Surface:
     for case; (one before, token), (token,) or (one before,) + "" for space, a paired mark's token keyed by
     whether it opens or closes ('"o', '"c': Detokenizer.decide)."""
 
-    def __init__(self, case: dict[str, str], space: dict[str, bool]):
+    def __init__(self, case: dict[str, str], space: dict[str, bool], closes: set[str] = frozenset()):
         self.case, self.space = case, space
+        self.closes = set(closes)  # tokens after which a paired mark, the first of a text, closes: `," she said`
 
     def __len__(self):
-        return len(self.case) + len(self.space)
+        return len(self.case) + len(self.space) + len(self.closes)
 
     def form(self, before2: str, before: str, token: str, usual: str) -> str | None:
         """The token's written form after `before2`, `before` (tokens), where the text taught one: its own in
@@ -107,19 +108,35 @@ class Surface:
         case.update(_beats([SEP.join((before[i], t)) for i, t in enumerate(tokens)], written, predicted))
         predicted = [case.get(SEP.join((before[i], t)), predicted[i]) for i, t in enumerate(tokens)]
         case.update(_beats([SEP.join((before2[i], before[i], t)) for i, t in enumerate(tokens)], written, predicted))
-        return cls({k: v for k, v in case.items() if v is not None}, space)
+        return cls({k: v for k, v in case.items() if v is not None}, space, _closes(tokens, spaces))
 
     def to_dict(self) -> dict:
-        return {"case": self.case, "space": {k: int(v) for k, v in self.space.items()}}
+        return {"case": self.case, "space": {k: int(v) for k, v in self.space.items()}, "closes": sorted(self.closes)}
 
     @classmethod
     def from_dict(cls, d) -> "Surface":
-        """Read strictly: a vocabulary file's "surface" must be two tables of strings to a form or a 0/1."""
+        """Read strictly: a vocabulary file's "surface" must be two tables of strings to a form or a 0/1, and a
+        list of strings (`closes`, absent from 0.19.0's)."""
+        closes = d.get("closes", []) if isinstance(d, dict) else None
         if not (isinstance(d, dict) and isinstance(d.get("case"), dict) and isinstance(d.get("space"), dict)
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in d["case"].items())
-                and all(isinstance(k, str) and v in (0, 1) for k, v in d["space"].items())):
+                and all(isinstance(k, str) and v in (0, 1) for k, v in d["space"].items())
+                and isinstance(closes, list) and all(isinstance(t, str) for t in closes)):
             raise UserError("the vocabulary file's surface is not two tables of strings; the checkpoint is corrupt")
-        return cls(dict(d["case"]), {k: bool(v) for k, v in d["space"].items()})
+        return cls(dict(d["case"]), {k: bool(v) for k, v in d["space"].items()}, set(closes))
+
+
+def _closes(tokens: list[str], spaces: list[bool]) -> set[str]:
+    """The tokens after which the text's paired marks mostly close (seen MIN_SEEN times or more): where a
+    generated text's first mark follows one, the model began inside a quotation, and the mark closes it. A mark
+    closes where it hugs the token before (`,"`) and opens where it hugs the one after (`"Yes`), as written:
+    pairing them in turn goes astray where a quotation spans paragraphs."""
+    closing, seen = collections.Counter(), collections.Counter()
+    for i in range(1, len(tokens) - 1):
+        if tokens[i] in TOGGLES and spaces[i] != spaces[i + 1]:  # spaced on one side only: it tells
+            seen[tokens[i - 1]] += 1
+            closing[tokens[i - 1]] += not spaces[i]
+    return {b for b, n in seen.items() if n >= MIN_SEEN and closing[b] > n - closing[b]}
 
 
 def _spaced_marks(tokens: list[str], spaces: list[bool]) -> dict[str, bool]:

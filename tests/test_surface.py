@@ -157,3 +157,4 @@ def test_a_text_that_begins_inside_a_quotation_closes_it_as_the_training_text_do
     tokens = tokenize('to see , " she said , " that you are late . " " yes , " he said .')
     assert detokenize(tokens, forms, surface) == 'To see," she said, "that you are late." "Yes," he said.'
     assert detokenize(tokens, forms) == 'To see, "She said," that you are late." "Yes," he said.'  # the rules
+    assert detokenize(tokenize('he said . " " " and so'), forms, surface) == 'He said." And so'  # no `." "" And`

@@ -104,7 +104,7 @@ class Detokenizer:
             return ""
         if token in TOGGLES and self.held and self.held[-1][0] == token:  # it would close at once
             mark, _, before, self.sentence_start = self.held.pop()
-            if before[:1].isalnum():  # after a word: an empty pair, left out
+            if before[:1].isalnum() or before in TOGGLES:  # after a word or a closing mark: an empty pair, left out
                 return ""
             # After punctuation (`." "Oh`) it is the text's own close-then-open, read the other way round
             # since a quote that spans paragraphs left one unclosed: write the first as a closing mark.

@@ -331,6 +331,22 @@ def test_a_freed_run_leaves_no_files(tiny_corpus, monkeypatch):
     assert not os.path.exists(session.tmp)  # and the session's end takes the rest
 
 
+def test_the_runs_table_says_where_a_model_kept_line_breaks(tiny_corpus):
+    import app
+    from test_lines import VERSE
+    from wordlstm import ModelConfig, TrainConfig, WordLSTM, corpus_from_text
+    from wordlstm.training.events import TrainResult
+    session = app.new_session()
+    result = TrainResult(val_loss=2.0, steps=3, epochs=1.0, tokens=90, seconds=0.5, train_seconds=0.4, device="cpu",
+                         stopped=False)
+    for corpus in (corpus_from_text(VERSE), tiny_corpus):
+        session.corpus = corpus
+        session.record(WordLSTM(ModelConfig(len(corpus.vocab), 8, 8, 1)), result, TrainConfig(), "a new model")
+    verse, prose = (run.row[3] for run in session.runs.all)
+    assert verse.endswith(", line breaks kept") and "line breaks" not in prose
+    session.close()
+
+
 @pytest.mark.slow
 def test_a_queued_training_sees_its_position_and_the_wait(url, corpus):
     """One training at a time: the second waits in gradio's queue, which tells it its place

@@ -49,7 +49,8 @@ class Runs:
         m = model.config
         settings = (f"{m.num_layers}x{m.hidden_size} {m.softmax}" + (f", {m.members} models" if m.members > 1 else "")
                     + f", dropout {m.dropout}, seq {cfg.seq_len}, "
-                    f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}")
+                    f"batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}"
+                    + (", line breaks kept" if corpus.lines.keep else ""))
         known = f" ({init_from['coverage']:.0%} of its words known)" if init_from else ""
         run = Run(number, corpus, load_checkpoint(folder),
                   pack(folder, os.path.join(self.folder, f"wordlstm-run-{number}.zip")),

@@ -142,8 +142,8 @@ def without(model, **off):
     return plain
 
 
-def bench_ablation(path, seconds, device) -> list[dict]:
-    corpus = load_corpus(path)
+def bench_ablation(path, seconds, device, lines="no") -> list[dict]:
+    corpus = load_corpus(path, lines=lines)
     rows = []
     for name, recipe in ABLATION:
         _, _, result, val_loss = train_ours(corpus, seconds, device, start=NEW, **recipe)  # the recipe alone
@@ -273,10 +273,10 @@ def sorted_prefixes_seconds(ids: np.ndarray, n: int) -> float:
     return time.perf_counter() - t0
 
 
-def bench_analysis(path, seconds, device, min_words=MIN_WORDS):
+def bench_analysis(path, seconds, device, min_words=MIN_WORDS, lines="no"):
     """What showing a user what the model learned costs: live samples during training,
     scoring 10,000 tokens, the originality index and check, and the writing box's suggestions."""
-    corpus = load_corpus(path)
+    corpus = load_corpus(path, lines=lines)
     validations = []
     cfg = TrainConfig(epochs=None, max_seconds=seconds, seed=42, device=device)
     model, result = train(corpus.ids, ModelConfig(len(corpus.vocab)), cfg, sampler=LiveSampler(corpus.vocab),
@@ -352,7 +352,8 @@ def parse_args(argv=None):
                         "for a small text in words it knows, else new; with the book's size, always new)")
     p.add_argument("--lines", choices=ASK, default=None,
                    help="ours: whether line breaks are tokens, as `wordlstm train --lines` (default: auto with "
-                        "--no-baseline or --surface; else no, so that both sides predict the book's tokens)")
+                        "--no-baseline or --surface; else no: both sides, and the figures before 0.20.0, predict "
+                        "the book's tokens)")
     p.add_argument("--prep-only", action="store_true",
                    help="only read, clean, count and encode the corpus (ours); print one JSON line")
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")
@@ -373,14 +374,14 @@ def main():
     args = parse_args()
 
     if args.analysis:
-        print(json.dumps(bench_analysis(args.corpus, args.seconds, args.device)))
+        print(json.dumps(bench_analysis(args.corpus, args.seconds, args.device, lines=args.lines or "no")))
         return 0
     if args.surface:
         print(json.dumps(bench_surface(args.corpus, args.lines or "auto", args.model)))
         return 0
     if args.ablation:
         print(json.dumps({"corpus": args.corpus, "seconds": args.seconds,
-                          "ablation": bench_ablation(args.corpus, args.seconds, args.device)}))
+                          "ablation": bench_ablation(args.corpus, args.seconds, args.device, args.lines or "no")}))
         return 0
 
     if args.prep_only:

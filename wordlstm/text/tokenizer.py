@@ -226,12 +226,13 @@ def _form_counts(text: str) -> collections.Counter:
 def scan(text: str, lines: bool = False) -> tuple[list[str], list[str], list[bool]]:
     """`text`'s tokens as written, as tokenize(text, lines) gives them, and whether a space (or, without
     `lines`, a line break) stands before each; never next to a NEWLINE."""
-    written, spaces, end = [], [], None
+    written, spaces, end, broken = [], [], None, False
     for m in (_OR_BREAK if lines else _WORD_OR_MARK).finditer(text.replace("-", " ")):
         word = m.group()
+        space = end is not None and m.start() > end and not broken  # never after a line break...
         broken = word[0] in "\r\n"
         written.append(NEWLINE if broken else word)
-        spaces.append(end is not None and m.start() > end and not broken and written[-2:-1] != [NEWLINE])
+        spaces.append(space and not broken)  # ...nor before one
         end = m.end()
     return written, [w.lower() for w in written], spaces
 

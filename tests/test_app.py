@@ -404,3 +404,27 @@ def test_a_model_loaded_without_its_text_offers_the_openings_it_writes_and_the_w
     assert all(vocab.encode(p).unknown == [] for p in prompts)  # in the model's words
     _, prompt, writing = prompts_for(session)
     assert prompt == prompts[0] and writing.placeholder == prompts[0] != "Anna, and the"
+
+
+def test_line_breaks_asked_for_are_read_by_the_estimate_and_named_in_advanced(tmp_path):
+    """The estimate reads the session's text as the Line breaks setting asks (the plan's line says when they are
+    kept), and the Advanced block's label names the setting when it is not auto."""
+    import app
+    from test_lines import VERSE
+    from wordlstm import defaults as D, load_corpus
+    from wordlstm.serve.views import advanced_block
+    song = tmp_path / "song.txt"
+    song.write_text(VERSE * 4)
+    session = app.new_session()
+    session.corpus = load_corpus(str(song))
+    s = D.size_settings("auto")
+    settings = dict(epochs=0, max_seconds=30, seed=0, seq_len=100, stride=0, embed_dim=s["embed_dim"],
+                    hidden_size=s["hidden_size"], num_layers=s["num_layers"], dropout=s["dropout"], lr=0.01,
+                    batch_size=s["batch_size"], min_count=1, softmax="auto", start_from="auto")
+    assert "line breaks are kept" in app.estimate(**settings, session=session)
+    assert "line breaks" not in app.estimate(**settings, session=session, lines="no")
+    assert session.corpus.lines.asked == "no" and not session.corpus.vocab.lines  # the text as it will train
+    label = advanced_block(size="auto", epochs=0, seed=0, branches="auto", members="auto", start_from="auto",
+                           min_count=1, stride=0, lines="yes").label
+    assert "line breaks yes" in label
+    session.close()

@@ -116,7 +116,7 @@ class Surface:
     @classmethod
     def from_dict(cls, d) -> "Surface":
         """Read strictly: a vocabulary file's "surface" must be two tables of strings to a form or a 0/1, and a
-        list of strings (`closes`, absent from 0.19.0's)."""
+        list of strings (`closes`, which an older surface lacks: none)."""
         closes = d.get("closes", []) if isinstance(d, dict) else None
         if not (isinstance(d, dict) and isinstance(d.get("case"), dict) and isinstance(d.get("space"), dict)
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in d["case"].items())

@@ -186,7 +186,7 @@ class Vocab:
         vocab.surface = Surface.from_dict(d["surface"]) if "surface" in d else None  # saved from 0.19.0 on
         if d.get("lines", False) not in (True, False):
             raise UserError("the vocabulary file's 'lines' is not true or false; the checkpoint is corrupt")
-        vocab.lines = d.get("lines", False)  # from 0.20.0 on
+        vocab.lines = d.get("lines", False)  # absent: the book's tokens
         return vocab
 
     def save(self, path):

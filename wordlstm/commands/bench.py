@@ -352,8 +352,7 @@ def parse_args(argv=None):
                         "for a small text in words it knows, else new; with the book's size, always new)")
     p.add_argument("--lines", choices=ASK, default=None,
                    help="ours: whether line breaks are tokens, as `wordlstm train --lines` (default: auto with "
-                        "--no-baseline or --surface; else no: both sides, and the figures of docs/benchmarks.md, "
-                        "predict the book's tokens)")
+                        "--no-baseline or --surface; else no: both sides predict the book's tokens)")
     p.add_argument("--prep-only", action="store_true",
                    help="only read, clean, count and encode the corpus (ours); print one JSON line")
     p.add_argument("--max-vocab", type=int, default=None, help="with --prep-only: cap the vocabulary")

@@ -18,7 +18,7 @@ from .tokenizer import (PUNCT, SUFFIXES, TOGGLES, Detokenizer, always_capitalise
                         tokenize, written_forms)
 
 SEP = "\t"  # between a context's tokens: no token holds whitespace, but NEWLINE ("\n")
-APOSTROPHE = "'" + SEP + SEP  # + the token after a ': a space entry for the space before the 
+APOSTROPHE = "'" + SEP + SEP  # + the token after a ': the key of the space before that ' (Surface.apostrophe)
 MIN_SEEN = 2  # a context seen once is the text's accident, not its habit
 
 
@@ -201,7 +201,7 @@ def reproduced(text: str, learned: bool = True, lines: str = "auto") -> dict:
 
 
 _LETTERS = r"[^\W\d_]+"
-_WHOLE = re.compile(f"{_LETTERS}'{_LETTERS}")  # o'er, 'tis's tis, don't
+_WHOLE = re.compile(f"{_LETTERS}'{_LETTERS}")  # a word written whole around its apostrophe: o'er, don't
 _APART = re.compile(f"({_LETTERS})(?: '|' | ' )({_LETTERS})")  # o' er, o 'er
 _EMPTY = re.compile(r'(?:^|(?<=\s))"\s+"|"\s+"(?=\s|$)')  # a mark on its own beside another
 

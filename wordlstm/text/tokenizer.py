@@ -69,7 +69,7 @@ class Detokenizer:
         self.surface = surface  # text/surface.py's Surface: the text's own case and spacing, where it taught them
         self.prev = self.prev2 = None
         self.open = set()  # toggling marks currently open
-        self.seen = set()  # and those written so far
+        self.seen = set()  # the toggling marks written so far
         self.glued_apostrophe = False  # the previous token was a ' stuck to its word
         self.forms = forms
         self.sentence_start = True
@@ -118,9 +118,10 @@ class Detokenizer:
     def decide(self, token: str) -> tuple[bool, str, str]:
         """(whether a space stands before `token`, its written form, its key: a paired mark's says whether it
         opens or closes), from the rules and, where it taught them, the text's surface; the state moves on."""
-        if token in TOGGLES and token not in self.seen and self.surface is not None and self.prev in self.surface.closes:
-            self.open.add(token)  # a text's first mark, after `,` where the text closes its quotations: it closes
-        self.seen.add(token)
+        if token in TOGGLES and token not in self.seen:
+            if self.surface is not None and self.prev in self.surface.closes:
+                self.open.add(token)  # a text's first mark, after `,` where the text closes its quotations: it closes
+            self.seen.add(token)
         key = token + ("c" if token in self.open else "o") if token in TOGGLES else token
         before2, before = self.prev2 or "", self.prev
         space = self._spaced(token).startswith(" ")

@@ -25,7 +25,7 @@ from .tokenizer import written_forms
 from .vocab import Vocab
 
 WORD_BYTES = 250  # a vocabulary word's str, its places in itos and counts, its stoi and forms entries
-SURFACE_SAMPLE = 1_000_000  # characters the surface is learned from, at most: about 3 s
+SURFACE_SAMPLE = 1_000_000  # characters the surface and the line breaks' choice are read from, at most: about 3 s
 
 
 @dataclass
@@ -158,7 +158,8 @@ def corpus_from_texts(texts: list[tuple[str, str]], min_count: int = 1, max_voca
                       name: str = "corpus", written: bool = True, lines: str = "auto") -> Corpus:
     """The corpus of the documents `texts`, (file name, text) each: one vocabulary, one stream."""
     joined = "\n\n".join(t for _, t in texts) if len(texts) > 1 else texts[0][1]
-    kept = choose_lines(joined, lines)
+    sample = surface_sample(joined)  # what the text's habits are read from
+    kept = choose_lines(sample, lines)
     vocab, ids, lengths = Vocab.build_documents([t for _, t in texts], min_count=min_count, max_vocab=max_vocab,
                                                 lines=kept.keep)
     if len(texts) == 1:  # the text's own hash, as before documents
@@ -171,15 +172,16 @@ def corpus_from_texts(texts: list[tuple[str, str]], min_count: int = 1, max_voca
     openings = []
     if written:
         vocab.forms = {w: f for w, f in written_forms(joined).items() if w in vocab.stoi}
-        vocab.surface = Surface.learn(surface_sample(joined), vocab.forms, kept.keep)
+        vocab.surface = Surface.learn(sample, vocab.forms, kept.keep)
         openings = sentence_openings(joined)
     return Corpus(vocab, torch.from_numpy(ids), sha, name, min_count, max_vocab, openings,
                   files=[(file, n) for (file, _), n in zip(texts, lengths)], lines=kept)
 
 
 def surface_sample(text: str) -> str:
-    """What the surface is learned from: the text, or its first SURFACE_SAMPLE characters (its lines whole), so
-    that a large text costs a few seconds, not minutes (a text's habits show in its first megabyte)."""
+    """What the surface is learned from and lines.choose_lines reads: the text, or its first SURFACE_SAMPLE
+    characters (its lines whole), so that a large text costs a few seconds, not minutes (a text's habits show
+    in its first megabyte)."""
     return text if len(text) <= SURFACE_SAMPLE else text[: text.rfind("\n", 0, SURFACE_SAMPLE) + 1 or SURFACE_SAMPLE]
 
 

@@ -13,7 +13,6 @@ ASK = ("auto", "yes", "no")  # the setting: auto decides from the text
 SHORT = 50  # characters: a text whose lines average fewer is verse or a list (tinyshakespeare: 33; anna.txt: 61)
 ENDED = 0.5  # ...if fewer than this share of them end a sentence (tinyshakespeare: 0.30; WikiText: 0.64)
 MIN_LINES = 20  # fewer lines tell nothing
-SAMPLE = 1_000_000  # characters looked at, at most: a text's habits show in its first megabyte
 
 
 @dataclass(frozen=True)
@@ -24,13 +23,14 @@ class Lines:
 
 
 def choose_lines(text: str, asked: str = "auto") -> Lines:
-    """Whether `text` keeps its line breaks: as `asked` ("yes", "no"), or with "auto" from its lines."""
+    """Whether `text` keeps its line breaks: as `asked` ("yes", "no"), or with "auto" from its lines (all of
+    them: a large text's caller gives its first megabyte, data.surface_sample)."""
     if asked not in ASK:
         raise UserError(f"lines must be one of {', '.join(ASK)} (got {asked!r})")
     if asked != "auto":
         return Lines(asked == "yes", f"its line breaks are {'kept' if asked == 'yes' else 'read as spaces'}, "
                                      "as asked", asked)
-    lines = [line.strip() for line in text[:SAMPLE].splitlines()]
+    lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line]
     if len(lines) < MIN_LINES:
         return Lines(False, f"its line breaks are read as spaces: it has {len(lines)} lines, too few to tell verse")
